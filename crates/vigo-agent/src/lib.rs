@@ -1,0 +1,7 @@
+//! The `vigo` agent: command line, and (as later issues land) settings, state store,
+//! engine, gRPC client, daemon loop and enrollment.
+//!
+//! The binary in `main.rs` is a thin edge over this library so integration tests and
+//! benchmarks can drive the same code.
+
+pub mod cli;

@@ -1,0 +1,2 @@
+//! The `.vgo` language: load a `stacks/` tree, validate it with precise errors, and
+//! resolve a hostname to a policy bundle. Never touches the host.

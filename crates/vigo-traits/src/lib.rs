@@ -1,0 +1,1 @@
+//! Trait collectors: one module per collector, run in parallel under timeouts.
