@@ -1,0 +1,165 @@
+//! The agent's command line against its contract, `agent-cli-reference.txt`: every
+//! global flag with its default, every command and its flags, and honest refusals for
+//! commands that are not built yet.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn vigo() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin!("vigo"))
+}
+
+fn help_of(args: &[&str]) -> String {
+    let out = vigo().args(args).output().expect("run vigo");
+    assert!(out.status.success(), "vigo {args:?} failed: {out:?}");
+    String::from_utf8(out.stdout).expect("utf-8 help")
+}
+
+/// The reference's global flags table: flag, value name, default.
+const GLOBAL_FLAGS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("--server", Some("<ADDR>"), Some("localhost:1530")),
+    ("--ca-file", Some("<PATH>"), None),
+    ("--cert-file", Some("<PATH>"), None),
+    ("--key-file", Some("<PATH>"), None),
+    ("--log-level", Some("<LEVEL>"), Some("info")),
+    ("--api-addr", Some("<URL>"), Some("https://localhost:8443")),
+    (
+        "--executors-dir",
+        Some("<PATH>"),
+        Some("/etc/vigo-envoy/executors"),
+    ),
+    (
+        "--snapshot-dir",
+        Some("<PATH>"),
+        Some("/var/lib/vigo/snapshots"),
+    ),
+    ("--snapshot-retention", Some("<N>"), Some("5")),
+    ("--trait-refresh-cycles", Some("<N>"), Some("10")),
+    ("--result-cache-cycles", Some("<N>"), Some("5")),
+    ("--dry-run", None, None),
+    ("--once", None, None),
+];
+
+#[test]
+fn help_lists_every_global_flag_with_its_reference_default() {
+    let help = help_of(&["--help"]);
+    for (flag, value, default) in GLOBAL_FLAGS {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{flag} ")) || l.trim() == *flag)
+            .unwrap_or_else(|| panic!("{flag} missing from vigo --help:\n{help}"));
+        if let Some(value) = value {
+            assert!(
+                line.contains(&format!("{flag} {value}")),
+                "{flag} value name: {line}"
+            );
+        }
+        match default {
+            Some(d) => assert!(
+                line.contains(&format!("[default: {d}]")),
+                "{flag} default: {line}"
+            ),
+            None => assert!(!line.contains("[default:"), "{flag} has no default: {line}"),
+        }
+    }
+}
+
+#[test]
+fn help_lists_every_reference_command() {
+    let help = help_of(&["--help"]);
+    for cmd in [
+        "daemon",
+        "register",
+        "bootstrap",
+        "run",
+        "status",
+        "traits",
+        "version",
+        "repo",
+        "crypt",
+        "apply",
+        "snapshots",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+            "command {cmd} missing from vigo --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn command_flags_match_the_reference() {
+    let register = help_of(&["register", "--help"]);
+    assert!(register.contains("--token <TOKEN>"), "{register}");
+    assert!(register.contains("--force"), "{register}");
+    assert!(
+        register.contains("Usage: vigo register [OPTIONS] --token <TOKEN>"),
+        "{register}"
+    );
+
+    let bootstrap = help_of(&["bootstrap", "--help"]);
+    for flag in [
+        "--server <URL>",
+        "--token <TOKEN>",
+        "--install-service",
+        "--grpc-port <PORT>",
+        "--force",
+    ] {
+        assert!(
+            bootstrap.contains(flag),
+            "bootstrap lacks {flag}:\n{bootstrap}"
+        );
+    }
+    assert!(bootstrap.contains("[default: 1530]"), "{bootstrap}");
+
+    let run = help_of(&["run", "--help"]);
+    assert!(run.contains("--configcrate <name>"), "{run}");
+    assert!(run.contains("--dry-run"), "{run}");
+
+    let apply = help_of(&["apply", "--help"]);
+    for flag in [
+        "<STACKS_DIR>",
+        "--hostname <H>",
+        "--environment <E>",
+        "--configcrate <C>",
+        "--dry-run",
+        "--json",
+    ] {
+        assert!(apply.contains(flag), "apply lacks {flag}:\n{apply}");
+    }
+}
+
+#[test]
+fn register_requires_a_token() {
+    vigo()
+        .arg("register")
+        .assert()
+        .failure()
+        .code(2)
+        .stderr(contains("--token <TOKEN>"));
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let expected = format!("vigo {}\n", env!("CARGO_PKG_VERSION"));
+    vigo()
+        .arg("version")
+        .assert()
+        .success()
+        .stdout(expected.clone());
+    vigo().arg("--version").assert().success().stdout(expected);
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_fail() {
+    for args in [&["repo", "list"][..], &["crypt", "status"][..]] {
+        vigo()
+            .args(args)
+            .assert()
+            .failure()
+            .code(1)
+            .stderr(contains("not implemented yet"))
+            .stdout("");
+    }
+}
