@@ -5,3 +5,4 @@
 //! benchmarks can drive the same code.
 
 pub mod cli;
+pub mod snapshots_cmd;

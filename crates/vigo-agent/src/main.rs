@@ -19,10 +19,22 @@ fn main() -> ExitCode {
         Some(Command::Status(_)) => not_implemented("vigo status"),
         Some(Command::Traits(_)) => not_implemented("vigo traits"),
         Some(Command::Apply(_)) => not_implemented("vigo apply"),
-        Some(Command::Snapshots(_)) => not_implemented("vigo snapshots"),
+        Some(Command::Snapshots(args)) => report(vigo_agent::snapshots_cmd::run(
+            &cli.global.snapshot_dir,
+            cli.global.snapshot_retention,
+            &args.command,
+        )),
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),
         Some(Command::Crypt(_)) => not_implemented("vigo crypt (lockbox, tier 3)"),
     }
+}
+
+/// Prints a command's error with its causes and maps it to exit code 1.
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("vigo: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Says plainly that a command exists in the contract but is not built yet.

@@ -163,3 +163,51 @@ fn commands_not_built_yet_say_so_and_fail() {
             .stdout("");
     }
 }
+
+#[test]
+fn snapshots_list_show_restore_round_trip() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let snaps = tmp.path().join("snaps");
+    let file = tmp.path().join("app.conf");
+    std::fs::write(&file, "old\n").expect("write");
+    let store = vigo_exec::snapshot::SnapshotStore::new(&snaps, 5);
+    let id = store.take(&file).expect("take").expect("file exists").id;
+    std::fs::write(&file, "new\n").expect("write");
+
+    let dir = snaps.to_str().expect("utf-8 path");
+    let list = vigo()
+        .args(["--snapshot-dir", dir, "snapshots", "list"])
+        .output()
+        .expect("run");
+    assert!(list.status.success());
+    let list = String::from_utf8(list.stdout).expect("utf-8");
+    assert!(list.starts_with("ID "), "{list}");
+    assert!(
+        list.contains(&id) && list.contains(file.to_str().expect("utf-8")),
+        "{list}"
+    );
+
+    vigo()
+        .args(["--snapshot-dir", dir, "snapshots", "show", &id])
+        .assert()
+        .success()
+        .stdout("old\n");
+    vigo()
+        .args(["--snapshot-dir", dir, "snapshots", "restore", &id])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "old\n");
+
+    vigo()
+        .args([
+            "--snapshot-dir",
+            dir,
+            "snapshots",
+            "show",
+            "0123456789abcdef-00000000000000000001",
+        ])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(contains("no snapshot with id"));
+}
