@@ -5,4 +5,6 @@
 //! benchmarks can drive the same code.
 
 pub mod cli;
+pub mod settings;
 pub mod snapshots_cmd;
+pub mod state;

@@ -1,0 +1,419 @@
+//! The agent's LMDB state store under `/var/lib/vigo/state` (heed).
+//!
+//! It holds what lets the agent keep converging and reporting while the server is
+//! unreachable, and what `vigo status` shows:
+//!
+//! - the last verified signed bundle (the exact `SignedBundle` bytes) and when it arrived;
+//! - the trait cache (JSON) and when it was collected;
+//! - the queue of results not yet reported, bounded: when full, the oldest entry is
+//!   dropped and a counter remembers how many were lost;
+//! - small meta values (cycle counters, the last report's digest).
+//!
+//! Invariant: nothing secret is ever stored here. Callers store bundles as received
+//! (secret *markers*, never values) and results whose messages have been scrubbed.
+
+use std::path::{Path, PathBuf};
+
+use heed::byteorder::BE;
+use heed::types::{Bytes, Str, U64};
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
+
+/// Default bound of the pending-results queue.
+pub const DEFAULT_QUEUE_LIMIT: u64 = 1_000;
+
+const MAP_SIZE: usize = 256 << 20;
+const K_BUNDLE: &str = "bundle";
+const K_BUNDLE_AT: &str = "bundle.received_at";
+const K_TRAITS: &str = "traits";
+const K_TRAITS_AT: &str = "traits.collected_at";
+const K_DROPPED: &str = "results.dropped";
+
+/// Errors of the state store, naming its directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Opening or using the LMDB environment failed.
+    #[error("state store {dir}: {source}")]
+    Lmdb {
+        /// The state directory.
+        dir: PathBuf,
+        /// The LMDB error.
+        source: heed::Error,
+    },
+    /// The directory could not be created.
+    #[error("state store {dir}: {source}")]
+    Io {
+        /// The state directory.
+        dir: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A stored blob with the time (Unix seconds) it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    /// The stored bytes.
+    pub bytes: Vec<u8>,
+    /// When they were stored, Unix seconds.
+    pub at_unix: i64,
+}
+
+/// The open state store.
+pub struct StateStore {
+    dir: PathBuf,
+    env: Env,
+    kv: Database<'static, Str, Bytes>,
+    results: Database<'static, U64<BE>, Bytes>,
+    queue_limit: u64,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens (creating if needed, mode 0700) the store in `dir` for reading and writing.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StateError::Io {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        Self::open_env(dir, EnvFlags::empty())
+    }
+
+    /// Opens an existing store without writing to it (for `vigo status`).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StateError> {
+        Self::open_env(dir, EnvFlags::READ_ONLY)
+    }
+
+    fn open_env(dir: &Path, flags: EnvFlags) -> Result<Self, StateError> {
+        let lmdb = |source| StateError::Lmdb {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        // SAFETY: the agent opens each state directory once per process, and the
+        // convergence lock keeps two agent processes from writing it concurrently;
+        // LMDB's own lock file handles concurrent readers such as `vigo status`.
+        let env = unsafe {
+            let mut opts = EnvOpenOptions::new();
+            opts.map_size(MAP_SIZE).max_dbs(4);
+            if !flags.is_empty() {
+                opts.flags(flags);
+            }
+            opts.open(dir).map_err(lmdb)?
+        };
+        let (kv, results) = if flags.contains(EnvFlags::READ_ONLY) {
+            let rtxn = env.read_txn().map_err(lmdb)?;
+            env.open_databases_and_commit(rtxn, |dbo, rtxn| {
+                let kv = dbo.open_database(rtxn, Some("kv"))?;
+                let results = dbo.open_database(rtxn, Some("results"))?;
+                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((kv, results)))
+            })
+            .map_err(lmdb)?
+            .unwrap_commit()
+        } else {
+            let wtxn = env.write_txn().map_err(lmdb)?;
+            env.create_databases_and_commit(wtxn, |dbo, wtxn| {
+                let kv = dbo.create_database(wtxn, Some("kv"))?;
+                let results = dbo.create_database(wtxn, Some("results"))?;
+                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((Some(kv), Some(results))))
+            })
+            .map_err(lmdb)?
+            .unwrap_commit()
+        };
+        let missing = || {
+            lmdb(heed::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the store has not been initialised by the agent yet",
+            )))
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            env,
+            kv: kv.ok_or_else(missing)?,
+            results: results.ok_or_else(missing)?,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+        })
+    }
+
+    /// Sets the bound of the pending-results queue (at least 1).
+    pub fn with_queue_limit(mut self, limit: u64) -> Self {
+        self.queue_limit = limit.max(1);
+        self
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn err(&self) -> impl FnOnce(heed::Error) -> StateError + '_ {
+        |source| StateError::Lmdb {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    fn put_stamped(
+        &self,
+        key: &str,
+        at_key: &str,
+        bytes: &[u8],
+        at_unix: i64,
+    ) -> Result<(), StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.kv.put(&mut wtxn, key, bytes).map_err(self.err())?;
+        self.kv
+            .put(&mut wtxn, at_key, &at_unix.to_be_bytes())
+            .map_err(self.err())?;
+        wtxn.commit().map_err(self.err())
+    }
+
+    fn get_stamped(&self, key: &str, at_key: &str) -> Result<Option<Stamped>, StateError> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let Some(bytes) = self.kv.get(&rtxn, key).map_err(self.err())? else {
+            return Ok(None);
+        };
+        let at_unix = self
+            .kv
+            .get(&rtxn, at_key)
+            .map_err(self.err())?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, i64::from_be_bytes);
+        Ok(Some(Stamped {
+            bytes: bytes.to_vec(),
+            at_unix,
+        }))
+    }
+
+    /// Stores the verified signed bundle (encoded `SignedBundle`), replacing the old one.
+    pub fn put_bundle(
+        &self,
+        signed_bundle: &[u8],
+        received_at_unix: i64,
+    ) -> Result<(), StateError> {
+        self.put_stamped(K_BUNDLE, K_BUNDLE_AT, signed_bundle, received_at_unix)
+    }
+
+    /// The cached signed bundle, if any.
+    pub fn bundle(&self) -> Result<Option<Stamped>, StateError> {
+        self.get_stamped(K_BUNDLE, K_BUNDLE_AT)
+    }
+
+    /// Stores the trait cache (JSON).
+    pub fn put_traits(&self, traits_json: &[u8], collected_at_unix: i64) -> Result<(), StateError> {
+        self.put_stamped(K_TRAITS, K_TRAITS_AT, traits_json, collected_at_unix)
+    }
+
+    /// The trait cache, if any.
+    pub fn traits(&self) -> Result<Option<Stamped>, StateError> {
+        self.get_stamped(K_TRAITS, K_TRAITS_AT)
+    }
+
+    /// Sets a meta value.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StateError> {
+        let key = format!("meta.{key}");
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.kv.put(&mut wtxn, &key, value).map_err(self.err())?;
+        wtxn.commit().map_err(self.err())
+    }
+
+    /// A meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let key = format!("meta.{key}");
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(self
+            .kv
+            .get(&rtxn, &key)
+            .map_err(self.err())?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// Appends a result (an encoded `ReportResultRequest`) to the pending queue and
+    /// returns its sequence number. A full queue drops its oldest entries first and
+    /// counts them (see [`Self::dropped_results`]).
+    pub fn enqueue_result(&self, report: &[u8]) -> Result<u64, StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        let next = self
+            .results
+            .last(&wtxn)
+            .map_err(self.err())?
+            .map_or(1, |(k, _)| k + 1);
+        let mut len = self.results.len(&wtxn).map_err(self.err())?;
+        let mut dropped = 0u64;
+        while len >= self.queue_limit {
+            let Some((oldest, _)) = self.results.first(&wtxn).map_err(self.err())? else {
+                break;
+            };
+            self.results
+                .delete(&mut wtxn, &oldest)
+                .map_err(self.err())?;
+            len -= 1;
+            dropped += 1;
+        }
+        if dropped > 0 {
+            let before = self
+                .kv
+                .get(&wtxn, K_DROPPED)
+                .map_err(self.err())?
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            self.kv
+                .put(&mut wtxn, K_DROPPED, &(before + dropped).to_be_bytes())
+                .map_err(self.err())?;
+        }
+        self.results
+            .put(&mut wtxn, &next, report)
+            .map_err(self.err())?;
+        wtxn.commit().map_err(self.err())?;
+        Ok(next)
+    }
+
+    /// Number of results waiting to be reported.
+    pub fn pending_results(&self) -> Result<u64, StateError> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.results.len(&rtxn).map_err(self.err())
+    }
+
+    /// The oldest `max` pending results, in order, with their sequence numbers.
+    pub fn peek_results(&self, max: usize) -> Result<Vec<(u64, Vec<u8>)>, StateError> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for item in self.results.iter(&rtxn).map_err(self.err())?.take(max) {
+            let (seq, bytes) = item.map_err(self.err())?;
+            out.push((seq, bytes.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Removes one reported result. Draining in order means: peek, send, ack each.
+    pub fn ack_result(&self, seq: u64) -> Result<(), StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.results.delete(&mut wtxn, &seq).map_err(self.err())?;
+        wtxn.commit().map_err(self.err())
+    }
+
+    /// How many results were dropped from a full queue since the counter was last reset.
+    pub fn dropped_results(&self) -> Result<u64, StateError> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(self
+            .kv
+            .get(&rtxn, K_DROPPED)
+            .map_err(self.err())?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Resets the dropped counter (after the server has been told).
+    pub fn reset_dropped_results(&self) -> Result<(), StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.kv.delete(&mut wtxn, K_DROPPED).map_err(self.err())?;
+        wtxn.commit().map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_and_traits_persist_across_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        {
+            let store = StateStore::open(&dir).unwrap();
+            assert_eq!(store.bundle().unwrap(), None);
+            store
+                .put_bundle(b"signed-bundle-bytes", 1_700_000_000)
+                .unwrap();
+            store.put_traits(br#"{"os":{}}"#, 1_700_000_100).unwrap();
+            store.set_meta("cycle", b"7").unwrap();
+        }
+        let store = StateStore::open(&dir).unwrap();
+        assert_eq!(
+            store.bundle().unwrap(),
+            Some(Stamped {
+                bytes: b"signed-bundle-bytes".to_vec(),
+                at_unix: 1_700_000_000
+            })
+        );
+        assert_eq!(store.traits().unwrap().unwrap().at_unix, 1_700_000_100);
+        assert_eq!(store.meta("cycle").unwrap().as_deref(), Some(&b"7"[..]));
+        assert_eq!(store.meta("absent").unwrap(), None);
+    }
+
+    #[test]
+    fn queue_drains_in_order_exactly_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path()).unwrap();
+        for i in 0..5u8 {
+            store.enqueue_result(&[i]).unwrap();
+        }
+        assert_eq!(store.pending_results().unwrap(), 5);
+        let batch = store.peek_results(3).unwrap();
+        assert_eq!(
+            batch.iter().map(|(_, b)| b[0]).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        for (seq, _) in &batch {
+            store.ack_result(*seq).unwrap();
+        }
+        let rest = store.peek_results(10).unwrap();
+        assert_eq!(
+            rest.iter().map(|(_, b)| b[0]).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert_eq!(store.pending_results().unwrap(), 2);
+    }
+
+    #[test]
+    fn full_queue_drops_oldest_and_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path()).unwrap().with_queue_limit(3);
+        for i in 0..7u8 {
+            store.enqueue_result(&[i]).unwrap();
+        }
+        let kept: Vec<u8> = store
+            .peek_results(10)
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b[0])
+            .collect();
+        assert_eq!(kept, vec![4, 5, 6]);
+        assert_eq!(store.dropped_results().unwrap(), 4);
+        store.reset_dropped_results().unwrap();
+        assert_eq!(store.dropped_results().unwrap(), 0);
+    }
+
+    #[test]
+    fn sequence_numbers_keep_growing_after_a_drain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path()).unwrap();
+        let a = store.enqueue_result(b"a").unwrap();
+        store.ack_result(a).unwrap();
+        let b = store.enqueue_result(b"b").unwrap();
+        assert!(b > 0);
+        assert_eq!(store.peek_results(1).unwrap(), vec![(b, b"b".to_vec())]);
+    }
+
+    #[test]
+    fn read_only_open_sees_what_was_written_and_missing_store_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        StateStore::open(&dir).unwrap().put_bundle(b"x", 1).unwrap();
+        let ro = StateStore::open_read_only(&dir).unwrap();
+        assert_eq!(ro.bundle().unwrap().unwrap().bytes, b"x");
+
+        let err = StateStore::open_read_only(&tmp.path().join("nowhere")).unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
+    }
+}
