@@ -8,3 +8,4 @@ pub mod cli;
 pub mod settings;
 pub mod snapshots_cmd;
 pub mod state;
+pub mod status_cmd;

@@ -2,11 +2,19 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches};
 use vigo_agent::cli::{Cli, Command};
+use vigo_agent::settings::{ConfigFile, DATA_DIR, Settings};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let settings = || -> anyhow::Result<Settings> {
+        let data_dir = std::path::Path::new(DATA_DIR);
+        let file = ConfigFile::load(&data_dir.join("config"))?;
+        Ok(Settings::resolve(&matches, &cli.global, &file, data_dir))
+    };
     match cli.command {
         Some(Command::Version) => {
             println!("vigo {}", env!("CARGO_PKG_VERSION"));
@@ -16,14 +24,23 @@ fn main() -> ExitCode {
         Some(Command::Register(_)) => not_implemented("vigo register"),
         Some(Command::Bootstrap(_)) => not_implemented("vigo bootstrap"),
         Some(Command::Run(_)) => not_implemented("vigo run"),
-        Some(Command::Status(_)) => not_implemented("vigo status"),
+        Some(Command::Status(args)) => report(settings().and_then(|s| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("system clock before 1970")?;
+            let view = vigo_agent::status_cmd::gather(&s, i64::try_from(now.as_secs())?);
+            if args.json {
+                println!("{}", vigo_agent::status_cmd::to_json(&view));
+            } else {
+                print!("{}", vigo_agent::status_cmd::render(&view));
+            }
+            Ok(ExitCode::SUCCESS)
+        })),
         Some(Command::Traits(_)) => not_implemented("vigo traits"),
         Some(Command::Apply(_)) => not_implemented("vigo apply"),
-        Some(Command::Snapshots(args)) => report(vigo_agent::snapshots_cmd::run(
-            &cli.global.snapshot_dir,
-            cli.global.snapshot_retention,
-            &args.command,
-        )),
+        Some(Command::Snapshots(args)) => report(settings().and_then(|s| {
+            vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
+        })),
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),
         Some(Command::Crypt(_)) => not_implemented("vigo crypt (lockbox, tier 3)"),
     }
