@@ -5,6 +5,8 @@
 //! benchmarks can drive the same code.
 
 pub mod cli;
+pub mod harden;
+pub mod preempt;
 pub mod settings;
 pub mod snapshots_cmd;
 pub mod state;

@@ -8,6 +8,10 @@ use vigo_agent::cli::{Cli, Command};
 use vigo_agent::settings::{ConfigFile, DATA_DIR, Settings};
 
 fn main() -> ExitCode {
+    // Before anything can hold a secret: no core dumps, not dumpable. Best effort.
+    if let Err(e) = vigo_agent::harden::harden_process() {
+        eprintln!("vigo: warning: {e}");
+    }
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = || -> anyhow::Result<Settings> {
