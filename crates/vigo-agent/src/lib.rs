@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod harden;
+pub mod identity;
 pub mod preempt;
 pub mod settings;
 pub mod snapshots_cmd;
