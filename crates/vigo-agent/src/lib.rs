@@ -8,6 +8,7 @@ pub mod cli;
 pub mod harden;
 pub mod identity;
 pub mod preempt;
+pub mod service_unit;
 pub mod settings;
 pub mod snapshots_cmd;
 pub mod state;
