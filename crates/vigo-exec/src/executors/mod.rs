@@ -1,0 +1,14 @@
+//! The resource types, one module each, and the registry: one table from `type:` name to
+//! executor.
+
+pub mod file;
+
+use std::collections::BTreeMap;
+
+use crate::contract::Executor;
+
+/// Every built-in executor, by type name.
+pub fn builtin() -> BTreeMap<&'static str, Box<dyn Executor>> {
+    let all: Vec<Box<dyn Executor>> = vec![Box::new(file::FileExecutor)];
+    all.into_iter().map(|e| (e.type_name(), e)).collect()
+}

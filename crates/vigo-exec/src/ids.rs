@@ -1,0 +1,70 @@
+//! User and group names ↔ ids, as the machine (or the chroot the agent runs in) sees
+//! them through NSS.
+
+use nix::unistd::{Gid, Group, Uid, User};
+
+/// A uid for a user name or a numeric id.
+pub fn uid_of(spec: &str) -> Result<u32, String> {
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok(n);
+    }
+    match User::from_name(spec) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        Ok(None) => Err(format!("no user named `{spec}` on this machine")),
+        Err(e) => Err(format!("looking up user `{spec}`: {e}")),
+    }
+}
+
+/// A gid for a group name or a numeric id.
+pub fn gid_of(spec: &str) -> Result<u32, String> {
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok(n);
+    }
+    match Group::from_name(spec) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(format!("no group named `{spec}` on this machine")),
+        Err(e) => Err(format!("looking up group `{spec}`: {e}")),
+    }
+}
+
+/// The user name of a uid, or the number when it has none.
+pub fn user_name(uid: u32) -> String {
+    User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// The group name of a gid, or the number when it has none.
+pub fn group_name(gid: u32) -> String {
+    Group::from_gid(Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map_or_else(|| gid.to_string(), |g| g.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolves_both_ways() {
+        assert_eq!(uid_of("root").unwrap(), 0);
+        assert_eq!(uid_of("0").unwrap(), 0);
+        assert_eq!(gid_of("root").unwrap(), 0);
+        assert_eq!(user_name(0), "root");
+        assert_eq!(group_name(0), "root");
+    }
+
+    #[test]
+    fn unknown_names_are_clear_errors() {
+        assert_eq!(
+            uid_of("no-such-user-vigo").unwrap_err(),
+            "no user named `no-such-user-vigo` on this machine"
+        );
+        assert_eq!(
+            gid_of("no-such-group-vigo").unwrap_err(),
+            "no group named `no-such-group-vigo` on this machine"
+        );
+    }
+}
