@@ -1,7 +1,9 @@
 //! The resource types, one module each, and the registry: one table from `type:` name to
 //! executor.
 
+pub mod directory;
 pub mod file;
+pub mod symlink;
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,9 @@ use crate::contract::Executor;
 
 /// Every built-in executor, by type name.
 pub fn builtin() -> BTreeMap<&'static str, Box<dyn Executor>> {
-    let all: Vec<Box<dyn Executor>> = vec![Box::new(file::FileExecutor)];
+    let all: Vec<Box<dyn Executor>> = vec![
+        Box::new(file::FileExecutor),
+        Box::new(directory::DirectoryExecutor),
+    ];
     all.into_iter().map(|e| (e.type_name(), e)).collect()
 }
