@@ -2,7 +2,9 @@
 //! executor.
 
 pub mod directory;
+mod edit;
 pub mod file;
+pub mod file_line;
 pub mod symlink;
 
 use std::collections::BTreeMap;
