@@ -1,10 +1,12 @@
 //! The resource types, one module each, and the registry: one table from `type:` name to
 //! executor.
 
+pub mod blockinfile;
 pub mod directory;
 mod edit;
 pub mod file;
 pub mod file_line;
+pub mod replace;
 pub mod symlink;
 
 use std::collections::BTreeMap;

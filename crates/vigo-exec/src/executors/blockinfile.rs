@@ -1,0 +1,280 @@
+//! `blockinfile`: a block of lines between two marker lines, kept exactly as written.
+//!
+//! ```yaml
+//! - name: limits
+//!   type: blockinfile
+//!   target_path: /etc/security/limits.conf
+//!   label: nofile                 # markers: "# BEGIN nofile - managed by vigo" / "# END …"
+//!   block_content: |
+//!     *  soft  nofile  65536
+//!     *  hard  nofile  65536
+//!   create: false                 # create the file when missing
+//!   mode: "0644"                  # mode of a created file
+//!   state: present
+//! ```
+//!
+//! `present` replaces what is between the markers, or appends the marked block at the end
+//! of the file; `absent` removes the markers and everything between them. Custom
+//! `marker_begin`/`marker_end` may use `{label}`.
+
+use std::path::{Path, PathBuf};
+
+use super::edit::{ContentEdit, Edited, join_lines, split_lines};
+use crate::attrs::{AttrError, Attrs};
+use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
+
+/// The `blockinfile` executor.
+#[derive(Debug, Default)]
+pub struct BlockInFileExecutor;
+
+#[derive(Debug, Clone)]
+struct Block {
+    path: PathBuf,
+    /// `None` for `state: absent`.
+    content: Option<String>,
+    begin: String,
+    end: String,
+    create: bool,
+    mode: u32,
+}
+
+impl Executor for BlockInFileExecutor {
+    fn type_name(&self) -> &'static str {
+        "blockinfile"
+    }
+
+    fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
+        let mut a = Attrs::new("blockinfile", decl.name, decl.attributes);
+        let path = PathBuf::from(a.req_str("target_path")?);
+        if !path.is_absolute() {
+            return Err(a.error(
+                "target_path",
+                format!("expected an absolute path, found \"{}\"", path.display()),
+            ));
+        }
+        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let content = a.opt_str("block_content")?;
+        if present && content.is_none() {
+            return Err(a.error("block_content", "is required when state is present"));
+        }
+        let label = a.opt_str("label")?.unwrap_or_else(|| "managed".to_owned());
+        let begin = a
+            .opt_str("marker_begin")?
+            .unwrap_or_else(|| "# BEGIN {label} - managed by vigo".to_owned())
+            .replace("{label}", &label);
+        let end = a
+            .opt_str("marker_end")?
+            .unwrap_or_else(|| "# END {label} - managed by vigo".to_owned())
+            .replace("{label}", &label);
+        if begin == end || begin.contains('\n') || end.contains('\n') {
+            return Err(a.error(
+                "marker_begin",
+                "the markers must be two different single lines",
+            ));
+        }
+        let create = a.bool_or("create", false)?;
+        let mode = a.opt_mode("mode")?.unwrap_or(0o644);
+        a.finish()?;
+        Ok(Box::new(Edited(Block {
+            path,
+            content: if present { content } else { None },
+            begin,
+            end,
+            create,
+            mode,
+        })))
+    }
+}
+
+impl ContentEdit for Block {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn create_mode(&self) -> u32 {
+        self.mode
+    }
+
+    fn edit(&self, current: Option<&str>) -> Result<Option<String>, ExecError> {
+        let text = match current {
+            Some(t) => t,
+            None if self.content.is_none() => return Ok(None),
+            None if self.create => "",
+            None => {
+                return Err(ExecError::failed(format!(
+                    "{} does not exist; set `create: true` or create it first",
+                    self.path.display()
+                )));
+            }
+        };
+        let (lines, trailing) = split_lines(text);
+        let begin = lines.iter().position(|l| *l == self.begin);
+        let end = begin.and_then(|b| {
+            lines[b + 1..]
+                .iter()
+                .position(|l| *l == self.end)
+                .map(|i| b + 1 + i)
+        });
+        let mut out: Vec<&str> = Vec::with_capacity(lines.len() + 8);
+        let block: Vec<&str> = self
+            .content
+            .as_deref()
+            .map(|c| split_lines(c).0)
+            .unwrap_or_default();
+        match (begin, end) {
+            (Some(b), Some(e)) => {
+                out.extend(&lines[..b]);
+                if self.content.is_some() {
+                    out.push(&self.begin);
+                    out.extend(&block);
+                    out.push(&self.end);
+                }
+                out.extend(&lines[e + 1..]);
+                Ok(Some(join_lines(&out, trailing || self.content.is_some())))
+            }
+            (Some(_), None) => Err(ExecError::failed(format!(
+                "{} has the line `{}` but not `{}`; fix the file by hand",
+                self.path.display(),
+                self.begin,
+                self.end
+            ))),
+            _ if self.content.is_none() => Ok(Some(text.to_owned())),
+            _ => {
+                out.extend(&lines);
+                out.push(&self.begin);
+                out.extend(&block);
+                out.push(&self.end);
+                Ok(Some(join_lines(&out, true)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::contract::{Ctx, Drift};
+
+    const CTX: Ctx<'static> = Ctx {
+        snapshots: None,
+        timeout: Duration::from_secs(10),
+    };
+
+    fn run(initial: Option<&str>, attrs: Value) -> Result<Option<String>, String> {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        if let Some(i) = initial {
+            fs::write(&path, i).unwrap();
+        }
+        let Value::Object(mut map) = attrs else {
+            panic!()
+        };
+        map.insert("target_path".into(), json!(path));
+        let p = BlockInFileExecutor
+            .prepare(&ResourceDecl {
+                type_name: "blockinfile",
+                name: "b",
+                attributes: &map,
+            })
+            .map_err(|e| e.to_string())?;
+        let d = p.check(&CTX).map_err(|e| e.to_string())?;
+        p.apply(&d, &CTX).unwrap();
+        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
+        Ok(fs::read_to_string(&path).ok())
+    }
+
+    #[test]
+    fn appends_then_replaces_between_markers() {
+        let out = run(
+            Some("keep\n"),
+            json!({"block_content": "a\nb\n", "state": "present"}),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            "keep\n# BEGIN managed - managed by vigo\na\nb\n# END managed - managed by vigo\n"
+        );
+        let out = run(
+            Some(&(out + "tail\n")),
+            json!({"block_content": "c", "state": "present"}),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            "keep\n# BEGIN managed - managed by vigo\nc\n# END managed - managed by vigo\ntail\n"
+        );
+    }
+
+    #[test]
+    fn absent_removes_the_block_only() {
+        let text = "x\n# BEGIN app - managed by vigo\nsecret\n# END app - managed by vigo\ny\n";
+        assert_eq!(
+            run(Some(text), json!({"label": "app", "state": "absent"}))
+                .unwrap()
+                .unwrap(),
+            "x\ny\n"
+        );
+    }
+
+    #[test]
+    fn create_or_refuse() {
+        let err = run(None, json!({"block_content": "z", "state": "present"})).unwrap_err();
+        assert!(
+            err.ends_with("does not exist; set `create: true` or create it first"),
+            "{err}"
+        );
+        let out = run(
+            None,
+            json!({"block_content": "z", "create": "yes", "state": "present"}),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            "# BEGIN managed - managed by vigo\nz\n# END managed - managed by vigo\n"
+        );
+        assert_eq!(
+            run(None, json!({"state": "absent"})).unwrap(),
+            None,
+            "absent on a missing file"
+        );
+    }
+
+    #[test]
+    fn created_file_gets_mode() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("new");
+        let Value::Object(map) = json!({"target_path": path, "block_content": "z", "create": true, "mode": "0600", "state": "present"})
+        else {
+            panic!()
+        };
+        let p = BlockInFileExecutor
+            .prepare(&ResourceDecl {
+                type_name: "blockinfile",
+                name: "b",
+                attributes: &map,
+            })
+            .unwrap();
+        let d = p.check(&CTX).unwrap();
+        p.apply(&d, &CTX).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn half_a_block_is_an_error() {
+        let err = run(
+            Some("# BEGIN managed - managed by vigo\nx\n"),
+            json!({"block_content": "z", "state": "present"}),
+        )
+        .unwrap_err();
+        assert!(err.ends_with("has the line `# BEGIN managed - managed by vigo` but not `# END managed - managed by vigo`; fix the file by hand"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! `replace`: a regular-expression substitution over a file, `$1`-style backreferences.
+//!
+//! ```yaml
+//! - name: listen-address
+//!   type: replace
+//!   target_path: /etc/postgresql/15/main/postgresql.conf
+//!   match_pattern: "^#?listen_addresses = .*$"
+//!   replacement: "listen_addresses = '*'"
+//!   occurrences: all             # or first
+//!   region_start: "^# CONNECTIONS"
+//!   region_end: "^# AUTHENTICATION"
+//! ```
+//!
+//! Matching is per line (`^`/`$` anchor lines). There is no `state`: the substitution is
+//! applied in memory and the file is written only when the result differs, so a
+//! replacement that matches its own pattern is still idempotent. With `occurrences:
+//! first`, write the pattern so it also matches the replaced text (`^(?:port|listen)=`):
+//! otherwise every run replaces the next match. `revert: true` with an
+//! `on_revert` command is not supported by this agent yet and is refused.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use super::edit::{ContentEdit, Edited, compile, join_lines, opt_regex, region, split_lines};
+use crate::attrs::{AttrError, Attrs};
+use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
+
+/// The `replace` executor.
+#[derive(Debug, Default)]
+pub struct ReplaceExecutor;
+
+#[derive(Debug, Clone)]
+struct Replace {
+    path: PathBuf,
+    pattern: Regex,
+    replacement: String,
+    first_only: bool,
+    region_start: Option<Regex>,
+    region_end: Option<Regex>,
+}
+
+impl Executor for ReplaceExecutor {
+    fn type_name(&self) -> &'static str {
+        "replace"
+    }
+
+    fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
+        let mut a = Attrs::new("replace", decl.name, decl.attributes);
+        let path = PathBuf::from(a.req_str("target_path")?);
+        if !path.is_absolute() {
+            return Err(a.error(
+                "target_path",
+                format!("expected an absolute path, found \"{}\"", path.display()),
+            ));
+        }
+        let pattern_text = a.req_str("match_pattern")?;
+        let pattern = compile(&a, "match_pattern", &format!("(?m){pattern_text}"))?;
+        let replacement = a.req_str("replacement")?;
+        let first_only = a
+            .opt_enum("occurrences", &["all", "first"])?
+            .is_some_and(|o| o == "first");
+        let region_start = opt_regex(&mut a, "region_start")?;
+        let region_end = opt_regex(&mut a, "region_end")?;
+        if a.opt_bool("revert")?.unwrap_or(false) {
+            return Err(a.error(
+                "revert",
+                "revert with on_revert is not supported by this agent yet",
+            ));
+        }
+        let _ = a.opt_str("on_revert")?;
+        a.finish()?;
+        Ok(Box::new(Edited(Replace {
+            path,
+            pattern,
+            replacement,
+            first_only,
+            region_start,
+            region_end,
+        })))
+    }
+}
+
+impl ContentEdit for Replace {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn edit(&self, current: Option<&str>) -> Result<Option<String>, ExecError> {
+        let Some(text) = current else {
+            return Err(ExecError::failed(format!(
+                "{} does not exist",
+                self.path.display()
+            )));
+        };
+        let (lines, trailing) = split_lines(text);
+        let Some((from, to)) = region(&lines, self.region_start.as_ref(), self.region_end.as_ref())
+        else {
+            return Ok(Some(text.to_owned()));
+        };
+        let head = join_lines(&lines[..from], from > 0);
+        let body = join_lines(&lines[from..to], to < lines.len() || trailing);
+        let tail = join_lines(&lines[to..], trailing);
+        let limit = if self.first_only { 1 } else { 0 };
+        let body = self
+            .pattern
+            .replacen(&body, limit, self.replacement.as_str());
+        Ok(Some(format!("{head}{body}{tail}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::contract::{Ctx, Drift};
+
+    const CTX: Ctx<'static> = Ctx {
+        snapshots: None,
+        timeout: Duration::from_secs(10),
+    };
+
+    fn run(initial: &str, attrs: Value) -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        fs::write(&path, initial).unwrap();
+        let Value::Object(mut map) = attrs else {
+            panic!()
+        };
+        map.insert("target_path".into(), json!(path));
+        let p = ReplaceExecutor
+            .prepare(&ResourceDecl {
+                type_name: "replace",
+                name: "r",
+                attributes: &map,
+            })
+            .unwrap();
+        let d = p.check(&CTX).unwrap();
+        p.apply(&d, &CTX).unwrap();
+        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
+        fs::read_to_string(&path).unwrap()
+    }
+
+    #[test]
+    fn replaces_all_or_first_with_backrefs() {
+        let text = "port=80\nport=81\n";
+        assert_eq!(
+            run(
+                text,
+                json!({"match_pattern": "^port=(\\d+)$", "replacement": "listen=$1"})
+            ),
+            "listen=80\nlisten=81\n"
+        );
+        assert_eq!(
+            run(
+                text,
+                json!({"match_pattern": "^(?:port|listen)=(\\d+)$", "replacement": "listen=$1", "occurrences": "first"})
+            ),
+            "listen=80\nport=81\n"
+        );
+    }
+
+    #[test]
+    fn region_limits_the_substitution() {
+        let text = "[a]\nx=1\n[b]\nx=1\n[c]\nx=1\n";
+        assert_eq!(
+            run(
+                text,
+                json!({"match_pattern": "^x=1$", "replacement": "x=2", "region_start": "^\\[b\\]", "region_end": "^\\["})
+            ),
+            "[a]\nx=1\n[b]\nx=2\n[c]\nx=1\n"
+        );
+    }
+
+    #[test]
+    fn revert_is_refused_clearly() {
+        let Value::Object(map) = json!({"target_path": "/f", "match_pattern": "a", "replacement": "b", "revert": true, "on_revert": "true"})
+        else {
+            panic!()
+        };
+        let err = ReplaceExecutor
+            .prepare(&ResourceDecl {
+                type_name: "replace",
+                name: "r",
+                attributes: &map,
+            })
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "replace \"r\": attribute `revert`: revert with on_revert is not supported by this agent yet"
+        );
+    }
+}
