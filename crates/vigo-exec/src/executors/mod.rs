@@ -6,6 +6,7 @@ pub mod directory;
 mod edit;
 pub mod file;
 pub mod file_line;
+pub mod host;
 pub mod ini;
 pub mod json_file;
 pub mod replace;
