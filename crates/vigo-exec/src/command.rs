@@ -31,9 +31,10 @@ pub struct CommandSpec {
     pub env: Vec<(OsString, OsString)>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
-    /// Run as this uid/gid (after `setgroups` to the gid only).
-    pub credentials: Option<(u32, u32)>,
-    /// Scheduling niceness added to the child (0 = unchanged).
+    /// Run as this user instead of the agent's.
+    pub credentials: Option<Credentials>,
+    /// CPU niceness 0–19 added to the child; on Linux it also sets the I/O priority:
+    /// 15 and above the idle class, below that best-effort scaled to the level.
     pub nice: i32,
     /// Wall-clock limit for the whole process group.
     pub timeout: Duration,
@@ -89,6 +90,17 @@ impl CommandSpec {
             .collect();
         shell_words::join(words)
     }
+}
+
+/// The identity a command runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups (resolved before the fork: the child must not read files).
+    pub groups: Vec<u32>,
 }
 
 /// What a finished (or timed-out) command produced.
@@ -183,13 +195,17 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
-    if let Some((uid, gid)) = spec.credentials {
-        cmd.uid(uid).gid(gid);
-        // SAFETY: setgroups is async-signal-safe; it runs in the forked child before exec
-        // and touches no memory of the parent.
+    if let Some(c) = &spec.credentials {
+        cmd.uid(c.uid).gid(c.gid);
+        let mut groups: Vec<libc::gid_t> = c.groups.clone();
+        if !groups.contains(&c.gid) {
+            groups.push(c.gid);
+        }
+        // SAFETY: setgroups is async-signal-safe; it runs in the forked child before exec,
+        // reading only the vector moved into the closure.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::setgroups(1, &gid) != 0 {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -197,11 +213,23 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         }
     }
     if spec.nice != 0 {
-        let nice = spec.nice;
-        // SAFETY: nice(2) is async-signal-safe and only affects the child.
+        let nice = spec.nice.clamp(0, 19);
+        // I/O priority: idle class (3) from 15 up, else best-effort (2) with level 0–7.
+        let ioprio = if nice >= 15 {
+            3 << 13
+        } else {
+            (2 << 13) | (nice * 7 / 14)
+        };
+        // SAFETY: nice(2) and ioprio_set(2) are plain syscalls affecting only the child.
         unsafe {
             cmd.pre_exec(move || {
                 libc::nice(nice);
+                libc::syscall(
+                    libc::SYS_ioprio_set,
+                    1, /* IOPRIO_WHO_PROCESS */
+                    0,
+                    ioprio,
+                );
                 Ok(())
             });
         }
@@ -271,6 +299,46 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         timed_out,
         duration: started.elapsed(),
     })
+}
+
+/// Starts a command detached (own session, no captured output) and returns at once: for
+/// `exec` resources with `background: true`. The child is not waited for; it is reparented
+/// when the agent exits.
+pub fn spawn_detached(spec: &CommandSpec) -> Result<(), CommandError> {
+    let (program, args) = spec.argv.split_first().ok_or(CommandError::Empty)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    if let Some(c) = &spec.credentials {
+        cmd.uid(c.uid).gid(c.gid);
+    }
+    let nice = spec.nice.clamp(0, 19);
+    // SAFETY: nice(2) only affects the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::nice(nice);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|source| CommandError::Spawn {
+        command: spec.display(),
+        source,
+    })?;
+    // Reap it in the background so it never lingers as a zombie of the agent.
+    thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Ok(())
 }
 
 /// Polls quickly at first (most commands are short), then backs off to 20 ms.
@@ -366,6 +434,17 @@ mod tests {
             err.to_string(),
             "cannot start `/nonexistent/tool --flag`: No such file or directory (os error 2)"
         );
+    }
+
+    #[test]
+    fn nice_lowers_cpu_and_io_priority() {
+        let mut spec = CommandSpec::shell("cat /proc/self/stat");
+        spec.nice = 19;
+        let out = run(&spec).unwrap();
+        // Field 19 of /proc/<pid>/stat is the nice value.
+        let stat = out.stdout_str();
+        let after_comm = stat.rsplit_once(") ").unwrap().1;
+        assert_eq!(after_comm.split(' ').nth(16), Some("19"), "{stat}");
     }
 
     #[test]

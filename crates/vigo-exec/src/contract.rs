@@ -69,6 +69,9 @@ impl Difference {
 pub enum Drift {
     /// The system already matches: nothing to do.
     InSync,
+    /// A guard of the resource itself (e.g. `exec`'s `onlyif`) says not to act now; the
+    /// engine reports `skipped` with the reason and does not call `apply`.
+    Skipped(String),
     /// The system differs; `apply` would make this change.
     Change {
         /// Create, update or delete.
@@ -88,6 +91,7 @@ impl Drift {
     pub fn summary(&self) -> String {
         match self {
             Drift::InSync => String::new(),
+            Drift::Skipped(reason) => reason.clone(),
             Drift::Change { differences, .. } => differences
                 .iter()
                 .map(|d| format!("{} {} → {}", d.attribute, d.current, d.desired))

@@ -4,6 +4,7 @@
 pub mod blockinfile;
 pub mod directory;
 mod edit;
+pub mod exec;
 pub mod file;
 pub mod file_line;
 pub mod host;
