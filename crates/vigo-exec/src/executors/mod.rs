@@ -2,6 +2,7 @@
 //! executor.
 
 pub mod blockinfile;
+pub mod cron;
 pub mod directory;
 mod edit;
 pub mod exec;
@@ -12,6 +13,7 @@ pub mod ini;
 pub mod json_file;
 pub mod replace;
 pub mod symlink;
+pub mod sysctl;
 
 use std::collections::BTreeMap;
 
