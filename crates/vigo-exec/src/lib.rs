@@ -8,6 +8,7 @@
 //! previous content of every changed file) and [`attrs`] (typed reading of attributes
 //! with precise errors).
 
+pub mod accounts;
 pub mod atomic;
 pub mod attrs;
 pub mod command;

@@ -8,6 +8,7 @@ mod edit;
 pub mod exec;
 pub mod file;
 pub mod file_line;
+pub mod group;
 pub mod host;
 pub mod ini;
 pub mod json_file;
