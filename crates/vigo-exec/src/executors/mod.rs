@@ -15,6 +15,7 @@ pub mod json_file;
 pub mod replace;
 pub mod symlink;
 pub mod sysctl;
+pub mod user;
 
 use std::collections::BTreeMap;
 
