@@ -12,6 +12,7 @@ pub mod group;
 pub mod host;
 pub mod ini;
 pub mod json_file;
+pub mod package;
 pub mod replace;
 pub mod symlink;
 pub mod sysctl;
