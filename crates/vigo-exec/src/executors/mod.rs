@@ -14,6 +14,7 @@ pub mod ini;
 pub mod json_file;
 pub mod package;
 pub mod replace;
+pub mod service;
 pub mod symlink;
 pub mod sysctl;
 pub mod user;
