@@ -138,7 +138,7 @@ impl ExecError {
 /// A resource type.
 pub trait Executor: Send + Sync {
     /// The `type:` name this executor handles.
-    fn type_name(&self) -> &'static str;
+    fn type_name(&self) -> &str;
 
     /// Parses and validates the attributes into a ready-to-run resource.
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError>;

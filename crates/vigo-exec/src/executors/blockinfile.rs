@@ -39,7 +39,7 @@ struct Block {
 }
 
 impl Executor for BlockInFileExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "blockinfile"
     }
 

@@ -42,7 +42,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 impl Executor for CronExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "cron"
     }
 

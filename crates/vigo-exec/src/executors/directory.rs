@@ -42,7 +42,7 @@ struct DirSpec {
 }
 
 impl Executor for DirectoryExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "directory"
     }
 

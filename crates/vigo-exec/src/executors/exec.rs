@@ -73,7 +73,7 @@ impl std::fmt::Debug for ExecSpec {
 }
 
 impl Executor for ExecExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "exec"
     }
 

@@ -62,7 +62,7 @@ struct FileSpec {
 }
 
 impl Executor for FileExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "file"
     }
 

@@ -52,7 +52,7 @@ struct FileLine {
 }
 
 impl Executor for FileLineExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "file_line"
     }
 

@@ -44,7 +44,7 @@ pub(crate) fn valid_account_name(name: &str) -> bool {
 }
 
 impl Executor for GroupExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "group"
     }
 

@@ -38,7 +38,7 @@ struct HostEntry {
 }
 
 impl Executor for HostExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "host"
     }
 

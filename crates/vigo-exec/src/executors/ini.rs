@@ -41,7 +41,7 @@ struct IniSetting {
 }
 
 impl Executor for IniExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "ini"
     }
 

@@ -44,7 +44,7 @@ struct JsonKey {
 }
 
 impl Executor for JsonFileExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "json_file"
     }
 

@@ -77,7 +77,7 @@ fn valid_name(n: &str) -> bool {
 }
 
 impl Executor for PackageExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "package"
     }
 

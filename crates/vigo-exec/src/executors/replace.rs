@@ -41,7 +41,7 @@ struct Replace {
 }
 
 impl Executor for ReplaceExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "replace"
     }
 

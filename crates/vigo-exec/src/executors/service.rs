@@ -49,7 +49,7 @@ struct ServiceSpec {
 }
 
 impl Executor for ServiceExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "service"
     }
 

@@ -41,7 +41,7 @@ struct LinkSpec {
 }
 
 impl Executor for SymlinkExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "symlink"
     }
 

@@ -35,7 +35,7 @@ struct SysctlSpec {
 }
 
 impl Executor for SysctlExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "sysctl"
     }
 

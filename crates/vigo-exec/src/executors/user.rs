@@ -72,7 +72,7 @@ impl std::fmt::Debug for UserSpec {
 }
 
 impl Executor for UserExecutor {
-    fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &str {
         "user"
     }
 
