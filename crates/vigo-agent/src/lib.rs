@@ -5,6 +5,7 @@
 //! benchmarks can drive the same code.
 
 pub mod cli;
+pub mod engine;
 pub mod harden;
 pub mod identity;
 pub mod preempt;

@@ -1,0 +1,90 @@
+//! Per-resource outcomes and the run report (`--json` and `ReportResult`).
+
+use serde::Serialize;
+
+/// What happened to one resource. Exactly one per resource per run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Already in the desired state.
+    None,
+    /// Did not exist; created.
+    Created,
+    /// Existed; modified.
+    Updated,
+    /// Existed; removed.
+    Deleted,
+    /// Not run: a guard, a `when:`, or a failed dependency.
+    Skipped,
+    /// Not run: an infrastructure problem (or a guardrail).
+    Blocked,
+    /// Failed.
+    Error,
+}
+
+impl Action {
+    /// The word the trace and reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+            Action::Skipped => "skipped",
+            Action::Blocked => "blocked",
+            Action::Error => "error",
+        }
+    }
+
+    /// A change was made (or, in dry-run, would be).
+    pub fn is_change(self) -> bool {
+        matches!(self, Action::Created | Action::Updated | Action::Deleted)
+    }
+}
+
+/// The outcome of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceResult {
+    /// `configcrate/name`.
+    pub id: String,
+    /// The configcrate.
+    pub configcrate: String,
+    /// The resource type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The resource name.
+    pub name: String,
+    /// What happened.
+    pub action: Action,
+    /// Wall-clock time spent on the resource, in microseconds.
+    pub duration_micros: u64,
+    /// Detail: what differed, why it was skipped, or the error. Never a secret value.
+    pub message: String,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// The run was a dry-run: nothing was changed.
+    pub dry_run: bool,
+    /// A manual run preempted this one before it finished.
+    pub preempted: bool,
+    /// Per-resource results, in the order they ran.
+    pub results: Vec<ResourceResult>,
+    /// Wall-clock time of the whole run, in microseconds.
+    pub duration_micros: u64,
+}
+
+impl RunReport {
+    /// Count of results with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.results.iter().filter(|r| r.action == action).count()
+    }
+
+    /// Whether any resource failed (error or blocked).
+    pub fn failed(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| matches!(r.action, Action::Error | Action::Blocked))
+    }
+}
