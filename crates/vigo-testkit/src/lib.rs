@@ -1,2 +1,32 @@
 //! Test-only harness: disposable Debian roots, booted systemd containers and network
-//! namespaces, so tests drive real tools without touching the host.
+//! namespaces, so tests drive the real tools (apt, dpkg, useradd, systemctl) without ever
+//! touching the host.
+//!
+//! ```no_run
+//! use vigo_testkit::SandboxRoot;
+//!
+//! let root = SandboxRoot::builder().with_binary(env!("CARGO_BIN_EXE_vigo"), "/usr/local/sbin/vigo").build()?;
+//! let out = root.run("apt-get install -y -q tree && tree --version")?;
+//! assert_eq!(out.code, Some(0), "{}", out.stderr);
+//! assert!(root.upper_dir().join("usr/bin/tree").exists());
+//! # Ok::<(), vigo_testkit::Error>(())
+//! ```
+//!
+//! Every fixture tears itself down on drop (and `close`/`shutdown` report errors), and
+//! exposes its [`Footprint`] so tests can prove nothing was left behind.
+
+mod base;
+mod container;
+mod error;
+mod footprint;
+mod netns;
+mod output;
+mod sandbox;
+
+pub use base::{BaseKind, base_root, cache_dir};
+pub use container::{ContainerBuilder, SystemdContainer};
+pub use error::Error;
+pub use footprint::Footprint;
+pub use netns::{Netns, NetnsPair, Side};
+pub use output::Output;
+pub use sandbox::{SandboxBuilder, SandboxRoot};
