@@ -1,2 +1,4 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
 //! ed25519 signing, guardrails. Agent, server and CLI all speak these types.
+
+pub mod guardrails;
