@@ -112,6 +112,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List, show and restore the file snapshots taken before every change
     Snapshots(SnapshotsArgs),
+    /// Converge one resource given on the command line (like `puppet resource`)
+    Resource(ResourceArgs),
     /// Inspect and recover gitback personal-DR mirrors
     Repo(PassthroughArgs),
     /// Manage lockbox -- per-user encrypted P2P directory
@@ -201,6 +203,29 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Print the run's result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vigo resource`: one resource through the same engine, guardrails and snapshots.
+#[derive(Debug, Args)]
+pub struct ResourceArgs {
+    /// The resource type (`file`, `package`, `service`, … or a custom executor)
+    #[arg(value_name = "TYPE")]
+    pub type_name: String,
+    /// The resource name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Attributes as KEY=VALUE (values are strings; lists as "a,b")
+    #[arg(value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    /// Attributes as one JSON object (for structured values), merged under KEY=VALUE ones
+    #[arg(long, value_name = "JSON")]
+    pub attrs: Option<String>,
+    /// Preview mode -- check state but do not apply changes
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout
     #[arg(long)]
     pub json: bool,
 }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod harden;
 pub mod identity;
 pub mod preempt;
+pub mod resource_cmd;
 pub mod service_unit;
 pub mod settings;
 pub mod snapshots_cmd;

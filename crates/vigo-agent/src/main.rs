@@ -45,6 +45,9 @@ fn main() -> ExitCode {
         Some(Command::Snapshots(args)) => report(settings().and_then(|s| {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
+        Some(Command::Resource(args)) => {
+            report(settings().and_then(|s| vigo_agent::resource_cmd::run(&s, &args)))
+        }
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),
         Some(Command::Crypt(_)) => not_implemented("vigo crypt (lockbox, tier 3)"),
     }

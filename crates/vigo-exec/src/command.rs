@@ -196,21 +196,7 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         cmd.current_dir(cwd);
     }
     if let Some(c) = &spec.credentials {
-        cmd.uid(c.uid).gid(c.gid);
-        let mut groups: Vec<libc::gid_t> = c.groups.clone();
-        if !groups.contains(&c.gid) {
-            groups.push(c.gid);
-        }
-        // SAFETY: setgroups is async-signal-safe; it runs in the forked child before exec,
-        // reading only the vector moved into the closure.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        set_identity(&mut cmd, c);
     }
     if spec.nice != 0 {
         let nice = spec.nice.clamp(0, 19);
@@ -319,7 +305,7 @@ pub fn spawn_detached(spec: &CommandSpec) -> Result<(), CommandError> {
         cmd.current_dir(cwd);
     }
     if let Some(c) = &spec.credentials {
-        cmd.uid(c.uid).gid(c.gid);
+        set_identity(&mut cmd, c);
     }
     let nice = spec.nice.clamp(0, 19);
     // SAFETY: nice(2) only affects the child.
@@ -339,6 +325,30 @@ pub fn spawn_detached(spec: &CommandSpec) -> Result<(), CommandError> {
         let _ = child.wait();
     });
     Ok(())
+}
+
+/// Makes the child run as `c`: supplementary groups, then group, then user — in that
+/// order, in one `pre_exec` (std's own `uid()` drops privileges before `pre_exec` hooks
+/// run, after which `setgroups` is no longer permitted).
+fn set_identity(cmd: &mut Command, c: &Credentials) {
+    let mut groups: Vec<libc::gid_t> = c.groups.clone();
+    if !groups.contains(&c.gid) {
+        groups.push(c.gid);
+    }
+    let (uid, gid) = (c.uid, c.gid);
+    // SAFETY: setgroups/setgid/setuid are async-signal-safe syscalls run in the forked
+    // child before exec, reading only the vector moved into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Polls quickly at first (most commands are short), then backs off to 20 ms.

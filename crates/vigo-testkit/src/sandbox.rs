@@ -349,6 +349,53 @@ impl SandboxRoot {
         &self.upper
     }
 
+    /// A digest of everything the sandbox changed (the overlay's upper directory: paths,
+    /// types, modes, owners, contents, link targets), skipping the paths in `except`
+    /// (absolute paths inside the sandbox). Equal digests before and after a command
+    /// prove the command wrote nothing there.
+    pub fn changes_digest(&self, except: &[&str]) -> Result<String, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let mut entries = Vec::new();
+        let mut stack = vec![self.upper.clone()];
+        while let Some(dir) = stack.pop() {
+            let rd = std::fs::read_dir(&dir).map_err(Error::io("listing", &dir))?;
+            for e in rd {
+                let e = e.map_err(Error::io("listing", &dir))?;
+                let path = e.path();
+                let inside = Path::new("/").join(path.strip_prefix(&self.upper).unwrap_or(&path));
+                if except.iter().any(|x| inside.starts_with(x)) {
+                    continue;
+                }
+                let md = std::fs::symlink_metadata(&path).map_err(Error::io("stat", &path))?;
+                let body = if md.is_file() {
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                        std::fs::read(&path).map_err(Error::io("reading", &path))?,
+                    ))
+                } else if md.file_type().is_symlink() {
+                    std::fs::read_link(&path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                if md.is_dir() {
+                    stack.push(path.clone());
+                }
+                entries.push(format!(
+                    "{} {:o} {}:{} {body}",
+                    inside.display(),
+                    md.mode(),
+                    md.uid(),
+                    md.gid()
+                ));
+            }
+        }
+        entries.sort();
+        Ok(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            entries.join("\n").as_bytes(),
+        )))
+    }
+
     /// What this sandbox created on the host.
     pub fn footprint(&self) -> &Footprint {
         &self.footprint
