@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
 # The README's main-job command: a demo of what Vigo does today.
 #
-# It installs what it needs, builds the three binaries, then shows each working part.
-# Later stages (server with embedded SQLite + an agent enrolled in a disposable sandbox)
-# join as they are built; nothing here pretends: a part not built yet is not shown.
-# It leaves nothing behind but the build cache under /var/cache/vigo.
+# It installs what it needs, builds the binaries, then shows the agent converging a
+# disposable Debian root (packages, files, drift and repair, snapshots, users, cron,
+# guardrails). The server stage (vigosrv with embedded SQLite and an enrolled agent) joins
+# when it is built; nothing here pretends. It leaves nothing behind but the caches under
+# /var/cache/vigo (build artefacts and the Debian base images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then echo "scripts/demo.sh: run as root" >&2; exit 1; fi
 VIGO_CACHE=${VIGO_CACHE:-/var/cache/vigo}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$VIGO_CACHE/build/$(rustc -Vv | sha256sum | cut -c1-16)}
+export VIGO_TESTKIT_CACHE=${VIGO_TESTKIT_CACHE:-$VIGO_CACHE/testkit}
 bin=$CARGO_TARGET_DIR/release
+
+missing=()
+for p in debootstrap systemd-container iproute2; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
 say "building vigo, vigosrv and vigocli (release)"
 cargo build --release --locked -p vigo-agent -p vigo-server -p vigo-cli
+cargo build --release --locked -p vigo-testkit --example demo
 
 say "the three binaries"
 show "$bin/vigo" version
 show "$bin/vigosrv" version
 show "$bin/vigocli" version
 
-say "the agent's command line (the contract of agent-cli-reference.txt)"
-show "$bin/vigo" --help
+say "the agent converging a disposable Debian root (first run builds the base image, ~30 s)"
+"$bin/examples/demo" "$bin/vigo"
+
+say "what is not built yet says so"
+show "$bin/vigosrv" || true

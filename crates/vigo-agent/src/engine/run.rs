@@ -450,7 +450,7 @@ mod tests {
             &mut Trace::to_writer(Box::new(Sink(buf.clone()))),
         );
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
-        assert!(text.starts_with("  would created  file[motd]  "), "{text}");
+        assert!(text.starts_with("   would create  file[motd]  "), "{text}");
         assert!(text.contains("ms  content absent → sha256:"), "{text}");
     }
 }
