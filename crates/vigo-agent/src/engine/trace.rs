@@ -72,10 +72,11 @@ impl Trace {
             return;
         }
         let (on, off) = self.paint(r.action);
-        let verb = if dry_run && r.action.is_change() {
-            format!("would {}", r.action.as_str())
-        } else {
-            r.action.as_str().to_owned()
+        let verb = match (dry_run, r.action) {
+            (true, Action::Created) => "would create",
+            (true, Action::Updated) => "would update",
+            (true, Action::Deleted) => "would delete",
+            (_, a) => a.as_str(),
         };
         let ms = Duration::from_micros(r.duration_micros).as_secs_f64() * 1_000.0;
         let msg = if r.message.is_empty() {
