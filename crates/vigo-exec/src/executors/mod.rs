@@ -147,3 +147,17 @@ mod tests {
         assert!(reg.shadowed()[0].ends_with("file.sh"));
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::Registry;
+
+    /// docs/resources.md has a section for every built-in type.
+    #[test]
+    fn every_builtin_type_is_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/resources.md")).unwrap();
+        for t in Registry::builtin().type_names() {
+            assert!(doc.contains(&format!("\n## {t}\n")), "docs/resources.md lacks a section for `{t}`");
+        }
+    }
+}
