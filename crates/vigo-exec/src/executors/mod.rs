@@ -155,9 +155,16 @@ mod docs_tests {
     /// docs/resources.md has a section for every built-in type.
     #[test]
     fn every_builtin_type_is_documented() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/resources.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/resources.md"
+        ))
+        .unwrap();
         for t in Registry::builtin().type_names() {
-            assert!(doc.contains(&format!("\n## {t}\n")), "docs/resources.md lacks a section for `{t}`");
+            assert!(
+                doc.contains(&format!("\n## {t}\n")),
+                "docs/resources.md lacks a section for `{t}`"
+            );
         }
     }
 }
