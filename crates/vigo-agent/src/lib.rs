@@ -15,3 +15,4 @@ pub mod settings;
 pub mod snapshots_cmd;
 pub mod state;
 pub mod status_cmd;
+pub mod traits_cmd;
