@@ -1,6 +1,9 @@
 //! What a collector reads through: the filesystem root and a few read helpers.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use crate::collectors::ports::ListenRow;
 
 /// A collector failed; the reason appears under `_errors`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,23 +18,37 @@ impl TraitError {
 }
 
 /// Where collectors read from. Production uses `/`; tests use fixture trees.
+///
+/// It also carries reads that several collectors need, done once per run: the kernel walks
+/// its whole TCP hash for every read of `/proc/net/tcp`, so `ports` and `listeners` share
+/// one.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     root: PathBuf,
+    listen_rows: Arc<OnceLock<Result<Vec<ListenRow>, TraitError>>>,
 }
 
 impl Default for Ctx {
     fn default() -> Self {
-        Self {
-            root: PathBuf::from("/"),
-        }
+        Self::with_root("/")
     }
 }
 
 impl Ctx {
     /// Reads relative to `root` (absolute paths are re-rooted under it).
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            listen_rows: Arc::default(),
+        }
+    }
+
+    /// The TCP LISTEN rows of this run, read once.
+    pub(crate) fn listen_rows(&self) -> Result<&[ListenRow], TraitError> {
+        self.listen_rows
+            .get_or_init(|| crate::collectors::ports::read_listen_rows(self))
+            .as_deref()
+            .map_err(Clone::clone)
     }
 
     /// The root.

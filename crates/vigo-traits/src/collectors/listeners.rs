@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use super::ports::listen_rows;
 use crate::ctx::{Ctx, TraitError};
 
 /// One listening socket.
@@ -61,7 +60,7 @@ pub fn decode_addr(hex: &str, v6: bool) -> String {
 
 /// Collects `listeners`.
 pub fn collect(ctx: &Ctx) -> Result<Listeners, TraitError> {
-    let rows = listen_rows(ctx)?;
+    let rows = ctx.listen_rows()?;
     let mut owners: HashMap<u64, u32> = HashMap::new();
     let wanted: std::collections::HashSet<u64> =
         rows.iter().map(|r| r.inode).filter(|i| *i != 0).collect();
@@ -100,7 +99,7 @@ pub fn collect(ctx: &Ctx) -> Result<Listeners, TraitError> {
                 port: r.port,
                 family: if r.v6 { "ipv6" } else { "ipv4" }.to_owned(),
                 protocol: "tcp".to_owned(),
-                bind_address: decode_addr(&r.addr_hex, r.v6),
+                bind_address: r.bind_address.clone(),
                 pid,
                 comm: pid.and_then(|p| ctx.read_opt(&format!("/proc/{p}/comm"))),
                 exe: pid
