@@ -96,6 +96,24 @@ impl<'a> Attrs<'a> {
             .ok_or_else(|| self.error(key, "is required"))
     }
 
+    /// A required absolute path.
+    pub fn req_abs_path(&mut self, key: &'a str) -> Result<std::path::PathBuf, AttrError> {
+        let path = std::path::PathBuf::from(self.req_str(key)?);
+        if path.is_absolute() {
+            Ok(path)
+        } else {
+            Err(self.error(
+                key,
+                format!("expected an absolute path, found \"{}\"", path.display()),
+            ))
+        }
+    }
+
+    /// `state: present|absent`, required; `true` for present.
+    pub fn req_present(&mut self) -> Result<bool, AttrError> {
+        Ok(self.req_enum("state", &["present", "absent"])? == "present")
+    }
+
     /// A boolean: `true`/`false`, or the strings `"true"`, `"false"`, `"yes"`, `"no"`.
     pub fn opt_bool(&mut self, key: &'a str) -> Result<Option<bool>, AttrError> {
         match self.get(key) {

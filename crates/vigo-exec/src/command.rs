@@ -178,48 +178,14 @@ pub enum CommandError {
 /// The child leads a new process group; on timeout the group gets `SIGTERM`, then
 /// `SIGKILL` after [`KILL_GRACE`]. A non-zero exit is not an error: inspect the output.
 pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
-    let (program, args) = spec.argv.split_first().ok_or(CommandError::Empty)?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(if spec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = &spec.cwd {
-        cmd.current_dir(cwd);
-    }
-    if let Some(c) = &spec.credentials {
-        set_identity(&mut cmd, c);
-    }
-    if spec.nice != 0 {
-        let nice = spec.nice.clamp(0, 19);
-        // I/O priority: idle class (3) from 15 up, else best-effort (2) with level 0–7.
-        let ioprio = if nice >= 15 {
-            3 << 13
-        } else {
-            (2 << 13) | (nice * 7 / 14)
-        };
-        // SAFETY: nice(2) and ioprio_set(2) are plain syscalls affecting only the child.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::nice(nice);
-                libc::syscall(
-                    libc::SYS_ioprio_set,
-                    1, /* IOPRIO_WHO_PROCESS */
-                    0,
-                    ioprio,
-                );
-                Ok(())
-            });
-        }
-    }
+    let mut cmd = command_for(spec)?;
+    cmd.stdin(if spec.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
 
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| CommandError::Spawn {
@@ -291,30 +257,10 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
 /// `exec` resources with `background: true`. The child is not waited for; it is reparented
 /// when the agent exits.
 pub fn spawn_detached(spec: &CommandSpec) -> Result<(), CommandError> {
-    let (program, args) = spec.argv.split_first().ok_or(CommandError::Empty)?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
+    let mut cmd = command_for(spec)?;
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = &spec.cwd {
-        cmd.current_dir(cwd);
-    }
-    if let Some(c) = &spec.credentials {
-        set_identity(&mut cmd, c);
-    }
-    let nice = spec.nice.clamp(0, 19);
-    // SAFETY: nice(2) only affects the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::nice(nice);
-            Ok(())
-        });
-    }
+        .stderr(Stdio::null());
     let child = cmd.spawn().map_err(|source| CommandError::Spawn {
         command: spec.display(),
         source,
@@ -325,6 +271,46 @@ pub fn spawn_detached(spec: &CommandSpec) -> Result<(), CommandError> {
         let _ = child.wait();
     });
     Ok(())
+}
+
+/// The `Command` for a spec: program and arguments, its own process group, environment,
+/// working directory, identity and priority. The caller sets up stdio.
+fn command_for(spec: &CommandSpec) -> Result<Command, CommandError> {
+    let (program, args) = spec.argv.split_first().ok_or(CommandError::Empty)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).process_group(0);
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    if let Some(c) = &spec.credentials {
+        set_identity(&mut cmd, c);
+    }
+    if spec.nice != 0 {
+        let nice = spec.nice.clamp(0, 19);
+        // I/O priority: idle class (3) from 15 up, else best-effort (2) with level 0–7.
+        let ioprio = if nice >= 15 {
+            3 << 13
+        } else {
+            (2 << 13) | (nice * 7 / 14)
+        };
+        // SAFETY: nice(2) and ioprio_set(2) are plain syscalls affecting only the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::nice(nice);
+                libc::syscall(
+                    libc::SYS_ioprio_set,
+                    1, /* IOPRIO_WHO_PROCESS */
+                    0,
+                    ioprio,
+                );
+                Ok(())
+            });
+        }
+    }
+    Ok(cmd)
 }
 
 /// Makes the child run as `c`: supplementary groups, then group, then user — in that

@@ -27,6 +27,22 @@ pub fn gid_of(spec: &str) -> Result<u32, String> {
     }
 }
 
+/// Resolves optional `owner` and `group` attributes (names or numbers) to ids.
+pub fn owner_group(
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Result<(Option<u32>, Option<u32>), crate::contract::ExecError> {
+    let uid = owner
+        .map(uid_of)
+        .transpose()
+        .map_err(crate::contract::ExecError::Failed)?;
+    let gid = group
+        .map(gid_of)
+        .transpose()
+        .map_err(crate::contract::ExecError::Failed)?;
+    Ok((uid, gid))
+}
+
 /// The user name of a uid, or the number when it has none.
 pub fn user_name(uid: u32) -> String {
     User::from_uid(Uid::from_raw(uid))

@@ -45,14 +45,8 @@ impl Executor for BlockInFileExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("blockinfile", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let path = a.req_abs_path("target_path")?;
+        let present = a.req_present()?;
         let content = a.opt_str("block_content")?;
         if present && content.is_none() {
             return Err(a.error("block_content", "is required when state is present"));
@@ -158,7 +152,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
+    use crate::contract::Ctx;
+    use crate::executors::edit::testing::converge;
 
     const CTX: Ctx<'static> = Ctx {
         snapshots: None,
@@ -166,26 +161,7 @@ mod tests {
     };
 
     fn run(initial: Option<&str>, attrs: Value) -> Result<Option<String>, String> {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("f");
-        if let Some(i) = initial {
-            fs::write(&path, i).unwrap();
-        }
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = BlockInFileExecutor
-            .prepare(&ResourceDecl {
-                type_name: "blockinfile",
-                name: "b",
-                attributes: &map,
-            })
-            .map_err(|e| e.to_string())?;
-        let d = p.check(&CTX).map_err(|e| e.to_string())?;
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        Ok(fs::read_to_string(&path).ok())
+        converge(&BlockInFileExecutor, initial, attrs)
     }
 
     #[test]

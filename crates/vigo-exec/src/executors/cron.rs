@@ -59,7 +59,7 @@ impl Executor for CronExecutor {
                 format!("\"{}\" cannot be a file in {CRON_DIR}: cron only reads names made of letters, digits, _ and -", decl.name),
             ));
         }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let command = a.opt_str("command")?;
         if present && command.as_deref().is_none_or(|c| c.trim().is_empty()) {
             return Err(a.error("command", "is required when state is present"));

@@ -58,7 +58,7 @@ impl Executor for DirectoryExecutor {
                 ),
             ));
         }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let mode = a.opt_mode("mode")?;
         let owner = a.opt_str("owner")?;
         let group = a.opt_str("group")?;
@@ -77,19 +77,7 @@ impl Executor for DirectoryExecutor {
 
 impl DirSpec {
     fn ids(&self) -> Result<(Option<u32>, Option<u32>), ExecError> {
-        let uid = self
-            .owner
-            .as_deref()
-            .map(ids::uid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        let gid = self
-            .group
-            .as_deref()
-            .map(ids::gid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        Ok((uid, gid))
+        ids::owner_group(self.owner.as_deref(), self.group.as_deref())
     }
 
     /// Differences of one entry from the desired mode/owner/group.

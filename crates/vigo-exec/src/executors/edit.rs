@@ -159,6 +159,49 @@ pub(crate) fn opt_regex<'a>(
     text.map(|p| compile(a, key, &p)).transpose()
 }
 
+/// Test support shared by the edit executors' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::{Value, json};
+
+    use crate::contract::{Ctx, Drift, Executor, ResourceDecl};
+
+    /// Writes `initial` (when given) to a temporary file, converges `attrs` (with that file
+    /// as `target_path`) through `exec`, asserts the second check is in sync, and returns
+    /// the file's content afterwards (`None` when it does not exist). Errors from prepare
+    /// or check come back as their messages.
+    pub(crate) fn converge(
+        exec: &dyn Executor,
+        initial: Option<&str>,
+        attrs: Value,
+    ) -> Result<Option<String>, String> {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("target");
+        if let Some(text) = initial {
+            std::fs::write(&path, text).unwrap();
+        }
+        let Value::Object(mut map) = attrs else {
+            panic!("attributes must be an object")
+        };
+        map.insert("target_path".into(), json!(path));
+        let ctx = Ctx {
+            snapshots: None,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let p = exec
+            .prepare(&ResourceDecl {
+                type_name: exec.type_name(),
+                name: "t",
+                attributes: &map,
+            })
+            .map_err(|e| e.to_string())?;
+        let d = p.check(&ctx).map_err(|e| e.to_string())?;
+        p.apply(&d, &ctx).map_err(|e| e.to_string())?;
+        assert_eq!(p.check(&ctx).unwrap(), Drift::InSync, "not idempotent");
+        Ok(std::fs::read_to_string(&path).ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,13 +68,7 @@ impl Executor for FileExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("file", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
+        let path = a.req_abs_path("target_path")?;
         let state = a.req_enum("state", &["present", "absent"])?;
         let content = a.opt_str("content")?;
         if a.has("source") {
@@ -146,19 +140,7 @@ fn sha256_short(bytes: &[u8]) -> String {
 
 impl FileSpec {
     fn desired_ids(&self) -> Result<(Option<u32>, Option<u32>), ExecError> {
-        let uid = self
-            .owner
-            .as_deref()
-            .map(ids::uid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        let gid = self
-            .group
-            .as_deref()
-            .map(ids::gid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        Ok((uid, gid))
+        ids::owner_group(self.owner.as_deref(), self.group.as_deref())
     }
 }
 

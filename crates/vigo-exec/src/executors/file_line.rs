@@ -58,14 +58,8 @@ impl Executor for FileLineExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("file_line", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let path = a.req_abs_path("target_path")?;
+        let present = a.req_present()?;
         let line = a.opt_str("line")?;
         if line.as_deref().is_some_and(|l| l.contains('\n')) {
             return Err(a.error(
@@ -185,13 +179,14 @@ impl ContentEdit for FileLine {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
+
     use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
+    use crate::contract::Ctx;
+    use crate::executors::edit::testing::converge;
 
     const CTX: Ctx<'static> = Ctx {
         snapshots: None,
@@ -199,24 +194,9 @@ mod tests {
     };
 
     fn run(initial: &str, attrs: Value) -> String {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("f");
-        fs::write(&path, initial).unwrap();
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = FileLineExecutor
-            .prepare(&ResourceDecl {
-                type_name: "file_line",
-                name: "l",
-                attributes: &map,
-            })
-            .unwrap();
-        let d = p.check(&CTX).unwrap();
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        fs::read_to_string(&path).unwrap()
+        converge(&FileLineExecutor, Some(initial), attrs)
+            .unwrap()
+            .unwrap()
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl Executor for GroupExecutor {
         if !valid_account_name(&name) {
             return Err(a.error("group", format!("\"{name}\" is not a valid group name")));
         }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let gid = a.opt_u32("gid")?;
         let system = a.bool_or("system", false)?;
         let members = a.opt_list("members")?;

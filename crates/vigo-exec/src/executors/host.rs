@@ -48,7 +48,7 @@ impl Executor for HostExecutor {
             a.opt_str("target_path")?
                 .unwrap_or_else(|| "/etc/hosts".to_owned()),
         );
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let hostname = a.req_str("hostname")?;
         if hostname.is_empty()
             || hostname.contains(char::is_whitespace)
@@ -142,38 +142,17 @@ impl ContentEdit for HostEntry {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-    use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
 
-    const CTX: Ctx<'static> = Ctx {
-        snapshots: None,
-        timeout: Duration::from_secs(10),
-    };
+    use crate::executors::edit::testing::converge;
 
     fn run(initial: &str, attrs: Value) -> String {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("hosts");
-        fs::write(&path, initial).unwrap();
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = HostExecutor
-            .prepare(&ResourceDecl {
-                type_name: "host",
-                name: "h",
-                attributes: &map,
-            })
-            .unwrap();
-        let d = p.check(&CTX).unwrap();
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        fs::read_to_string(&path).unwrap()
+        converge(&HostExecutor, Some(initial), attrs)
+            .unwrap()
+            .unwrap()
     }
 
     const HOSTS: &str = "127.0.0.1\tlocalhost\n# office\n10.0.0.4 db.internal db # old\n";

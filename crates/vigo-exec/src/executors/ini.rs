@@ -47,14 +47,8 @@ impl Executor for IniExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("ini", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let path = a.req_abs_path("target_path")?;
+        let present = a.req_present()?;
         let section = a.opt_str("section")?.filter(|s| !s.is_empty());
         let key = a.req_str("key")?;
         if key.contains(['=', '\n', '[']) || key.trim() != key || key.is_empty() {
@@ -195,40 +189,17 @@ impl ContentEdit for IniSetting {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-    use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
 
-    const CTX: Ctx<'static> = Ctx {
-        snapshots: None,
-        timeout: Duration::from_secs(10),
-    };
+    use crate::executors::edit::testing::converge;
 
     fn run(initial: Option<&str>, attrs: Value) -> String {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("f.ini");
-        if let Some(i) = initial {
-            fs::write(&path, i).unwrap();
-        }
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = IniExecutor
-            .prepare(&ResourceDecl {
-                type_name: "ini",
-                name: "i",
-                attributes: &map,
-            })
-            .unwrap();
-        let d = p.check(&CTX).unwrap();
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        fs::read_to_string(&path).unwrap_or_default()
+        converge(&IniExecutor, initial, attrs)
+            .unwrap()
+            .unwrap_or_default()
     }
 
     const PHP: &str =

@@ -50,14 +50,8 @@ impl Executor for JsonFileExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("json_file", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let path = a.req_abs_path("target_path")?;
+        let present = a.req_present()?;
         let key_text = a.req_str("key")?;
         let key: Vec<Step> = key_text
             .split('.')
@@ -209,40 +203,15 @@ impl JsonKey {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-    use std::time::Duration;
 
     use serde_json::json;
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
 
-    const CTX: Ctx<'static> = Ctx {
-        snapshots: None,
-        timeout: Duration::from_secs(10),
-    };
+    use crate::executors::edit::testing::converge;
 
     fn run(initial: Option<&str>, attrs: Value) -> Result<String, String> {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("f.json");
-        if let Some(i) = initial {
-            fs::write(&path, i).unwrap();
-        }
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = JsonFileExecutor
-            .prepare(&ResourceDecl {
-                type_name: "json_file",
-                name: "j",
-                attributes: &map,
-            })
-            .map_err(|e| e.to_string())?;
-        let d = p.check(&CTX).map_err(|e| e.to_string())?;
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        Ok(fs::read_to_string(&path).unwrap_or_default())
+        converge(&JsonFileExecutor, initial, attrs).map(Option::unwrap_or_default)
     }
 
     #[test]
@@ -292,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             run(Some(text), json!({"key": "servers.0", "state": "absent"})).unwrap_err(),
-            "json_file \"j\": attribute `key`: removing an array element by index would remove another one on the next run; set the whole array instead"
+            "json_file \"t\": attribute `key`: removing an array element by index would remove another one on the next run; set the whole array instead"
         );
     }
 
@@ -304,7 +273,7 @@ mod tests {
                 json!({"key": "a", "value": "db.internal", "state": "present"})
             )
             .unwrap_err(),
-            "json_file \"j\": attribute `value`: expected a JSON literal (quote strings: '\"db.internal\"'): expected value at line 1 column 1"
+            "json_file \"t\": attribute `value`: expected a JSON literal (quote strings: '\"db.internal\"'): expected value at line 1 column 1"
         );
         let err = run(
             Some(r#"{"a": 5}"#),

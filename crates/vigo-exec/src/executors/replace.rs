@@ -47,13 +47,7 @@ impl Executor for ReplaceExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("replace", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
+        let path = a.req_abs_path("target_path")?;
         let pattern_text = a.req_str("match_pattern")?;
         let pattern = compile(&a, "match_pattern", &format!("(?m){pattern_text}"))?;
         let replacement = a.req_str("replacement")?;
@@ -111,38 +105,17 @@ impl ContentEdit for Replace {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-    use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::contract::{Ctx, Drift};
 
-    const CTX: Ctx<'static> = Ctx {
-        snapshots: None,
-        timeout: Duration::from_secs(10),
-    };
+    use crate::executors::edit::testing::converge;
 
     fn run(initial: &str, attrs: Value) -> String {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("f");
-        fs::write(&path, initial).unwrap();
-        let Value::Object(mut map) = attrs else {
-            panic!()
-        };
-        map.insert("target_path".into(), json!(path));
-        let p = ReplaceExecutor
-            .prepare(&ResourceDecl {
-                type_name: "replace",
-                name: "r",
-                attributes: &map,
-            })
-            .unwrap();
-        let d = p.check(&CTX).unwrap();
-        p.apply(&d, &CTX).unwrap();
-        assert_eq!(p.check(&CTX).unwrap(), Drift::InSync, "idempotent");
-        fs::read_to_string(&path).unwrap()
+        converge(&ReplaceExecutor, Some(initial), attrs)
+            .unwrap()
+            .unwrap()
     }
 
     #[test]

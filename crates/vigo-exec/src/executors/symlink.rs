@@ -47,14 +47,8 @@ impl Executor for SymlinkExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("symlink", decl.name, decl.attributes);
-        let path = PathBuf::from(a.req_str("target_path")?);
-        if !path.is_absolute() {
-            return Err(a.error(
-                "target_path",
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ));
-        }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let path = a.req_abs_path("target_path")?;
+        let present = a.req_present()?;
         let to = a.opt_str("to")?.map(PathBuf::from);
         if present && to.is_none() {
             return Err(a.error("to", "is required when state is present"));
@@ -111,19 +105,7 @@ impl LinkSpec {
     }
 
     fn ids(&self) -> Result<(Option<u32>, Option<u32>), ExecError> {
-        let uid = self
-            .owner
-            .as_deref()
-            .map(ids::uid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        let gid = self
-            .group
-            .as_deref()
-            .map(ids::gid_of)
-            .transpose()
-            .map_err(ExecError::Failed)?;
-        Ok((uid, gid))
+        ids::owner_group(self.owner.as_deref(), self.group.as_deref())
     }
 }
 

@@ -41,7 +41,7 @@ impl Executor for SysctlExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("sysctl", decl.name, decl.attributes);
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let key = a.req_str("key")?;
         let valid = !key.is_empty()
             && !key.starts_with('.')

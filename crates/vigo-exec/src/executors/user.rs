@@ -82,7 +82,7 @@ impl Executor for UserExecutor {
         if !valid_account_name(&name) {
             return Err(a.error("username", format!("\"{name}\" is not a valid user name")));
         }
-        let present = a.req_enum("state", &["present", "absent"])? == "present";
+        let present = a.req_present()?;
         let uid = a.opt_u32("uid")?;
         let group_name = a.opt_str("group")?;
         let gid = a.opt_u32("gid")?;
