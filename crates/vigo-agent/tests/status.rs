@@ -1,0 +1,49 @@
+//! `vigo status` inside a sandbox: the normal layout as root, and the degraded layout for a
+//! user who cannot open the root-only state store.
+
+use vigo_testkit::SandboxRoot;
+
+#[test]
+fn normal_and_degraded_layouts() {
+    let root = SandboxRoot::builder()
+        .with_binary(env!("CARGO_BIN_EXE_vigo"), "/usr/local/sbin/vigo")
+        .build()
+        .unwrap();
+    let setup = root
+        .run("mkdir -p /etc/vigo-envoy /var/lib/vigo/state && chmod 700 /var/lib/vigo/state && printf 'server: vigo.example.com:1530\\nenvoy_id: a1b2c3d4-e5f6-7890-abcd-ef1234567890\\n' > /etc/vigo-envoy/config")
+        .unwrap();
+    assert!(setup.success(), "{}", setup.stderr);
+
+    // As an unprivileged user: the state store is unreadable.
+    let degraded = root.run("su -s /bin/sh nobody -c 'vigo status'").unwrap();
+    assert!(degraded.success(), "{}", degraded.stderr);
+    assert_eq!(
+        degraded.stdout,
+        "\
+Envoy ID:        a1b2c3d4-e5f6-7890-abcd-ef1234567890
+Server:           vigo.example.com:1530
+Fallback servers: none
+Data directory:   /etc/vigo-envoy
+State store:      /var/lib/vigo/state
+
+Policy:           (state store unavailable: permission denied)
+Traits:           (state store unavailable)
+Pending results:  (state store unavailable)
+Server pubkey:    absent
+"
+    );
+
+    // As root with no store written yet: the normal layout, nothing cached.
+    let normal = root
+        .run("rmdir /var/lib/vigo/state && vigo status")
+        .unwrap();
+    assert!(normal.success(), "{}", normal.stderr);
+    assert!(normal.stdout.contains("\nPolicy:\n  Cached:         no\n\nTraits:\n  Cached:         no\n\nPending results:  0\n"), "{}", normal.stdout);
+
+    // A bad config value stops it, naming the file and the key.
+    root.write_file("/etc/vigo-envoy/config", "snapshot_retension: 3\n")
+        .unwrap();
+    let bad = root.run("vigo status").unwrap();
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.starts_with("vigo: /etc/vigo-envoy/config: unknown key `snapshot_retension` (did you mean `snapshot_retention`?)"), "{}", bad.stderr);
+}
