@@ -19,6 +19,7 @@ pub mod os;
 pub mod packages;
 pub mod ports;
 pub mod processes;
+pub mod rpmdb;
 pub mod swap;
 pub mod time;
 pub mod uptime;

@@ -1,5 +1,6 @@
 //! `packages`: installed packages and versions, read directly from the package database
-//! (`/var/lib/dpkg/status`; no `dpkg-query` subprocess).
+//! (`/var/lib/dpkg/status`, or `/var/lib/rpm/rpmdb.sqlite`; no `dpkg-query` or `rpm`
+//! subprocess).
 
 use std::collections::BTreeMap;
 
@@ -49,12 +50,23 @@ pub fn collect(ctx: &Ctx) -> Result<Packages, TraitError> {
             installed,
         });
     }
-    if ctx.path("/var/lib/rpm").is_dir() {
+    let rpmdb = ctx.path("/var/lib/rpm/rpmdb.sqlite");
+    if rpmdb.exists() {
+        let data =
+            std::fs::read(&rpmdb).map_err(|e| TraitError(format!("{}: {e}", rpmdb.display())))?;
+        let installed = super::rpmdb::installed(&data)?;
+        return Ok(Packages {
+            manager: "rpm".into(),
+            count: installed.len(),
+            installed,
+        });
+    }
+    if ctx.path("/var/lib/rpm/Packages").exists() {
         return Err(TraitError::new(
-            "reading the rpm database is not supported yet",
+            "this rpm database uses the Berkeley DB format (rpm < 4.16), which is not supported",
         ));
     }
     Err(TraitError::new(
-        "no package database found (/var/lib/dpkg/status or /var/lib/rpm)",
+        "no package database found (/var/lib/dpkg/status or /var/lib/rpm/rpmdb.sqlite)",
     ))
 }
