@@ -14,11 +14,13 @@
 //!   machine, and stops the pass if so.
 
 mod plan;
+mod planner;
 mod result;
 mod run;
 mod trace;
 
 pub use plan::{Plan, PlannedResource};
+pub use planner::{Evaluator, PlanInput, SECRET_PREFIX, SECRET_SUFFIX, plan, resolve_secrets};
 pub use result::{Action, ResourceResult, RunReport};
 pub use run::{Options, run};
 pub use trace::Trace;
