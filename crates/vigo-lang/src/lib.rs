@@ -1,2 +1,6 @@
 //! The `.vgo` language: load a `stacks/` tree, validate it with precise errors, and
 //! resolve a hostname to a policy bundle. Never touches the host.
+//!
+//! Built so far: [`template`], the Go `text/template` engine templates are written in.
+
+pub mod template;

@@ -1,0 +1,247 @@
+//! The template engine against Go `text/template` behaviour, case by case.
+
+use serde_json::{Value, json};
+use vigo_lang::template::Template;
+
+fn data() -> Value {
+    json!({
+        "Vars": {"port": 8080, "name": "web", "users": ["alice", "bob"], "empty": [], "flag": true, "ratio": 0.5,
+                 "limits": {"nofile": 65536, "nproc": 4096}, "nothing": null, "zero": 0},
+        "Traits": {"os": {"family": "debian", "version": "12"}, "network": {"ip_addresses": ["10.0.0.5", "fd00::5"]}},
+        "Item": "nginx"
+    })
+}
+
+fn render(src: &str) -> String {
+    Template::parse("t", src)
+        .unwrap_or_else(|e| panic!("parse {src:?}: {e}"))
+        .render(&data())
+        .unwrap_or_else(|e| panic!("render {src:?}: {e}"))
+}
+
+fn render_err(src: &str) -> String {
+    match Template::parse("t", src) {
+        Err(e) => e.to_string(),
+        Ok(t) => t.render(&data()).expect_err("must fail").to_string(),
+    }
+}
+
+#[test]
+fn fields_text_and_printing() {
+    assert_eq!(render("listen {{ .Vars.port }};"), "listen 8080;");
+    assert_eq!(render("{{.Vars.name}}-{{ .Item }}"), "web-nginx");
+    assert_eq!(render("{{ .Vars.users }}"), "[alice bob]");
+    assert_eq!(render("{{ .Vars.limits }}"), "map[nofile:65536 nproc:4096]");
+    assert_eq!(
+        render("{{ .Vars.ratio }} {{ .Vars.flag }} {{ .Vars.nothing }}"),
+        "0.5 true <no value>"
+    );
+    assert_eq!(
+        render("{{ \"quoted\\tand\\n\" }}{{ `raw\\n` }}"),
+        "quoted\tand\nraw\\n"
+    );
+    assert_eq!(render("a {{/* a comment */}}b"), "a b");
+}
+
+#[test]
+fn trimming() {
+    assert_eq!(render("a  \n  {{- .Item -}}  \n  b"), "anginxb");
+    assert_eq!(render("x {{- 3 }} {{ 4 -}} y"), "x3 4y");
+    assert_eq!(render("{{- .Item }}"), "nginx");
+}
+
+#[test]
+fn conditionals_and_comparisons() {
+    assert_eq!(
+        render("{{ if eq .Traits.os.family \"debian\" }}apt{{ else }}dnf{{ end }}"),
+        "apt"
+    );
+    assert_eq!(
+        render(
+            "{{ if eq .Traits.os.family \"rhel\" \"suse\" }}rpm{{ else if eq .Traits.os.family \"debian\" }}deb{{ else }}?{{ end }}"
+        ),
+        "deb"
+    );
+    assert_eq!(
+        render(
+            "{{ if .Vars.empty }}yes{{ else }}no{{ end }}{{ if .Vars.zero }}1{{ end }}{{ if not .Vars.nothing }}nil{{ end }}"
+        ),
+        "nonil"
+    );
+    assert_eq!(
+        render("{{ if and .Vars.flag (gt .Vars.port 1024) }}high{{ end }}"),
+        "high"
+    );
+    assert_eq!(
+        render("{{ or .Vars.nothing .Vars.zero \"fallback\" }}"),
+        "fallback"
+    );
+    assert_eq!(render("{{ and .Vars.flag .Vars.zero .Vars.port }}"), "0");
+    assert_eq!(
+        render("{{ lt 1 2 }} {{ le 2 2 }} {{ ge 1 2 }} {{ ne \"a\" \"b\" }} {{ lt \"a\" \"b\" }}"),
+        "true true false true true"
+    );
+    // `and` short-circuits: the missing key is never evaluated.
+    assert_eq!(
+        render("{{ if and .Vars.zero .Vars.missing }}x{{ else }}safe{{ end }}"),
+        "safe"
+    );
+}
+
+#[test]
+fn range_with_and_variables() {
+    assert_eq!(
+        render("{{ range .Vars.users }}AllowUsers {{ . }}\n{{ end }}"),
+        "AllowUsers alice\nAllowUsers bob\n"
+    );
+    assert_eq!(
+        render("{{ range $i, $u := .Vars.users }}{{ $i }}={{ $u }} {{ end }}"),
+        "0=alice 1=bob "
+    );
+    assert_eq!(
+        render("{{ range $k, $v := .Vars.limits }}{{ $k }}:{{ $v }};{{ end }}"),
+        "nofile:65536;nproc:4096;"
+    );
+    assert_eq!(
+        render("{{ range .Vars.empty }}x{{ else }}none{{ end }}"),
+        "none"
+    );
+    assert_eq!(render("{{ range 3 }}{{ . }}{{ end }}"), "012");
+    assert_eq!(
+        render("{{ with .Traits.os }}{{ .family }}/{{ .version }}{{ end }}"),
+        "debian/12"
+    );
+    assert_eq!(
+        render("{{ with .Vars.empty }}x{{ else }}empty{{ end }}"),
+        "empty"
+    );
+    assert_eq!(
+        render("{{ $p := .Vars.port }}{{ $p }} {{ $p = 9 }}{{ $p }}"),
+        "8080 9"
+    );
+    assert_eq!(
+        render("{{ range .Vars.users }}{{ $.Vars.name }}:{{ . }} {{ end }}"),
+        "web:alice web:bob "
+    );
+    assert_eq!(
+        render("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}"),
+        "21"
+    );
+}
+
+#[test]
+fn functions() {
+    assert_eq!(
+        render("{{ index .Traits.network.ip_addresses 0 }}"),
+        "10.0.0.5"
+    );
+    assert_eq!(render("{{ index .Vars.limits \"nofile\" }}"), "65536");
+    assert_eq!(render("{{ len .Vars.users }} {{ len .Item }}"), "2 5");
+    assert_eq!(
+        render(
+            "{{ printf \"%s:%d %5.2f|%-4s|%04d %q %v %t %x %%\" .Item .Vars.port 3.14159 \"ab\" 42 \"q\" .Vars.users true 255 }}"
+        ),
+        "nginx:8080  3.14|ab  |0042 \"q\" [alice bob] true ff %"
+    );
+    assert_eq!(render("{{ .Item | printf \"<%s>\" }}"), "<nginx>");
+    assert_eq!(render("{{ print \"a\" 1 2 \"b\" }}"), "a1 2b");
+    assert_eq!(render("{{ println \"a\" 1 }}"), "a 1\n");
+    assert_eq!(
+        render("{{ slice .Vars.users 1 }} {{ slice \"abcdef\" 1 3 }}"),
+        "[bob] bc"
+    );
+    assert_eq!(
+        render("{{ html \"<a href='x'>&</a>\" }}"),
+        "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+    );
+    assert_eq!(render("{{ urlquery \"a b&c\" }}"), "a+b%26c");
+    assert_eq!(
+        render("{{ (index .Traits.network.ip_addresses 1) }} {{ (.Traits.os).family }}"),
+        "fd00::5 debian"
+    );
+}
+
+#[test]
+fn define_template_block() {
+    assert_eq!(
+        render("{{ define \"hdr\" }}# {{ . }}\n{{ end }}{{ template \"hdr\" .Item }}body"),
+        "# nginx\nbody"
+    );
+    assert_eq!(
+        render("{{ block \"b\" .Vars.name }}[{{ . }}]{{ end }}"),
+        "[web]"
+    );
+}
+
+#[test]
+fn errors_name_position_and_cause() {
+    assert_eq!(
+        render_err("x\n  {{ .Vars.missing }}"),
+        "t:2:3: map has no entry for key \"missing\" (at .Vars.missing)"
+    );
+    assert_eq!(
+        render_err("{{ .Item.name }}"),
+        "t:1:1: can't evaluate field name in a string (at .Item.name)"
+    );
+    assert_eq!(
+        render_err("{{ if .Vars.flag }}x"),
+        "t:1:1: `if` has no `end`"
+    );
+    assert_eq!(render_err("{{ end }}"), "t:1:1: unexpected `end`");
+    assert_eq!(
+        render_err("{{ .Vars.port"),
+        "t:1:1: unclosed action (no `}}`)"
+    );
+    assert_eq!(
+        render_err("{{ lenn .Vars.users }}"),
+        "t:1:1: function `lenn` not defined (did you mean `len`?)"
+    );
+    assert_eq!(
+        render_err("{{ index .Vars.users 5 }}"),
+        "t:1:1: error calling index: index out of range: 5"
+    );
+    assert_eq!(
+        render_err("{{ eq .Vars.users 1 }}"),
+        "t:1:1: error calling eq: incompatible types for comparison: list and number"
+    );
+    assert_eq!(
+        render_err("{{ $nope }}"),
+        "t:1:1: undefined variable: $nope"
+    );
+    assert_eq!(
+        render_err("{{ template \"none\" }}"),
+        "t:1:1: no such template \"none\""
+    );
+    assert_eq!(
+        render_err("{{ \"open }}"),
+        "t:1:1: unclosed action (no `}}`)"
+    );
+}
+
+#[test]
+fn hostile_templates_are_bounded() {
+    let deep = "{{ if true }}".repeat(200) + &"{{ end }}".repeat(200);
+    assert!(render_err(&deep).contains("nested too deeply"));
+    let recursive = "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}";
+    assert!(render_err(recursive).contains("nested too deeply"));
+}
+
+#[test]
+fn field_paths_for_validation() {
+    let t = Template::parse("t", "{{ .Vars.port }}{{ if .Traits.os.family }}{{ range .Vars.users }}{{ . }}{{ end }}{{ end }}").unwrap();
+    assert_eq!(
+        t.field_paths(),
+        vec!["Traits.os.family", "Vars.port", "Vars.users"]
+    );
+}
+
+proptest::proptest! {
+    /// Arbitrary text — and arbitrary actions — parse or fail cleanly, and render or fail
+    /// cleanly: never a panic.
+    #[test]
+    fn never_panics(src in ".{0,200}", action in "[ -~]{0,60}") {
+        let _ = Template::parse("p", &src).map(|t| t.render(&data()));
+        let wrapped = format!("a{{{{{action}}}}}b{{{{- {action} -}}}}");
+        let _ = Template::parse("p", &wrapped).map(|t| t.render(&data()));
+    }
+}
