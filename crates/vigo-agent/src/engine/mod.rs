@@ -13,12 +13,14 @@
 //! - **Preemption**: between resources the engine asks whether a manual run wants the
 //!   machine, and stops the pass if so.
 
+mod language;
 mod plan;
 mod planner;
 mod result;
 mod run;
 mod trace;
 
+pub use language::{LangEvaluator, SystemProbe};
 pub use plan::{Plan, PlannedResource};
 pub use planner::{Evaluator, PlanInput, SECRET_PREFIX, SECRET_SUFFIX, plan, resolve_secrets};
 pub use result::{Action, ResourceResult, RunReport};
