@@ -43,6 +43,47 @@ pub fn owner_group(
     Ok((uid, gid))
 }
 
+/// The owner/group differences between a file's metadata and the wanted ids, labelled
+/// `owner`/`group` with `suffix` appended (e.g. `" of x"`).
+pub fn ownership_diffs(
+    md: &std::fs::Metadata,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    suffix: &str,
+) -> Vec<crate::contract::Difference> {
+    use std::os::unix::fs::MetadataExt;
+    let mut diffs = Vec::new();
+    if let Some(uid) = uid.filter(|u| *u != md.uid()) {
+        diffs.push(crate::contract::Difference::new(
+            &format!("owner{suffix}"),
+            user_name(md.uid()),
+            user_name(uid),
+        ));
+    }
+    if let Some(gid) = gid.filter(|g| *g != md.gid()) {
+        diffs.push(crate::contract::Difference::new(
+            &format!("group{suffix}"),
+            group_name(md.gid()),
+            group_name(gid),
+        ));
+    }
+    diffs
+}
+
+/// `lstat` of `path`: `None` when nothing is there, an error naming the path otherwise.
+pub fn lstat(
+    path: &std::path::Path,
+) -> Result<Option<std::fs::Metadata>, crate::contract::ExecError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(md) => Ok(Some(md)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(crate::contract::ExecError::failed(format!(
+            "stat {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// The user name of a uid, or the number when it has none.
 pub fn user_name(uid: u32) -> String {
     User::from_uid(Uid::from_raw(uid))

@@ -106,24 +106,12 @@ impl DirSpec {
                 format!("{mode:04o}"),
             ));
         }
-        if let Some(uid) = uid
-            && md.uid() != uid
-        {
-            diffs.push(Difference::new(
-                &attr("owner"),
-                ids::user_name(md.uid()),
-                ids::user_name(uid),
-            ));
-        }
-        if let Some(gid) = gid
-            && md.gid() != gid
-        {
-            diffs.push(Difference::new(
-                &attr("group"),
-                ids::group_name(md.gid()),
-                ids::group_name(gid),
-            ));
-        }
+        let suffix = if label.is_empty() {
+            String::new()
+        } else {
+            format!(" of {label}")
+        };
+        diffs.extend(ids::ownership_diffs(md, uid, gid, &suffix));
         diffs
     }
 
@@ -154,16 +142,7 @@ impl DirSpec {
 
 impl Prepared for DirSpec {
     fn check(&self, _ctx: &Ctx<'_>) -> Result<Drift, ExecError> {
-        let md = match fs::symlink_metadata(&self.path) {
-            Ok(md) => Some(md),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(ExecError::failed(format!(
-                    "stat {}: {e}",
-                    self.path.display()
-                )));
-            }
-        };
+        let md = ids::lstat(&self.path)?;
         if !self.present {
             return Ok(match md {
                 None => Drift::InSync,

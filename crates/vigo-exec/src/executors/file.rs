@@ -146,16 +146,7 @@ impl FileSpec {
 
 impl Prepared for FileSpec {
     fn check(&self, _ctx: &Ctx<'_>) -> Result<Drift, ExecError> {
-        let md = match fs::symlink_metadata(&self.path) {
-            Ok(md) => Some(md),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(ExecError::failed(format!(
-                    "stat {}: {e}",
-                    self.path.display()
-                )));
-            }
-        };
+        let md = ids::lstat(&self.path)?;
         let Some(content) = &self.content else {
             return Ok(match md {
                 None => Drift::InSync,
@@ -211,24 +202,7 @@ impl Prepared for FileSpec {
                 format!("{mode:04o}"),
             ));
         }
-        if let Some(uid) = uid
-            && md.uid() != uid
-        {
-            diffs.push(Difference::new(
-                "owner",
-                ids::user_name(md.uid()),
-                ids::user_name(uid),
-            ));
-        }
-        if let Some(gid) = gid
-            && md.gid() != gid
-        {
-            diffs.push(Difference::new(
-                "group",
-                ids::group_name(md.gid()),
-                ids::group_name(gid),
-            ));
-        }
+        diffs.extend(ids::ownership_diffs(&md, uid, gid, ""));
         Ok(if diffs.is_empty() {
             Drift::InSync
         } else {

@@ -111,16 +111,7 @@ impl LinkSpec {
 
 impl Prepared for LinkSpec {
     fn check(&self, _ctx: &Ctx<'_>) -> Result<Drift, ExecError> {
-        let md = match fs::symlink_metadata(&self.path) {
-            Ok(md) => Some(md),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(ExecError::failed(format!(
-                    "stat {}: {e}",
-                    self.path.display()
-                )));
-            }
-        };
+        let md = ids::lstat(&self.path)?;
         let Some(to) = &self.to else {
             return Ok(match &md {
                 None => Drift::InSync,
@@ -163,21 +154,7 @@ impl Prepared for LinkSpec {
         };
         if self.is_right_link(&m, to)? {
             let (uid, gid) = self.ids()?;
-            let mut diffs = Vec::new();
-            if let Some(uid) = uid.filter(|u| *u != m.uid()) {
-                diffs.push(Difference::new(
-                    "owner",
-                    ids::user_name(m.uid()),
-                    ids::user_name(uid),
-                ));
-            }
-            if let Some(gid) = gid.filter(|g| *g != m.gid()) {
-                diffs.push(Difference::new(
-                    "group",
-                    ids::group_name(m.gid()),
-                    ids::group_name(gid),
-                ));
-            }
+            let diffs = ids::ownership_diffs(&m, uid, gid, "");
             return Ok(if diffs.is_empty() {
                 Drift::InSync
             } else {
