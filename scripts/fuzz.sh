@@ -22,7 +22,7 @@ for t in $targets; do
   rc=0
   cargo fuzz run --sanitizer none "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1 || rc=$?
-  grep -E '^#[0-9]+ +DONE' "$log" || true
+  grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs)' "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -n 60 "$log" >&2
     echo "fuzz target $t failed (exit $rc); the crashing input is under fuzz/artifacts/$t" >&2
