@@ -348,6 +348,11 @@ impl SystemdContainer {
             if let Err(e) = remove_cgroup(cg) {
                 errors.push(format!("cgroup {}: {e}", cg.display()));
             }
+            // The shared parent goes with the last container; while another container
+            // still uses it, rmdir fails and that is fine.
+            if let Some(parent) = cg.parent() {
+                let _ = fs::remove_dir(parent);
+            }
         }
         for leftover in [
             "/run/systemd/nspawn/propagate",
