@@ -5,6 +5,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = ["vigo/v1/agent.proto"];
     let fds = protox::compile(files, [&root])?;
     tonic_prost_build::configure()
+        // Deterministic encoding: maps as BTreeMap, so a bundle's bytes depend only on
+        // its content (the server signs them once per match block).
+        .btree_map(".")
         .build_server(true)
         .build_client(true)
         .compile_fds(fds)?;

@@ -2,3 +2,4 @@
 //! ed25519 signing, guardrails. Agent, server and CLI all speak these types.
 
 pub mod guardrails;
+pub mod signing;
