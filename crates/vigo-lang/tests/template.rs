@@ -245,3 +245,39 @@ proptest::proptest! {
         let _ = Template::parse("p", &wrapped).map(|t| t.render(&data()));
     }
 }
+
+#[test]
+fn the_example_stacks_templates_render() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stacks/templates");
+    let data = json!({
+        "Vars": {"nginx_port": "80", "site_name": "www.example.net", "ntp_servers": ["0.pool", "1.pool"]},
+        "Traits": {"os": {"family": "debian"}, "network": {"hostname": "web-01"}}
+    });
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let out = Template::parse(&name, &text)
+            .unwrap()
+            .render(&data)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.contains("{{"), "{name} left an action unrendered");
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+    let chrony = Template::parse(
+        "c",
+        &std::fs::read_to_string(dir.join("chrony.conf.tmpl")).unwrap(),
+    )
+    .unwrap()
+    .render(&data)
+    .unwrap();
+    assert!(
+        chrony.starts_with(
+            "# Managed by Vigo (configcrate ntp)\npool 0.pool iburst\npool 1.pool iburst\ndriftfile"
+        ),
+        "{chrony}"
+    );
+}
