@@ -1,0 +1,163 @@
+//! The input of the loader: a `stacks/` tree as an in-memory map from relative path to
+//! text. Reading a directory is one way to build it; tests and the fuzzer build it
+//! directly, so the loader itself never touches the file system.
+//!
+//! Paths use `/`, are relative to `stacks/`, and never contain `.` or `..` components.
+//! Only `.vgo` files and files under `templates/` are kept; hidden entries (`.live/`,
+//! `.git/`) are skipped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// Largest file the loader accepts (a guard against accidents, not a language limit).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+
+/// A `stacks/` tree in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceTree {
+    files: BTreeMap<String, String>,
+}
+
+/// Why a directory could not be read into a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8 text.
+    #[error("{0}: not UTF-8 text")]
+    NotText(String),
+    /// A file is larger than [`MAX_FILE_BYTES`].
+    #[error("{0}: larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge(String),
+}
+
+impl SourceTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a file. `path` is relative to `stacks/` with `/` separators;
+    /// leading `./` and `/` are dropped.
+    pub fn insert(&mut self, path: &str, text: impl Into<String>) {
+        let clean: Vec<&str> = path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        self.files.insert(clean.join("/"), text.into());
+    }
+
+    /// Builds a tree from `(path, text)` pairs.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut t = Self::new();
+        for (p, text) in files {
+            t.insert(p, text);
+        }
+        t
+    }
+
+    /// Reads the `.vgo` files and templates under `root`.
+    pub fn read_dir(root: &Path) -> Result<Self, ReadError> {
+        let mut tree = Self::new();
+        read_into(root, "", &mut tree)?;
+        Ok(tree)
+    }
+
+    /// Every file, by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
+    /// One file's text.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// SHA-256 over every path and text, in path order (hex): the tree's content hash.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for (p, t) in &self.files {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p.as_bytes());
+            h.update((t.len() as u64).to_be_bytes());
+            h.update(t.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+fn read_into(dir: &Path, rel: &str, tree: &mut SourceTree) -> Result<(), ReadError> {
+    let io = |path: &Path, source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| io(dir, e))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        // Follows symlinks: a stack may link a shared crate in.
+        let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
+        if meta.is_dir() {
+            read_into(&path, &child, tree)?;
+        } else if meta.is_file() && (name.ends_with(".vgo") || child.starts_with("templates/")) {
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(ReadError::TooLarge(child));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+            let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText(child.clone()))?;
+            tree.files.insert(child, text);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vgo_and_templates_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("configcrates/sub")).unwrap();
+        std::fs::create_dir_all(root.join("templates")).unwrap();
+        std::fs::create_dir_all(root.join(".live")).unwrap();
+        std::fs::write(root.join("configcrates/sub/a.vgo"), "name: a\n").unwrap();
+        std::fs::write(root.join("templates/x.conf"), "{{ .Vars.x }}").unwrap();
+        std::fs::write(root.join("README.md"), "doc").unwrap();
+        std::fs::write(root.join(".live/b.vgo"), "name: b\n").unwrap();
+        let t = SourceTree::read_dir(root).unwrap();
+        let paths: Vec<&str> = t.files().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["configcrates/sub/a.vgo", "templates/x.conf"]);
+    }
+
+    #[test]
+    fn paths_are_normalised_and_hash_follows_content() {
+        let a = SourceTree::from_files([("./roles.vgo", "roles: {}\n")]);
+        let b = SourceTree::from_files([("roles.vgo", "roles: {}\n")]);
+        assert_eq!(a, b);
+        assert_eq!(a.content_hash(), b.content_hash());
+        let c = SourceTree::from_files([("roles.vgo", "roles: {}\n\n")]);
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
+}
