@@ -7,7 +7,10 @@ use std::str::FromStr;
 use vigo_proto::v1::Action as WireAction;
 
 /// The outcome of one resource in one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Already in the desired state.
     None,

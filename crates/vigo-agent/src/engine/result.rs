@@ -2,45 +2,9 @@
 
 use serde::Serialize;
 
-/// What happened to one resource. Exactly one per resource per run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Already in the desired state.
-    None,
-    /// Did not exist; created.
-    Created,
-    /// Existed; modified.
-    Updated,
-    /// Existed; removed.
-    Deleted,
-    /// Not run: a guard, a `when:`, or a failed dependency.
-    Skipped,
-    /// Not run: an infrastructure problem (or a guardrail).
-    Blocked,
-    /// Failed.
-    Error,
-}
-
-impl Action {
-    /// The word the trace and reports use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::None => "none",
-            Action::Created => "created",
-            Action::Updated => "updated",
-            Action::Deleted => "deleted",
-            Action::Skipped => "skipped",
-            Action::Blocked => "blocked",
-            Action::Error => "error",
-        }
-    }
-
-    /// A change was made (or, in dry-run, would be).
-    pub fn is_change(self) -> bool {
-        matches!(self, Action::Created | Action::Updated | Action::Deleted)
-    }
-}
+/// What happened to one resource: the vocabulary shared with executors, reports and the
+/// server (`vigo_core::Action`).
+pub use vigo_core::Action;
 
 /// The outcome of one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
