@@ -4,6 +4,7 @@
 //! The binary in `main.rs` is a thin edge over this library so integration tests and
 //! benchmarks can drive the same code.
 
+pub mod apply_cmd;
 pub mod cli;
 pub mod engine;
 pub mod harden;

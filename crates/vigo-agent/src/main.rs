@@ -41,7 +41,9 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         })),
         Some(Command::Traits(args)) => report(vigo_agent::traits_cmd::run(&args)),
-        Some(Command::Apply(_)) => not_implemented("vigo apply"),
+        Some(Command::Apply(args)) => report(
+            settings().and_then(|s| vigo_agent::apply_cmd::run(&s, &args, cli.global.dry_run)),
+        ),
         Some(Command::Snapshots(args)) => report(settings().and_then(|s| {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),

@@ -18,7 +18,7 @@ use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 
 use crate::cli::ResourceArgs;
-use crate::engine::{self, Options, Plan, PlannedResource, Trace};
+use crate::engine::{self, Options, Plan, PlannedResource, RunReport, Trace};
 use crate::preempt;
 use crate::settings::{STATE_ROOT, Settings};
 
@@ -100,8 +100,14 @@ pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
         preempted: &|| false,
     };
     let report = engine::run(&plan, &opts, &mut Trace::stderr());
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+    finish(&report, args.json)
+}
+
+/// Prints the report as JSON when asked and maps it to the exit code: 0 converged, 2 some
+/// resources failed.
+pub fn finish(report: &RunReport, json: bool) -> Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
     }
     Ok(if report.failed() {
         ExitCode::from(2)

@@ -3,6 +3,7 @@
 //! commands that are not built yet.
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 fn vigo() -> Command {
@@ -210,4 +211,61 @@ fn snapshots_list_show_restore_round_trip() {
         .failure()
         .code(1)
         .stderr(contains("no snapshot with id"));
+}
+
+/// `vigo apply` refuses what it cannot run before it touches anything: an invalid stack
+/// (every error, with file:line:column), a hostname no block matches.
+#[test]
+fn apply_refuses_an_invalid_stack_or_an_unmatched_hostname() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stacks = tmp.path().join("stacks");
+    std::fs::create_dir_all(stacks.join("configcrates")).unwrap();
+    std::fs::write(
+        stacks.join("configcrates/motd.vgo"),
+        "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    mdoe: \"0644\"\n    state: present\n",
+    )
+    .unwrap();
+    std::fs::write(
+        stacks.join("envoys.vgo"),
+        "envoys:\n  - match: \"web-*\"\n    configcrates: [motd, ntp]\n",
+    )
+    .unwrap();
+    let out = vigo()
+        .args(["apply", stacks.to_str().unwrap(), "--hostname", "web-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("configcrates/motd.vgo:6:5: configcrate \"motd\" resource \"motd\": unknown attribute `mdoe` for type file; did you mean `mode`?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("envoys.vgo:3:"), "{stderr}");
+    assert!(
+        stderr.contains("is not a valid stack (2 errors)"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        stacks.join("configcrates/motd.vgo"),
+        "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    content: hi\n    state: present\n",
+    )
+    .unwrap();
+    std::fs::write(
+        stacks.join("envoys.vgo"),
+        "envoys:\n  - match: \"web-*\"\n    configcrates: [motd]\n",
+    )
+    .unwrap();
+    vigo()
+        .args(["apply", stacks.to_str().unwrap(), "--hostname", "db-1"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(contains("no match block in").and(contains("fits hostname `db-1`")));
+    vigo()
+        .args(["apply", tmp.path().join("missing").to_str().unwrap()])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(contains("reading stacks from"));
 }

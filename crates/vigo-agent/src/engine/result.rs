@@ -45,6 +45,50 @@ impl RunReport {
         self.results.iter().filter(|r| r.action == action).count()
     }
 
+    /// The closing line of a trace: `12 resources: 2 created, 1 updated, 9 none in 41.2ms`
+    /// (only the actions that occurred; "would …" in a dry-run).
+    pub fn summary_line(&self) -> String {
+        let mut parts = Vec::new();
+        for action in [
+            Action::Created,
+            Action::Updated,
+            Action::Deleted,
+            Action::Skipped,
+            Action::None,
+            Action::Error,
+            Action::Blocked,
+        ] {
+            let n = self.count(action);
+            if n > 0 {
+                let verb = match (self.dry_run, action) {
+                    (true, Action::Created) => "would create",
+                    (true, Action::Updated) => "would update",
+                    (true, Action::Deleted) => "would delete",
+                    (_, a) => a.as_str(),
+                };
+                parts.push(format!("{n} {verb}"));
+            }
+        }
+        let ms = self.duration_micros as f64 / 1_000.0;
+        let mut line = format!(
+            "{} resource{}: {} in {ms:.1}ms",
+            self.results.len(),
+            if self.results.len() == 1 { "" } else { "s" },
+            if parts.is_empty() {
+                "nothing to do".to_owned()
+            } else {
+                parts.join(", ")
+            }
+        );
+        if self.dry_run {
+            line.push_str(" (dry-run: nothing changed)");
+        }
+        if self.preempted {
+            line.push_str(" (preempted by a manual run)");
+        }
+        line
+    }
+
     /// Whether any resource failed (error or blocked).
     pub fn failed(&self) -> bool {
         self.results

@@ -41,6 +41,9 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
     let mut results = Vec::with_capacity(plan.resources.len());
     let mut failed: HashSet<&str> = HashSet::new();
     let mut notified: HashSet<&str> = HashSet::new();
+    // Dry-run only: resources that would change. A dependent whose check fails may fail
+    // only because that change has not happened yet; it is reported as such, not as an error.
+    let mut pending: HashSet<&str> = HashSet::new();
     let mut preempted = false;
 
     // The normal pass; notify targets wait.
@@ -52,12 +55,15 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
         if res.notify_target {
             continue;
         }
-        let result = run_one(res, opts, &failed);
+        let result = run_one(res, opts, &failed, &pending);
         if matches!(result.action, Action::Error | Action::Blocked) || is_dependency_skip(&result) {
             failed.insert(&res.id);
         }
         if result.action.is_change() {
             notified.extend(res.notify.iter().map(String::as_str));
+        }
+        if opts.dry_run && (result.action.is_change() || is_pending_skip(&result)) {
+            pending.insert(&res.id);
         }
         trace.resource(&result, opts.dry_run);
         results.push(result);
@@ -71,7 +77,7 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
                 break;
             }
             let result = if notified.contains(res.id.as_str()) {
-                run_one(res, opts, &failed)
+                run_one(res, opts, &failed, &pending)
             } else {
                 outcome(res, Action::None, "not notified".to_owned(), Instant::now())
             };
@@ -92,6 +98,12 @@ const DEPENDENCY_FAILED: &str = "dependency failed: ";
 
 fn is_dependency_skip(r: &ResourceResult) -> bool {
     r.action == Action::Skipped && r.message.starts_with(DEPENDENCY_FAILED)
+}
+
+const WAITS_FOR: &str = "cannot be checked before ";
+
+fn is_pending_skip(r: &ResourceResult) -> bool {
+    r.action == Action::Skipped && r.message.starts_with(WAITS_FOR)
 }
 
 fn micros(since: Instant) -> u64 {
@@ -131,7 +143,12 @@ fn error_action(e: &ExecError) -> Action {
     }
 }
 
-fn run_one(res: &PlannedResource, opts: &Options<'_>, failed: &HashSet<&str>) -> ResourceResult {
+fn run_one(
+    res: &PlannedResource,
+    opts: &Options<'_>,
+    failed: &HashSet<&str>,
+    pending: &HashSet<&str>,
+) -> ResourceResult {
     let started = Instant::now();
     let done = |action, message: String| outcome(res, action, message, started);
     if let Some(dep) = res.depends_on.iter().find(|d| failed.contains(d.as_str())) {
@@ -170,7 +187,18 @@ fn run_one(res: &PlannedResource, opts: &Options<'_>, failed: &HashSet<&str>) ->
     };
     let drift = match prepared.check(&ctx) {
         Ok(d) => d,
-        Err(e) => return done(error_action(&e), e.to_string()),
+        Err(e) => {
+            // Dry-run: the state this check needs may be what a dependency would create.
+            if let Some(dep) = res.depends_on.iter().find(|d| pending.contains(d.as_str()))
+                && !matches!(e, ExecError::Blocked(_))
+            {
+                return done(
+                    Action::Skipped,
+                    format!("{WAITS_FOR}{dep} is applied (dry-run): {e}"),
+                );
+            }
+            return done(error_action(&e), e.to_string());
+        }
     };
     match &drift {
         Drift::InSync => done(Action::None, String::new()),
@@ -271,6 +299,48 @@ mod tests {
             again.results.iter().all(|r| r.action == Action::None),
             "idempotent: {:?}",
             actions(&again)
+        );
+    }
+
+    #[test]
+    fn dry_run_does_not_blame_a_dependent_for_state_its_dependency_would_create() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("app.conf");
+        let mut line = resource(
+            "c/line",
+            "file_line",
+            json!({"target_path": conf, "line": "debug = false", "state": "present"}),
+        );
+        line.depends_on = vec!["c/conf".into()];
+        let mut after = file("c/after", &tmp.path().join("after"), "x");
+        after.depends_on = vec!["c/line".into()];
+        let plan = Plan {
+            resources: vec![file("c/conf", &conf, "port = 1\n"), line, after],
+        };
+        let dry = apply(&plan, true);
+        assert_eq!(dry.results[0].action, Action::Created);
+        assert_eq!(dry.results[1].action, Action::Skipped);
+        assert!(
+            dry.results[1]
+                .message
+                .starts_with("cannot be checked before c/conf is applied (dry-run): "),
+            "{}",
+            dry.results[1].message
+        );
+        assert_eq!(
+            dry.results[2].action,
+            Action::Created,
+            "a pending dependency is not a failed one"
+        );
+        assert!(!dry.failed());
+        let real = apply(&plan, false);
+        assert_eq!(
+            actions(&real).into_iter().map(|a| a.1).collect::<Vec<_>>(),
+            vec![Action::Created, Action::Updated, Action::Created]
+        );
+        assert_eq!(
+            fs::read_to_string(&conf).unwrap(),
+            "port = 1\ndebug = false\n"
         );
     }
 

@@ -10,6 +10,7 @@
 mod support;
 
 mod accounts;
+mod apply;
 mod edits;
 mod exec_cron;
 mod files;

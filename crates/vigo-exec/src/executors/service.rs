@@ -16,6 +16,8 @@
 //! ```
 //!
 //! State is read with `systemctl is-active` / `is-enabled` and changed with `systemctl`.
+//! When the unit's file changed on disk since systemd loaded it (`NeedDaemonReload`), the
+//! change starts with `systemctl daemon-reload`, as Puppet's systemd provider does.
 //! `restarted` and `reloaded` always report a change, so the language requires them to be
 //! gated by `when: "changed"` (the engine runs them only when a notifier changed).
 
@@ -187,6 +189,18 @@ impl Prepared for ServiceSpec {
             return Ok(());
         };
         let t = ctx.timeout;
+        // A unit file changed on disk (often by a `file` resource earlier in this run):
+        // systemd must re-read it before it is enabled, started or restarted.
+        let need = systemctl(
+            &["show", "-p", "NeedDaemonReload", "--value", &self.unit],
+            t,
+        )?;
+        if need.stdout_str().trim() == "yes" {
+            must(
+                "systemctl daemon-reload",
+                &systemctl(&["daemon-reload"], t)?,
+            )?;
+        }
         if let Some(want) = self.enabled
             && differences.iter().any(|d| d.attribute == "enabled")
         {
