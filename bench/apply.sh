@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Benchmark: masterless convergence of N `file` resources (default 1,000) — the first run
+# (every file created) and the no-op run (everything in sync) — for `vigo apply`, `cf-agent`
+# (Debian cfengine3) and `puppet apply` (Debian puppet), same files, same machine, same run.
+# Targets (issue "engine"): vigo no-op ≤ 100 ms and ≤ 20 MB peak RSS, first ≤ 1 s, no-op
+# ≥ 15× faster than the fastest peer.
+#
+# Installs its peers from Debian when missing (cfengine3, puppet, hyperfine, time). Run as
+# root. Everything is written under one temp dir, removed at the end; the tools' own state
+# (/var/lib/vigo lock, /var/lib/cfengine3, puppet's cache) is what they keep anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000}
+missing=()
+for p in cfengine3 puppet hyperfine time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+VIGO_CACHE=${VIGO_CACHE:-/var/cache/vigo}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$VIGO_CACHE/build/$(rustc -Vv | sha256sum | cut -c1-16)}
+cargo build --release --locked -p vigo-agent >/dev/null 2>&1
+vigo=$CARGO_TARGET_DIR/release/vigo
+
+work=$(mktemp -d /tmp/vigo-bench-apply.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/stacks/configcrates" "$work/snapshots"
+
+# The same N files for each tool: path, content and mode 0644.
+python3 - "$work" "$N" <<'EOF'
+import sys
+work, n = sys.argv[1], int(sys.argv[2])
+with open(f"{work}/stacks/envoys.vgo", "w") as f:
+    f.write('envoys:\n  - match: "*"\n    configcrates: [bench]\n')
+with open(f"{work}/stacks/configcrates/bench.vgo", "w") as f:
+    f.write("configcrate: bench\nresources:\n")
+    for i in range(n):
+        f.write(f'  - name: f{i:04}\n    type: file\n    target_path: {work}/vigo/f{i:04}\n'
+                f'    content: "file {i} managed by the benchmark\\n"\n    mode: "0644"\n    state: present\n')
+with open(f"{work}/bench.pp", "w") as f:
+    f.write(f"file {{ '{work}/puppet': ensure => directory }}\n")
+    for i in range(n):
+        f.write(f"file {{ '{work}/puppet/f{i:04}': ensure => file, content => \"file {i} managed by the benchmark\\n\", mode => '0644' }}\n")
+with open(f"{work}/bench.cf", "w") as f:
+    f.write('body common control { bundlesequence => { "main" }; }\n')
+    f.write('body perms p644 { mode => "644"; rxdirs => "false"; }\n')
+    f.write('bundle agent main {\n  files:\n')
+    for i in range(n):
+        f.write(f'    "{work}/cf/f{i:04}" create => "true", perms => p644, content => "file {i} managed by the benchmark$(const.n)";\n')
+    f.write("}\n")
+EOF
+chmod 0600 "$work/bench.cf"
+[ -e /var/lib/cfengine3/ppkeys/localhost.pub ] || cf-key >/dev/null 2>&1 || true
+
+vigo_cmd="$vigo --snapshot-dir $work/snapshots apply $work/stacks --hostname bench.example.net"
+cf_cmd="cf-agent -K -f $work/bench.cf"
+pp_cmd="puppet apply --color=false $work/bench.pp"
+
+echo "== $N files: first run (every file created), wall time"
+hyperfine -N --runs 10 --prepare "rm -rf $work/vigo" "$vigo_cmd" 2>/dev/null
+hyperfine -N --runs 5 --prepare "rm -rf $work/cf" "$cf_cmd" 2>/dev/null
+hyperfine -N --runs 3 --prepare "rm -rf $work/puppet" "$pp_cmd" 2>/dev/null
+
+echo "== $N files: no-op run (everything in sync), wall time"
+$vigo_cmd 2>/dev/null; $cf_cmd >/dev/null 2>&1; $pp_cmd >/dev/null 2>&1
+# A no-op must change nothing: count the results that are not `none`.
+changed=$($vigo_cmd --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["action"]!="none" for r in json.load(sys.stdin)["results"]))')
+echo "vigo no-op run: $changed of $N resources not 'none'"
+hyperfine -N --warmup 3 --runs 30 "$vigo_cmd" "$cf_cmd" 2>/dev/null
+hyperfine -N --warmup 1 --runs 5 "$pp_cmd" 2>/dev/null
+
+echo "== peak RSS, no-op run"
+for cmd in "$vigo_cmd" "$cf_cmd" "$pp_cmd"; do
+  /usr/bin/time -o "$work/rss" -f "%M" $cmd >/dev/null 2>&1 || true
+  echo "${cmd%% *}: $(tail -1 "$work/rss") KB"
+done
