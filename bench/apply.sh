@@ -34,7 +34,7 @@ work, n = sys.argv[1], int(sys.argv[2])
 with open(f"{work}/stacks/envoys.vgo", "w") as f:
     f.write('envoys:\n  - match: "*"\n    configcrates: [bench]\n')
 with open(f"{work}/stacks/configcrates/bench.vgo", "w") as f:
-    f.write("configcrate: bench\nresources:\n")
+    f.write(f"configcrate: bench\nresources:\n  - name: dir\n    type: directory\n    target_path: {work}/vigo\n    state: present\n")
     for i in range(n):
         f.write(f'  - name: f{i:04}\n    type: file\n    target_path: {work}/vigo/f{i:04}\n'
                 f'    content: "file {i} managed by the benchmark\\n"\n    mode: "0644"\n    state: present\n')

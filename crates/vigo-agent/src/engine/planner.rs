@@ -308,6 +308,7 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
         drafts[i].res.notify.push(target);
     }
     let mut resources: Vec<PlannedResource> = drafts.into_iter().map(|d| d.res).collect();
+    autorequire_parent_dirs(&mut resources);
     if let Some(only) = input.only_crate {
         resources.retain(|r| r.configcrate == only);
         let kept: std::collections::HashSet<String> =
@@ -319,6 +320,55 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
     }
     Plan {
         resources: order(resources),
+    }
+}
+
+/// Types whose `target_path` is a path on this machine.
+const PATH_TYPES: &[&str] = &[
+    "file",
+    "directory",
+    "symlink",
+    "file_line",
+    "blockinfile",
+    "replace",
+    "json_file",
+    "ini",
+];
+
+/// Puppet's autorequire: a resource on a path depends on the `directory` resources (state
+/// `present`) managing any of its ancestor directories, so `/etc/app/app.conf` is written
+/// after `/etc/app` exists, whatever order the stack lists them in.
+fn autorequire_parent_dirs(resources: &mut [PlannedResource]) {
+    let path_of = |r: &PlannedResource| -> Option<String> {
+        if !PATH_TYPES.contains(&r.type_name.as_str()) {
+            return None;
+        }
+        let p = r.attributes.get("target_path")?.as_str()?;
+        Some(p.trim_end_matches('/').to_owned())
+    };
+    let dirs: HashMap<String, String> = resources
+        .iter()
+        .filter(|r| {
+            r.type_name == "directory"
+                && r.attributes.get("state").and_then(Value::as_str) != Some("absent")
+        })
+        .filter_map(|r| Some((path_of(r)?, r.id.clone())))
+        .collect();
+    if dirs.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        let Some(path) = path_of(r) else { continue };
+        let mut ancestor = std::path::Path::new(&path).parent();
+        while let Some(dir) = ancestor {
+            if let Some(id) = dir.to_str().and_then(|d| dirs.get(d))
+                && *id != r.id
+                && !r.depends_on.contains(id)
+            {
+                r.depends_on.push(id.clone());
+            }
+            ancestor = dir.parent();
+        }
     }
 }
 
@@ -510,6 +560,53 @@ mod tests {
             p.resources.iter().all(|r| r.error.is_none()),
             "{:?}",
             p.resources.iter().map(|r| &r.error).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn paths_autorequire_the_directories_managing_their_ancestors() {
+        let conf = res(
+            "conf",
+            "file",
+            &json!({"target_path": "/etc/app/conf.d/main.conf", "state": "present"}),
+        );
+        let confd = res(
+            "confd",
+            "directory",
+            &json!({"target_path": "/etc/app/conf.d/", "state": "present"}),
+        );
+        let top = res(
+            "top",
+            "directory",
+            &json!({"target_path": "/etc/app", "state": "present"}),
+        );
+        let gone = res(
+            "gone",
+            "directory",
+            &json!({"target_path": "/etc", "state": "absent"}),
+        );
+        let other = res(
+            "other",
+            "file",
+            &json!({"target_path": "/etc/application", "state": "present"}),
+        );
+        let bundle = PolicyBundle {
+            configcrates: vec![Configcrate {
+                name: "c".into(),
+                resources: vec![conf, confd, other, top, gone],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (traits, secrets) = (json!({}), HashMap::new());
+        let p = plan(&bundle, &input(&traits, &secrets));
+        assert_eq!(ids(&p), vec!["c/other", "c/top", "c/confd", "c/conf", "c/gone"]);
+        let get = |id: &str| p.resources.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(get("c/conf").depends_on, vec!["c/confd", "c/top"]);
+        assert_eq!(get("c/confd").depends_on, vec!["c/top"]);
+        assert!(
+            get("c/other").depends_on.is_empty(),
+            "/etc/application is not under /etc/app, and absent dirs are not required"
         );
     }
 
