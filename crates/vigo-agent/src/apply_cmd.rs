@@ -33,6 +33,7 @@ use crate::settings::{STATE_ROOT, Settings};
 
 /// Runs `vigo apply`; `global_dry_run` is the top-level `vigo --dry-run`.
 pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Result<ExitCode> {
+    let mut phases = Phases::new(matches!(settings.log_level.as_str(), "debug" | "trace"));
     let tree = SourceTree::read_dir(&args.stacks_dir)
         .with_context(|| format!("reading stacks from {}", args.stacks_dir.display()))?;
     let stack = match vigo_lang::load(&tree) {
@@ -50,20 +51,22 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
         }
     };
 
-    // Traits first: the hostname comes from them unless --hostname says otherwise.
-    let report = vigo_traits::run(&vigo_traits::all(), &vigo_traits::Ctx::default());
-    for (name, why) in &report.errors {
-        eprintln!("vigo: trait collector {name} failed: {why}");
-    }
-    let traits = report.to_json(false);
+    phases.done("load");
+    // The hostname comes from the `network` collector unless --hostname says otherwise;
+    // the other collectors run once the bundle says which it reads.
+    let mut traits = serde_json::Map::new();
     let hostname = match &args.hostname {
         Some(h) => h.clone(),
-        None => traits
-            .pointer("/network/hostname")
-            .and_then(Value::as_str)
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .context("cannot tell this machine's hostname; give --hostname")?,
+        None => {
+            collect(&mut traits, |c| c == "network");
+            traits
+                .get("network")
+                .and_then(|n| n.get("hostname"))
+                .and_then(Value::as_str)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .context("cannot tell this machine's hostname; give --hostname")?
+        }
     };
 
     let now = SystemTime::now()
@@ -85,6 +88,10 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
             bail!("resolving `{hostname}` failed:\n{errors}")
         }
     };
+    let wire = bundle.to_proto();
+    let needs = engine::trait_needs(&wire);
+    collect(&mut traits, |c| needs.wants(c));
+    phases.done("resolve, traits");
     if let Some(only) = &args.configcrate
         && !bundle.configcrates.iter().any(|c| &c.name == only)
     {
@@ -102,7 +109,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
     let probe = SystemProbe;
     let evaluator = LangEvaluator { probe: &probe };
     let secrets = std::collections::HashMap::new();
-    let wire = bundle.to_proto();
+    let traits = Value::Object(traits);
     let plan = engine::plan(
         &wire,
         &PlanInput {
@@ -119,6 +126,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
         },
     );
 
+    phases.done("plan");
     // Like `vigo run`: take the machine from a converging daemon first.
     let _lock = preempt::acquire_for_run(std::path::Path::new(STATE_ROOT), preempt::RUN_WAIT)?;
     let registry = Registry::with_custom_dir(&settings.executors_dir);
@@ -135,5 +143,50 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
     let mut trace = Trace::stderr();
     let report = engine::run(&plan, &opts, &mut trace);
     trace.summary(&report.summary_line());
+    phases.done("run");
     finish(&report, args.json)
+}
+
+/// Runs the collectors `want` selects and adds their values to `traits`.
+fn collect(traits: &mut serde_json::Map<String, Value>, want: impl Fn(&str) -> bool) {
+    let selected: Vec<vigo_traits::Collector> = vigo_traits::all()
+        .into_iter()
+        .filter(|c| want(c.name) && !traits.contains_key(c.name))
+        .collect();
+    if selected.is_empty() {
+        return;
+    }
+    let report = vigo_traits::run(&selected, &vigo_traits::Ctx::default());
+    for (name, why) in &report.errors {
+        eprintln!("vigo: trait collector {name} failed: {why}");
+    }
+    if let Value::Object(values) = report.to_json(false) {
+        traits.extend(values);
+    }
+}
+
+/// Wall time per phase, printed at `--log-level debug`.
+struct Phases {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Phases {
+    fn new(on: bool) -> Self {
+        Phases {
+            on,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "vigo: debug: {phase} took {:.1}ms",
+                (now - self.last).as_secs_f64() * 1_000.0
+            );
+            self.last = now;
+        }
+    }
 }

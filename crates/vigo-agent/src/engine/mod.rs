@@ -14,6 +14,7 @@
 //!   machine, and stops the pass if so.
 
 mod language;
+mod needs;
 mod plan;
 mod planner;
 mod result;
@@ -21,6 +22,7 @@ mod run;
 mod trace;
 
 pub use language::{LangEvaluator, SystemProbe};
+pub use needs::{TraitNeeds, trait_needs};
 pub use plan::{Plan, PlannedResource};
 pub use planner::{Evaluator, PlanInput, SECRET_PREFIX, SECRET_SUFFIX, plan, resolve_secrets};
 pub use result::{Action, ResourceResult, RunReport};

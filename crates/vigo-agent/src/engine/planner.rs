@@ -600,7 +600,10 @@ mod tests {
         };
         let (traits, secrets) = (json!({}), HashMap::new());
         let p = plan(&bundle, &input(&traits, &secrets));
-        assert_eq!(ids(&p), vec!["c/other", "c/top", "c/confd", "c/conf", "c/gone"]);
+        assert_eq!(
+            ids(&p),
+            vec!["c/other", "c/top", "c/confd", "c/conf", "c/gone"]
+        );
         let get = |id: &str| p.resources.iter().find(|r| r.id == id).unwrap();
         assert_eq!(get("c/conf").depends_on, vec!["c/confd", "c/top"]);
         assert_eq!(get("c/confd").depends_on, vec!["c/top"]);

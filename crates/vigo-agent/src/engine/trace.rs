@@ -23,11 +23,13 @@ impl std::fmt::Debug for Trace {
 
 impl Trace {
     /// The trace on stderr, coloured when stderr is a terminal and `NO_COLOR` is unset.
+    /// Line-buffered: one write per line (stderr itself is unbuffered, and a formatted line
+    /// would otherwise cost a dozen system calls).
     pub fn stderr() -> Self {
         let colour = std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Self {
-            out: Box::new(std::io::stderr()),
+            out: Box::new(std::io::LineWriter::new(std::io::stderr())),
             colour,
             quiet: false,
         }
@@ -95,6 +97,13 @@ impl Trace {
     pub fn summary(&mut self, line: &str) {
         if !self.quiet {
             let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
         }
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
     }
 }
