@@ -1,2 +1,7 @@
 //! `vigosrv`: configuration publish, bundle resolution and signing, gRPC services,
 //! REST API, storage, CA and enrollment. The modules arrive with the server issue.
+
+pub mod config;
+pub mod pki;
+pub mod secrets;
+pub mod store;

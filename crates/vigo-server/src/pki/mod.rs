@@ -1,0 +1,561 @@
+//! The server's PKI: its certificate authority, its TLS certificate, the certificates
+//! it signs for enrolling envoys, and the persisted ed25519 bundle-signing key.
+//!
+//! On first start, with nothing under `tls/`, [`Pki::load_or_create`] generates:
+//!
+//! - a CA (`tls/ca`, key `tls/ca_key`): ECDSA P-256 with SHA-256, valid 10 years,
+//!   path length 0 (it signs end-entity certificates only);
+//! - a server certificate (`tls/cert`, key `tls/key`) signed by that CA: ECDSA P-256,
+//!   825 days, SANs `localhost`, 127.0.0.1, ::1, every interface address of the host
+//!   (IPv6 link-local ones excepted: they cannot be dialled without a zone),
+//!   `server.hostname` and `server.tls_sans`;
+//! - the bundle-signing key (`tls/bundle_key`): ed25519, PKCS#8 PEM.
+//!
+//! Every key file is written atomically with mode 0600 in a 0700 directory, and a key
+//! file readable by group or others is refused at load. Later starts load the same
+//! material; only the server certificate is reissued (same key, same CA), when its SANs
+//! no longer match or it expires within 30 days. A server certificate not issued by our
+//! CA (a publicly trusted one the operator installed) is used as it is.
+//!
+//! **Why ECDSA P-256.** rustls with the ring provider verifies both P-256 and ed25519
+//! client certificates, but browsers, curl and most HTTP stacks do not accept ed25519
+//! server certificates, and the same CA and server certificate serve the REST API and
+//! the web UI on 8443. P-256 works everywhere; envoy CSRs may use P-256, P-384 or
+//! ed25519 keys.
+//!
+//! [`Pki::sign_csr`] checks the CSR's own signature, then throws away everything the CSR
+//! asked for: the certificate's subject is `CN=<envoy id>`, its only SAN the approved
+//! hostname, its only extended key usage client authentication, and it is never a CA.
+
+pub(crate) mod files;
+mod issue;
+mod tls;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rcgen::{Issuer, KeyPair};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::config::{SanName, ServerConfig};
+
+pub use issue::IssuedCert;
+pub use tls::{ClientIdentity, client_config, crypto_provider};
+
+/// Why the PKI could not be loaded, created or used.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// A file could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("reading", "writing", …).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A key file may be read by group or others.
+    #[error(
+        "{}: key file mode {mode:04o} is wider than 0600; refusing to use it (run `chmod 600 {}`)",
+        path.display(),
+        path.display()
+    )]
+    KeyMode {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A file does not hold what it should.
+    #[error("{}: {what}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// Some TLS material is present and some is missing, so nothing can be generated
+    /// without throwing away what is there.
+    #[error("{}: {what}", path.display())]
+    Incomplete {
+        /// The file that is missing or cannot be used.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        what: String,
+    },
+    /// The server has no CA key, so it cannot issue certificates.
+    #[error("no CA key: this server cannot sign certificates (set `server.tls.ca_key_file`)")]
+    NoCaKey,
+    /// A CSR was refused.
+    #[error("certificate request refused: {0}")]
+    BadCsr(String),
+    /// An argument of `sign_csr` was refused.
+    #[error("certificate request refused: {0}")]
+    BadName(String),
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Generate(String),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// No randomness available.
+    #[error("no randomness from the OS: {0}")]
+    Random(String),
+}
+
+/// A subject alternative name of the server certificate.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum San {
+    /// A DNS name (lowercase).
+    Dns(String),
+    /// An IP address.
+    Ip(IpAddr),
+}
+
+impl fmt::Display for San {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            San::Dns(name) => f.write_str(name),
+            San::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl From<&SanName> for San {
+    fn from(name: &SanName) -> Self {
+        match name.ip() {
+            Some(ip) => San::Ip(ip),
+            None => San::Dns(name.as_str().to_ascii_lowercase()),
+        }
+    }
+}
+
+/// Where the PKI lives and what the server certificate must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkiOptions {
+    /// CA certificate (PEM).
+    pub ca_file: PathBuf,
+    /// CA key (PKCS#8 PEM); `None` = this server never signs.
+    pub ca_key_file: Option<PathBuf>,
+    /// Server certificate (PEM, leaf first).
+    pub cert_file: PathBuf,
+    /// Server key (PKCS#8 PEM).
+    pub key_file: PathBuf,
+    /// ed25519 bundle-signing key (PKCS#8 PEM).
+    pub signing_key_file: PathBuf,
+    /// The server's hostname: the certificate's CN, and a SAN when it is a valid name.
+    pub hostname: String,
+    /// `server.tls_sans`.
+    pub extra_sans: Vec<SanName>,
+    /// The host's interface addresses.
+    pub interface_ips: Vec<IpAddr>,
+}
+
+impl PkiOptions {
+    /// The options `server.yaml` gives, with the interface addresses read from the OS.
+    pub fn from_config(config: &ServerConfig) -> Self {
+        let tls = &config.server.tls;
+        PkiOptions {
+            ca_file: tls.ca_file.clone(),
+            ca_key_file: tls.ca_key_file.clone(),
+            cert_file: tls.cert_file.clone(),
+            key_file: tls.key_file.clone(),
+            signing_key_file: config.server.signing_key_file.clone(),
+            hostname: config.hostname(),
+            extra_sans: config.server.tls_sans.clone(),
+            interface_ips: local_interface_ips(),
+        }
+    }
+
+    /// Every SAN the server certificate must carry.
+    pub fn wanted_sans(&self) -> BTreeSet<San> {
+        let mut sans = BTreeSet::from([
+            San::Dns("localhost".to_owned()),
+            San::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            San::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ]);
+        sans.extend(
+            self.interface_ips
+                .iter()
+                .filter(|ip| !is_link_local_v6(ip))
+                .map(|ip| San::Ip(*ip)),
+        );
+        if let Ok(name) = self.hostname.parse::<SanName>() {
+            sans.insert(San::from(&name));
+        }
+        sans.extend(self.extra_sans.iter().map(San::from));
+        sans
+    }
+}
+
+/// What the server certificate step did at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCertStatus {
+    /// Loaded as it was.
+    Loaded,
+    /// Generated: there was none.
+    Created,
+    /// Reissued with the same key, for the reason given.
+    Reissued(String),
+    /// Not issued by our CA (e.g. publicly trusted): used as it is, never reissued.
+    External,
+}
+
+/// What [`Pki::load_or_create`] did, for the startup log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkiReport {
+    /// A new CA was generated.
+    pub created_ca: bool,
+    /// What happened to the server certificate.
+    pub server_cert: ServerCertStatus,
+    /// A new bundle-signing key was generated.
+    pub created_signing_key: bool,
+}
+
+/// The loaded PKI. `Debug` shows no key material.
+pub struct Pki {
+    ca_pem: String,
+    ca_der: CertificateDer<'static>,
+    ca_not_after: OffsetDateTime,
+    issuer: Option<Issuer<'static, KeyPair>>,
+    server_cert_pem: String,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key_pem: Zeroizing<String>,
+    server_sans: BTreeSet<San>,
+    signing_key: SigningKey,
+    report: PkiReport,
+}
+
+impl fmt::Debug for Pki {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pki")
+            .field("can_sign", &self.can_sign())
+            .field("server_sans", &self.server_sans)
+            .field("signing_key_id", &self.signing_key_id())
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pki {
+    /// Loads the PKI, generating whatever is missing on first start (see the module
+    /// documentation), and reissuing the server certificate when its SANs changed.
+    pub fn load_or_create(options: &PkiOptions) -> Result<Pki, PkiError> {
+        let (signing_key, created_signing_key) =
+            load_or_create_signing_key(&options.signing_key_file)?;
+        let (ca_pem, issuer, created_ca) = load_or_create_ca(options)?;
+        let ca_der =
+            CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| PkiError::Invalid {
+                path: options.ca_file.clone(),
+                what: format!("not a PEM certificate: {e}"),
+            })?;
+        let ca_not_after = issue::not_after(&ca_der).map_err(|what| PkiError::Invalid {
+            path: options.ca_file.clone(),
+            what,
+        })?;
+        let (server_cert_pem, server_key_pem, status) =
+            load_or_create_server_cert(options, &ca_der, issuer.as_ref(), created_ca)?;
+        let server_chain = CertificateDer::pem_slice_iter(server_cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PkiError::Invalid {
+                path: options.cert_file.clone(),
+                what: format!("not a PEM certificate chain: {e}"),
+            })?;
+        let leaf = server_chain.first().ok_or_else(|| PkiError::Invalid {
+            path: options.cert_file.clone(),
+            what: "no certificate in the file".to_owned(),
+        })?;
+        let server_sans = issue::sans_of(leaf).map_err(|what| PkiError::Invalid {
+            path: options.cert_file.clone(),
+            what,
+        })?;
+        Ok(Pki {
+            ca_pem,
+            ca_der,
+            ca_not_after,
+            issuer,
+            server_cert_pem,
+            server_chain,
+            server_key_pem,
+            server_sans,
+            signing_key,
+            report: PkiReport {
+                created_ca,
+                server_cert: status,
+                created_signing_key,
+            },
+        })
+    }
+
+    /// What the load did.
+    pub fn report(&self) -> &PkiReport {
+        &self.report
+    }
+
+    /// The CA certificate (PEM), for agents to pin.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The CA certificate (DER).
+    pub fn ca_der(&self) -> &CertificateDer<'static> {
+        &self.ca_der
+    }
+
+    /// The server certificate chain (PEM, leaf first).
+    pub fn server_cert_pem(&self) -> &str {
+        &self.server_cert_pem
+    }
+
+    /// The SANs of the server certificate in use.
+    pub fn server_sans(&self) -> &BTreeSet<San> {
+        &self.server_sans
+    }
+
+    /// True when the CA key is present, so [`sign_csr`](Self::sign_csr) works.
+    pub fn can_sign(&self) -> bool {
+        self.issuer.is_some()
+    }
+
+    /// The persisted ed25519 bundle-signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    /// The bundle-signing key's id (`vigo_core::signing::key_id`).
+    pub fn signing_key_id(&self) -> String {
+        vigo_core::signing::key_id(&self.signing_key.verifying_key())
+    }
+
+    /// Signs an envoy's CSR (PEM). The CSR's signature must verify; everything it asks
+    /// for is ignored: the certificate names `CN=<envoy_id>` with the single SAN
+    /// `hostname`, allows client authentication only, is not a CA, and is valid for
+    /// `validity` (never beyond the CA's own expiry).
+    pub fn sign_csr(
+        &self,
+        csr_pem: &str,
+        hostname: &str,
+        envoy_id: &str,
+        validity: std::time::Duration,
+    ) -> Result<IssuedCert, PkiError> {
+        let issuer = self.issuer.as_ref().ok_or(PkiError::NoCaKey)?;
+        issue::sign_csr(
+            issuer,
+            self.ca_not_after,
+            csr_pem,
+            hostname,
+            envoy_id,
+            validity,
+        )
+    }
+
+    /// The gRPC listener's TLS: every client must present a certificate issued by our CA
+    /// (mTLS). ALPN `h2`.
+    pub fn grpc_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, PkiError> {
+        tls::server_config(self, tls::ClientAuth::Required, &[b"h2"])
+    }
+
+    /// The REST listener's TLS: a client certificate from our CA is verified when one is
+    /// presented, and not required. ALPN `h2`, `http/1.1`.
+    pub fn rest_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, PkiError> {
+        tls::server_config(self, tls::ClientAuth::Optional, &[b"h2", b"http/1.1"])
+    }
+
+    fn server_key(&self) -> Result<PrivateKeyDer<'static>, PkiError> {
+        PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes())
+            .map_err(|e| PkiError::Tls(format!("server key: {e}")))
+    }
+}
+
+/// The host's interface addresses (every family-inet address of every interface).
+/// An unreadable interface list is an empty list: loopback is always in the SANs.
+pub fn local_interface_ips() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut ips: Vec<IpAddr> = addrs
+        .filter_map(|ifa| {
+            let addr = ifa.address?;
+            if let Some(v4) = addr.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+fn is_link_local_v6(ip: &IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+}
+
+/// Reads a key file, refusing one readable by group or others.
+fn read_key_file(path: &Path) -> Result<Zeroizing<String>, PkiError> {
+    let io_err = |source| PkiError::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(mode) = files::wider_than_owner(path).map_err(io_err)? {
+        return Err(PkiError::KeyMode {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .map_err(io_err)
+}
+
+fn read_cert_file(path: &Path) -> Result<String, PkiError> {
+    std::fs::read_to_string(path).map_err(|source| PkiError::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), PkiError> {
+    files::write_private(path, text.as_bytes()).map_err(|source| PkiError::Io {
+        action: "writing",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn load_or_create_signing_key(path: &Path) -> Result<(SigningKey, bool), PkiError> {
+    if path.exists() {
+        let pem = read_key_file(path)?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| PkiError::Invalid {
+            path: path.to_path_buf(),
+            what: format!("not an ed25519 PKCS#8 PEM key: {e}"),
+        })?;
+        return Ok((key, false));
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut seed[..]).map_err(|e| PkiError::Random(e.to_string()))?;
+    let key = SigningKey::from_bytes(&seed);
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| PkiError::Generate(format!("encoding the signing key: {e}")))?;
+    write_file(path, &pem)?;
+    Ok((key, true))
+}
+
+/// The CA certificate PEM, its issuer when the key is there, and whether it is new.
+fn load_or_create_ca(
+    options: &PkiOptions,
+) -> Result<(String, Option<Issuer<'static, KeyPair>>, bool), PkiError> {
+    let key_path = options.ca_key_file.as_deref();
+    let key_exists = key_path.is_some_and(Path::exists);
+    if options.ca_file.exists() {
+        let ca_pem = read_cert_file(&options.ca_file)?;
+        let issuer = match key_path.filter(|_| key_exists) {
+            Some(key_path) => Some(issue::load_issuer(&ca_pem, &options.ca_file, key_path)?),
+            None => None,
+        };
+        return Ok((ca_pem, issuer, false));
+    }
+    let Some(key_path) = key_path else {
+        return Err(PkiError::Incomplete {
+            path: options.ca_file.clone(),
+            what: "no CA certificate, and no `server.tls.ca_key_file` to create a CA with"
+                .to_owned(),
+        });
+    };
+    if key_exists {
+        return Err(PkiError::Incomplete {
+            path: options.ca_file.clone(),
+            what: format!(
+                "missing, but the CA key {} exists: restore the CA certificate or remove \
+                 the key to start a new CA",
+                key_path.display()
+            ),
+        });
+    }
+    let generated = issue::new_ca(&options.hostname)?;
+    write_file(key_path, &generated.key_pem)?;
+    write_file(&options.ca_file, &generated.cert_pem)?;
+    let issuer = issue::load_issuer(&generated.cert_pem, &options.ca_file, key_path)?;
+    Ok((generated.cert_pem, Some(issuer), true))
+}
+
+/// The server certificate chain PEM, its key PEM, and what was done.
+fn load_or_create_server_cert(
+    options: &PkiOptions,
+    ca_der: &CertificateDer<'static>,
+    issuer: Option<&Issuer<'static, KeyPair>>,
+    created_ca: bool,
+) -> Result<(String, Zeroizing<String>, ServerCertStatus), PkiError> {
+    let wanted = options.wanted_sans();
+    let cert_exists = options.cert_file.exists();
+    let key_exists = options.key_file.exists();
+    match (cert_exists, key_exists) {
+        (true, true) => {}
+        (false, false) => {
+            let issuer = issuer.ok_or(PkiError::NoCaKey)?;
+            let key = KeyPair::generate().map_err(|e| PkiError::Generate(e.to_string()))?;
+            let key_pem = Zeroizing::new(key.serialize_pem());
+            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted)?;
+            write_file(&options.key_file, &key_pem)?;
+            write_file(&options.cert_file, &cert_pem)?;
+            return Ok((cert_pem, key_pem, ServerCertStatus::Created));
+        }
+        (true, false) | (false, true) => {
+            let (missing, present) = if cert_exists {
+                (&options.key_file, &options.cert_file)
+            } else {
+                (&options.cert_file, &options.key_file)
+            };
+            return Err(PkiError::Incomplete {
+                path: missing.clone(),
+                what: format!(
+                    "missing while {} exists: restore it, or remove both to generate a new \
+                     server certificate",
+                    present.display()
+                ),
+            });
+        }
+    }
+    let cert_pem = read_cert_file(&options.cert_file)?;
+    let key_pem = read_key_file(&options.key_file)?;
+    let leaf =
+        CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| PkiError::Invalid {
+            path: options.cert_file.clone(),
+            what: format!("not a PEM certificate: {e}"),
+        })?;
+    let reason = if issue::issued_by(&leaf, ca_der) {
+        issue::reissue_reason(&leaf, &wanted).map_err(|what| PkiError::Invalid {
+            path: options.cert_file.clone(),
+            what,
+        })?
+    } else if created_ca && issue::issued_by_a_vigo_ca(&leaf) {
+        // Ours, from a CA that is gone: the new CA reissues it.
+        Some("the CA was regenerated".to_owned())
+    } else {
+        return Ok((cert_pem, key_pem, ServerCertStatus::External));
+    };
+    match (reason, issuer) {
+        (Some(reason), Some(issuer)) => {
+            let key = KeyPair::from_pem(&key_pem).map_err(|e| PkiError::Invalid {
+                path: options.key_file.clone(),
+                what: format!("not a PKCS#8 PEM key: {e}"),
+            })?;
+            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted)?;
+            write_file(&options.cert_file, &cert_pem)?;
+            Ok((cert_pem, key_pem, ServerCertStatus::Reissued(reason)))
+        }
+        _ => Ok((cert_pem, key_pem, ServerCertStatus::Loaded)),
+    }
+}
