@@ -1,0 +1,60 @@
+//! The seam between the REST API and the live configuration: what `/api/v1/config/*`
+//! needs from the publisher (validate, publish, version, history, trace), as a trait so the
+//! REST layer does not depend on how publishing and the bundle cache are built.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+/// A boxed future, so [`ConfigOps`] can be used as `Arc<dyn ConfigOps>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One problem found in the stacks tree (`file:line:column` and what was expected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigProblem {
+    /// The whole diagnostic, one line: `configcrates/x.vgo:3:5: …`.
+    pub message: String,
+}
+
+/// The live (or a historical) published version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionInfo {
+    /// `YYYYMMDDTHHMMSSZ`.
+    pub version: String,
+    /// SHA-256 of the published tree.
+    pub tree_hash: String,
+    /// Unix seconds.
+    pub published_at: i64,
+    /// Who published it (API token name, `local-admin`, `startup`).
+    pub published_by: String,
+}
+
+/// Why a publish or validation did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+pub enum PublishError {
+    /// The tree is invalid: every problem, the live version unchanged.
+    #[error("the stacks tree has {} error(s); nothing was published", .0.len())]
+    Invalid(Vec<ConfigProblem>),
+    /// The tree is identical to the live version.
+    #[error("nothing changed since version {0}")]
+    Unchanged(String),
+    /// Reading the tree or storing the version failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What the REST API asks of the live configuration.
+pub trait ConfigOps: Send + Sync {
+    /// Validates the stacks directory as it is on disk now, changing nothing.
+    fn validate(&self) -> BoxFuture<'_, Result<(), PublishError>>;
+    /// Validates, then atomically makes the tree on disk the live version.
+    fn publish<'a>(&'a self, actor: &'a str) -> BoxFuture<'a, Result<VersionInfo, PublishError>>;
+    /// The live version, if any was published.
+    fn version(&self) -> Option<VersionInfo>;
+    /// Published versions, newest first.
+    fn history(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, PublishError>>;
+    /// How `hostname` resolves against the live version (JSON: the match blocks consulted,
+    /// the winner, roles, crates, vars with their origin, resources).
+    fn trace(&self, hostname: &str, environment: Option<&str>) -> Option<serde_json::Value>;
+}
