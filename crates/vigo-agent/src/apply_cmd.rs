@@ -9,21 +9,27 @@
 //! ```
 //!
 //! Pipeline: read the tree → load and validate it (every error printed, exit 1) → resolve
-//! the hostname to its match block's bundle → collect fresh traits → plan (templates,
+//! the hostname to its match block's bundle (cached by tree content: an unchanged tree is
+//! not parsed again) → collect the traits the bundle reads, fresh → plan (templates,
 //! `when:`) → run. `secret:` references need a server to resolve them, so a resource that
 //! uses one fails with that reason (and only it). Exit codes: 0 converged, 2 some resources
 //! failed, 1 the run could not happen.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use prost::Message;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use vigo_exec::atomic::{FileMeta, write_file};
 use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 use vigo_lang::SourceTree;
 use vigo_lang::resolve::{BundleMeta, ResolveError, Resolver};
+use vigo_proto::v1::PolicyBundle;
 
 use crate::cli::ApplyArgs;
 use crate::engine::{self, LangEvaluator, Options, PlanInput, SystemProbe, Trace};
@@ -36,22 +42,8 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
     let mut phases = Phases::new(matches!(settings.log_level.as_str(), "debug" | "trace"));
     let tree = SourceTree::read_dir(&args.stacks_dir)
         .with_context(|| format!("reading stacks from {}", args.stacks_dir.display()))?;
-    let stack = match vigo_lang::load(&tree) {
-        Ok(stack) => stack,
-        Err(errors) => {
-            for d in &errors.0 {
-                eprintln!("{}: {d}", args.stacks_dir.display());
-            }
-            bail!(
-                "{} is not a valid stack ({} error{})",
-                args.stacks_dir.display(),
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            );
-        }
-    };
+    let tree_hash = tree.content_hash();
 
-    phases.done("load");
     // The hostname comes from the `network` collector unless --hostname says otherwise;
     // the other collectors run once the bundle says which it reads.
     let mut traits = serde_json::Map::new();
@@ -69,37 +61,24 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
         }
     };
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("system clock before 1970")?;
-    let meta = BundleMeta {
-        version: format!("local-{}", &tree.content_hash()[..12]),
-        issued_at_unix: i64::try_from(now.as_secs())?,
-        max_age_secs: 0,
-    };
-    let resolver = Resolver::new(Arc::new(stack), meta);
-    let bundle = match resolver.resolve(&hostname, args.environment.as_deref()) {
-        Ok(b) => b,
-        Err(ResolveError::NoMatch(_)) => bail!(
-            "no match block in {} fits hostname `{hostname}` (give --hostname to resolve as another host)",
-            args.stacks_dir.display()
-        ),
-        Err(ResolveError::Invalid(errors)) => {
-            bail!("resolving `{hostname}` failed:\n{errors}")
+    let cache = BundleCache::new(Path::new(STATE_ROOT).join("apply-cache"));
+    let key = BundleCache::key(&tree_hash, &hostname, args.environment.as_deref());
+    let wire = match cache.get(&key) {
+        Some(wire) => wire,
+        None => {
+            let wire = compile(&tree, &tree_hash, args, &hostname)?;
+            cache.put(&key, &wire);
+            wire
         }
     };
-    let wire = bundle.to_proto();
+    phases.done("load, resolve");
     let needs = engine::trait_needs(&wire);
     collect(&mut traits, |c| needs.wants(c));
-    phases.done("resolve, traits");
+    phases.done("traits");
     if let Some(only) = &args.configcrate
-        && !bundle.configcrates.iter().any(|c| &c.name == only)
+        && !wire.configcrates.iter().any(|c| &c.name == only)
     {
-        let names: Vec<&str> = bundle
-            .configcrates
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let names: Vec<&str> = wire.configcrates.iter().map(|c| c.name.as_str()).collect();
         bail!(
             "configcrate `{only}` is not in the bundle for `{hostname}` (it has: {})",
             names.join(", ")
@@ -116,7 +95,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
             traits: &traits,
             envoy: json!({
                 "hostname": hostname,
-                "environment": bundle.environment,
+                "environment": wire.environment,
                 "envoy_id": "",
             }),
             secrets: &secrets,
@@ -132,7 +111,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =
         SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
-    let dry_run = args.dry_run || global_dry_run || bundle.observe_only;
+    let dry_run = args.dry_run || global_dry_run || wire.observe_only;
     let opts = Options {
         dry_run,
         registry: &registry,
@@ -145,6 +124,110 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
     trace.summary(&report.summary_line());
     phases.done("run");
     finish(&report, args.json)
+}
+
+/// Loads and validates the whole tree and resolves `hostname`: the bundle, or every error.
+fn compile(
+    tree: &SourceTree,
+    tree_hash: &str,
+    args: &ApplyArgs,
+    hostname: &str,
+) -> Result<PolicyBundle> {
+    let stack = match vigo_lang::load(tree) {
+        Ok(stack) => stack,
+        Err(errors) => {
+            for d in &errors.0 {
+                eprintln!("{}: {d}", args.stacks_dir.display());
+            }
+            bail!(
+                "{} is not a valid stack ({} error{})",
+                args.stacks_dir.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock before 1970")?;
+    let meta = BundleMeta {
+        version: format!("local-{}", &tree_hash[..12]),
+        issued_at_unix: i64::try_from(now.as_secs())?,
+        max_age_secs: 0,
+    };
+    let resolver = Resolver::new(Arc::new(stack), meta);
+    match resolver.resolve(hostname, args.environment.as_deref()) {
+        Ok(b) => Ok(b.to_proto()),
+        Err(ResolveError::NoMatch(_)) => bail!(
+            "no match block in {} fits hostname `{hostname}` (give --hostname to resolve as another host)",
+            args.stacks_dir.display()
+        ),
+        Err(ResolveError::Invalid(errors)) => {
+            bail!("resolving `{hostname}` failed:\n{errors}")
+        }
+    }
+}
+
+/// Bundles compiled by `vigo apply`, so an unchanged tree is not parsed and validated
+/// again (as CFEngine skips re-validating unchanged policy). Keyed by the tree's content
+/// hash, the hostname, the environment and the agent version; only valid trees are
+/// cached, written atomically, the newest [`BundleCache::KEEP`] kept. A cache that cannot
+/// be read or written is skipped silently: it only ever saves time.
+struct BundleCache {
+    dir: PathBuf,
+}
+
+impl BundleCache {
+    const KEEP: usize = 8;
+
+    fn new(dir: PathBuf) -> Self {
+        BundleCache { dir }
+    }
+
+    fn key(tree_hash: &str, hostname: &str, environment: Option<&str>) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            tree_hash,
+            hostname,
+            environment.unwrap_or("\0"),
+            env!("CARGO_PKG_VERSION"),
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn get(&self, key: &str) -> Option<PolicyBundle> {
+        let bytes = std::fs::read(self.dir.join(key)).ok()?;
+        PolicyBundle::decode(bytes.as_slice()).ok()
+    }
+
+    fn put(&self, key: &str, bundle: &PolicyBundle) {
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let meta = FileMeta {
+            mode: Some(0o600),
+            uid: None,
+            gid: None,
+        };
+        if write_file(&self.dir.join(key), &bundle.encode_to_vec(), &meta, None).is_err() {
+            return;
+        }
+        // Keep the newest few: one per hostname/environment an operator applies as.
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut entries: Vec<(SystemTime, PathBuf)> = rd
+            .filter_map(Result::ok)
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+        for (_, old) in entries.into_iter().skip(Self::KEEP) {
+            let _ = std::fs::remove_file(old);
+        }
+    }
 }
 
 /// Runs the collectors `want` selects and adds their values to `traits`.

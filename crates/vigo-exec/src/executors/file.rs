@@ -179,20 +179,28 @@ impl Prepared for FileSpec {
             )));
         }
         let mut diffs = Vec::new();
-        let current = fs::read(&self.path)
-            .map_err(|e| ExecError::failed(format!("read {}: {e}", self.path.display())))?;
-        if &current != content {
+        let read_err =
+            |e: std::io::Error| ExecError::failed(format!("read {}: {e}", self.path.display()));
+        let is_link = md.file_type().is_symlink();
+        // A regular file of another size differs without reading it; one of the same size
+        // is compared in one read. The whole old content is read only to name it.
+        let same = (is_link || md.len() == content.len() as u64)
+            && same_content(&self.path, content).map_err(read_err)?;
+        if !same {
+            let current = fs::read(&self.path).map_err(read_err)?;
             diffs.push(Difference::new(
                 "content",
                 sha256_short(&current),
                 sha256_short(content),
             ));
         }
-        if md.file_type().is_symlink() {
+        let md = if is_link {
             diffs.push(Difference::new("type", "symlink", "file"));
-        }
-        let md = fs::metadata(&self.path)
-            .map_err(|e| ExecError::failed(format!("stat {}: {e}", self.path.display())))?;
+            fs::metadata(&self.path)
+                .map_err(|e| ExecError::failed(format!("stat {}: {e}", self.path.display())))?
+        } else {
+            md
+        };
         if let Some(mode) = self.mode
             && md.mode() & 0o7777 != mode
         {
@@ -345,12 +353,43 @@ fn apply_secontext(path: &Path, context: &str, timeout: Duration) -> Result<(), 
     }
 }
 
+/// Whether the file at `path` holds exactly `want`: one open and, for a regular file, one
+/// read of up to `want.len() + 1` bytes (a short read of a regular file means its end).
+fn same_content(path: &std::path::Path, want: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; want.len() + 1];
+    let mut n = 0;
+    loop {
+        let got = f.read(&mut buf[n..])?;
+        n += got;
+        if got == 0 || n == buf.len() || n == want.len() {
+            break;
+        }
+    }
+    Ok(n == want.len() && buf[..n] == *want)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
     use super::*;
     use crate::snapshot::SnapshotStore;
+
+    #[test]
+    fn same_content_compares_exactly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        fs::write(&p, "abc").unwrap();
+        assert!(same_content(&p, b"abc").unwrap());
+        assert!(!same_content(&p, b"abd").unwrap());
+        assert!(!same_content(&p, b"ab").unwrap(), "longer on disk");
+        assert!(!same_content(&p, b"abcd").unwrap(), "shorter on disk");
+        fs::write(&p, "").unwrap();
+        assert!(same_content(&p, b"").unwrap());
+        assert!(same_content(&tmp.path().join("missing"), b"").is_err());
+    }
 
     fn prepare(attrs: Value) -> Result<Box<dyn Prepared>, AttrError> {
         let Value::Object(map) = attrs else {
