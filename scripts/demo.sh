@@ -37,7 +37,7 @@ show "$bin/vigosrv" version
 show "$bin/vigocli" version
 
 say "the agent converging a disposable Debian root (first run builds the base image, ~30 s)"
-"$bin/examples/demo" "$bin/vigo"
+"$bin/examples/demo" "$bin/vigo" examples/stacks
 
 say "what is not built yet says so"
 show "$bin/vigosrv" || true

@@ -1,10 +1,12 @@
 //! The main-job demo (`scripts/demo.sh`): the agent converging a disposable Debian root.
 //!
-//! Usage: `demo PATH_TO_VIGO`. Creates a sandbox, binds the agent in, runs a short
-//! convergence story (packages, a file, drift, dry-run, repair, snapshots, a user, a cron
-//! job), prints every command with its output, and tears the sandbox down, proving nothing
-//! is left behind.
+//! Usage: `demo PATH_TO_VIGO [STACKS_DIR]`. Creates a sandbox, binds the agent in, runs a
+//! short convergence story (packages, a file, drift, dry-run, repair, snapshots, a user, a
+//! cron job), then — given a stacks tree — copies it in and converges it masterless with
+//! `vigo apply`; prints every command with its output, and tears the sandbox down, proving
+//! nothing is left behind.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use vigo_testkit::SandboxRoot;
@@ -44,6 +46,38 @@ const STEPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The masterless part, on the example stack copied to /srv/stacks.
+const STACK_STEPS: &[(&str, &str)] = &[
+    (
+        "Masterless: the example stack, previewed for a production web server",
+        "vigo apply /srv/stacks --hostname web-01.prod.example.net --dry-run",
+    ),
+    (
+        "Converge its baseline configcrate (packages, /etc/motd from a template)",
+        "vigo apply /srv/stacks --hostname web-01.prod.example.net --configcrate baseline; cat /etc/motd",
+    ),
+    (
+        "Again: nothing to do",
+        "vigo apply /srv/stacks --hostname web-01.prod.example.net --configcrate baseline",
+    ),
+];
+
+/// Copies the files under `from` into the sandbox at `to`.
+fn copy_tree(root: &SandboxRoot, from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(root.host_path(&target))?;
+            copy_tree(root, &entry.path(), &target)?;
+        } else {
+            root.write_file(&target, std::fs::read(entry.path())?)
+                .map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let Some(vigo) = std::env::args().nth(1) else {
         eprintln!("usage: demo PATH_TO_VIGO");
@@ -60,7 +94,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for (title, cmd) in STEPS {
+    let mut steps: Vec<(&str, &str)> = STEPS.to_vec();
+    if let Some(stacks) = std::env::args().nth(2) {
+        let copied = std::fs::create_dir_all(root.host_path("/srv/stacks"))
+            .and_then(|()| copy_tree(&root, Path::new(&stacks), Path::new("/srv/stacks")));
+        if let Err(e) = copied {
+            eprintln!("demo: cannot copy {stacks} into the sandbox: {e}");
+            return ExitCode::FAILURE;
+        }
+        steps.extend_from_slice(STACK_STEPS);
+    }
+    for (title, cmd) in steps {
         println!("\n\x1b[1m== {title}\x1b[0m");
         match root.run(&format!("{{ {cmd}; }} 2>&1")) {
             Ok(out) => print!("{}", out.stdout),

@@ -114,6 +114,9 @@ impl SandboxBuilder {
                 "-c",
                 &script,
             ])
+            // Like systemd-nspawn's `container=systemd-nspawn`: PID 1's environment tells
+            // software (and `when: is_container`) it runs in a container.
+            .env("container", "vigo-sandbox")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

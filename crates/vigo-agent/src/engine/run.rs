@@ -71,13 +71,31 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
 
     // Notify targets, once each, in plan order.
     if !preempted {
+        // Dry-run: a target notified by a change that has not happened cannot be blamed
+        // for a check that needs it (a restart of a unit the package would install).
+        let notifiers = |target: &str| -> Vec<String> {
+            plan.resources
+                .iter()
+                .filter(|r| pending.contains(r.id.as_str()) && r.notify.iter().any(|n| n == target))
+                .map(|r| r.id.clone())
+                .collect()
+        };
         for res in plan.resources.iter().filter(|r| r.notify_target) {
             if (opts.preempted)() {
                 preempted = true;
                 break;
             }
             let result = if notified.contains(res.id.as_str()) {
-                run_one(res, opts, &failed, &pending)
+                let mut r = run_one(res, opts, &failed, &pending);
+                if opts.dry_run
+                    && matches!(r.action, Action::Error)
+                    && res.error.is_none()
+                    && let Some(by) = notifiers(&res.id).first()
+                {
+                    r.action = Action::Skipped;
+                    r.message = format!("{WAITS_FOR}{by} is applied (dry-run): {}", r.message);
+                }
+                r
             } else {
                 outcome(res, Action::None, "not notified".to_owned(), Instant::now())
             };
@@ -342,6 +360,39 @@ mod tests {
             fs::read_to_string(&conf).unwrap(),
             "port = 1\ndebug = false\n"
         );
+    }
+
+    #[test]
+    fn dry_run_does_not_blame_a_notify_target_for_its_notifier_pending_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("app.conf");
+        let mut write = file("c/conf", &conf, "port = 1\n");
+        write.notify = vec!["c/fixup".into()];
+        let mut fixup = resource(
+            "c/fixup",
+            "file_line",
+            json!({"target_path": conf, "line": "debug = false", "state": "present"}),
+        );
+        fixup.notify_target = true;
+        let plan = Plan {
+            resources: vec![write, fixup],
+        };
+        let dry = apply(&plan, true);
+        assert_eq!(
+            dry.results[1].action,
+            Action::Skipped,
+            "{:?}",
+            dry.results[1]
+        );
+        assert!(
+            dry.results[1]
+                .message
+                .starts_with("cannot be checked before c/conf is applied (dry-run): "),
+            "{}",
+            dry.results[1].message
+        );
+        let real = apply(&plan, false);
+        assert_eq!(real.results[1].action, Action::Updated);
     }
 
     #[test]
