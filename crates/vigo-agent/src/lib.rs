@@ -1,16 +1,22 @@
-//! The `vigo` agent: command line, and (as later issues land) settings, state store,
-//! engine, gRPC client, daemon loop and enrollment.
+//! The `vigo` agent: command line, settings, state store, engine, gRPC client,
+//! convergence cycle, daemon loop and enrollment.
 //!
 //! The binary in `main.rs` is a thin edge over this library so integration tests and
 //! benchmarks can drive the same code.
 
 pub mod apply_cmd;
+pub mod bootstrap_cmd;
 pub mod cli;
+pub mod client;
+pub mod converge;
+pub mod daemon;
 pub mod engine;
 pub mod harden;
 pub mod identity;
 pub mod preempt;
+pub mod register_cmd;
 pub mod resource_cmd;
+pub mod run_cmd;
 pub mod service_unit;
 pub mod settings;
 pub mod snapshots_cmd;

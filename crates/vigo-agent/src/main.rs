@@ -1,11 +1,14 @@
 //! The `vigo` binary: parses the command line and dispatches.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
+use tokio::sync::Notify;
 use vigo_agent::cli::{Cli, Command};
-use vigo_agent::settings::{ConfigFile, DATA_DIR, Settings};
+use vigo_agent::settings::{ConfigFile, Settings};
 
 fn main() -> ExitCode {
     // Before anything can hold a secret: no core dumps, not dumpable. Best effort.
@@ -15,19 +18,32 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = || -> anyhow::Result<Settings> {
-        let data_dir = std::path::Path::new(DATA_DIR);
+        // `VIGO_DATA_DIR` / `VIGO_STATE_ROOT` exist for tests only (see converge.rs).
+        let data_dir = vigo_agent::converge::data_dir();
         let file = ConfigFile::load(&data_dir.join("config"))?;
-        Ok(Settings::resolve(&matches, &cli.global, &file, data_dir))
+        let mut s = Settings::resolve(&matches, &cli.global, &file, &data_dir);
+        s.state_dir = vigo_agent::converge::state_root().join("state");
+        Ok(s)
     };
     match cli.command {
         Some(Command::Version) => {
             println!("vigo {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        None | Some(Command::Daemon) => not_implemented("the daemon"),
-        Some(Command::Register(_)) => not_implemented("vigo register"),
-        Some(Command::Bootstrap(_)) => not_implemented("vigo bootstrap"),
-        Some(Command::Run(_)) => not_implemented("vigo run"),
+        None | Some(Command::Daemon) => report(settings().and_then(|s| {
+            let (dry_run, once) = (cli.global.dry_run, cli.global.once);
+            online(move |stop, stopped| vigo_agent::daemon::run(s, dry_run, once, stop, stopped))
+        })),
+        Some(Command::Register(args)) => report(settings().and_then(|s| {
+            online(async move |_, _| vigo_agent::register_cmd::run(&s, &args).await)
+        })),
+        Some(Command::Bootstrap(args)) => report(settings().and_then(|s| {
+            online(async move |_, _| vigo_agent::bootstrap_cmd::run(&s, &args).await)
+        })),
+        Some(Command::Run(args)) => report(settings().and_then(|s| {
+            let dry_run = cli.global.dry_run;
+            online(async move |stop, _| vigo_agent::run_cmd::run(s, &args, dry_run, &stop).await)
+        })),
         Some(Command::Status(args)) => report(settings().and_then(|s| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -53,6 +69,46 @@ fn main() -> ExitCode {
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),
         Some(Command::Crypt(_)) => not_implemented("vigo crypt (lockbox, tier 3)"),
     }
+}
+
+/// Runs an async command on a multi-threaded runtime with the ring TLS provider and
+/// SIGTERM/SIGINT handling: the first signal sets `stop` (checked between resources) and
+/// wakes `stopped`.
+fn online<F, Fut>(command: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Arc<AtomicBool>, Arc<Notify>) -> Fut,
+    Fut: Future<Output = anyhow::Result<ExitCode>>,
+{
+    // One crypto provider per process (ring; never aws-lc). Already set is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::new(Notify::new());
+        let (s, n) = (Arc::clone(&stop), Arc::clone(&stopped));
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("vigo: stopping after the current resource");
+            s.store(true, Ordering::SeqCst);
+            n.notify_waiters();
+            n.notify_one();
+        });
+        command(stop, stopped).await
+    })
 }
 
 /// Prints a command's error with its causes and maps it to exit code 1.

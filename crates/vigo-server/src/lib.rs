@@ -2,7 +2,14 @@
 //! REST API, storage, CA and enrollment. The modules arrive with the server issue.
 
 pub mod config;
+pub mod enroll;
+pub mod fleet;
+pub mod grpc;
 pub mod ops;
 pub mod pki;
+pub mod publish;
+pub mod rest;
 pub mod secrets;
+pub mod serve;
+pub mod state;
 pub mod store;

@@ -1,0 +1,281 @@
+//! The daemon (`vigo` with no command, or `vigo daemon`): converge on the interval the
+//! server sets, keep converging from the cached bundle while it is unreachable, and hold
+//! an `AgentStream` open for server-pushed work.
+//!
+//! - **Cadence**: one cycle ([`crate::converge`]) per interval (`interval_secs` from the
+//!   last check-in, 5 min until the server says otherwise). `--once` runs one cycle and
+//!   exits with `vigo run`'s codes.
+//! - **Unreachable server**: reconnect attempts back off exponentially with jitter, capped
+//!   at the interval; the cached bundle is still applied once per interval.
+//! - **Preemption**: a cycle starts only when the convergence lock is free and no manual
+//!   `vigo run` is waiting; a running cycle stops between resources when one arrives.
+//! - **SIGTERM/SIGINT**: the current cycle stops between resources, reports (or queues)
+//!   what ran, and the daemon exits 0.
+//! - **AgentStream**: held open on its own connection, re-opened with backoff when it
+//!   drops; `ForcePush` starts a cycle now; `TaskDispatch` is answered with a refusal
+//!   (ad-hoc tasks are not built into this agent yet).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::Notify;
+use vigo_proto::v1::{AgentFrame, Keepalive, TaskResult, agent_frame, server_frame};
+
+use crate::client::Client;
+use crate::converge::{ConvergeError, Converger, now_unix, state_root};
+use crate::preempt;
+use crate::settings::Settings;
+
+/// The first retry delay after a failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// How often a busy lock (a manual run) is looked at again.
+pub const LOCK_RETRY: Duration = Duration::from_secs(5);
+/// How often a keepalive frame is sent on the stream.
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// The delay before retry `attempt` (0-based): `base · 2^attempt`, capped at `cap`, with
+/// "equal jitter" — half of it fixed, half scaled by `unit` ∈ [0, 1). Always within
+/// `[min(base, cap)/2, cap]`.
+pub fn backoff_delay(attempt: u32, base: Duration, cap: Duration, unit: f64) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(31)));
+    let d = exp.min(cap);
+    let half = d / 2;
+    half + half.mul_f64(unit.clamp(0.0, 1.0))
+}
+
+/// Exponential backoff with jitter, capped.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A backoff starting at `base`.
+    pub fn new(base: Duration) -> Self {
+        Self { base, attempt: 0 }
+    }
+
+    /// The next delay, capped at `cap` (the check-in interval).
+    pub fn next_delay(&mut self, cap: Duration) -> Duration {
+        let mut r = [0u8; 8];
+        let unit = if getrandom::fill(&mut r).is_ok() {
+            (u64::from_be_bytes(r) >> 11) as f64 / (1u64 << 53) as f64
+        } else {
+            0.5
+        };
+        let d = backoff_delay(self.attempt, self.base, cap, unit);
+        self.attempt = self.attempt.saturating_add(1);
+        d
+    }
+
+    /// After a success: start from `base` again.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Runs the daemon until `stop` is set (or after one cycle with `once`).
+pub async fn run(
+    settings: Settings,
+    dry_run: bool,
+    once: bool,
+    stop: Arc<AtomicBool>,
+    stopped: Arc<Notify>,
+) -> Result<ExitCode> {
+    let root = state_root();
+    let mut converger = Converger::new(settings, dry_run, None)?;
+    let force_push = Arc::new(Notify::new());
+    let mut stream_started = false;
+    let mut backoff = Backoff::new(BACKOFF_BASE);
+    let mut last_converged: Option<Instant> = None;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(guard) = preempt::try_acquire_for_daemon(&root)? else {
+            // A manual run holds the machine (or waits for it): wait our turn.
+            sleep_or_wake(LOCK_RETRY, &stopped, &force_push).await;
+            continue;
+        };
+        let interval = converger.interval();
+        let due = last_converged.is_none_or(|t| t.elapsed() >= interval);
+        let result = converger.cycle(&guard, &stop, once || due).await;
+        drop(guard);
+        let delay = match &result {
+            Ok(outcome) => {
+                if outcome.report.is_some() {
+                    last_converged = Some(Instant::now());
+                }
+                if let Some(report) = &outcome.report {
+                    eprintln!(
+                        "vigo: {} {}: {}{}",
+                        if outcome.online {
+                            "converged"
+                        } else {
+                            "converged offline"
+                        },
+                        outcome.policy_version,
+                        report.summary_line(),
+                        if outcome.drained > 0 {
+                            format!("; sent {} queued report(s)", outcome.drained)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                if outcome.online {
+                    backoff.reset();
+                    converger.interval()
+                } else {
+                    backoff.next_delay(converger.interval())
+                }
+            }
+            Err(e) => {
+                eprintln!("vigo: {e}");
+                if matches!(e, ConvergeError::State(_) | ConvergeError::Files(_)) && once {
+                    return Err(anyhow::anyhow!("{e}"));
+                }
+                backoff.next_delay(converger.interval())
+            }
+        };
+        if once {
+            return Ok(match result {
+                Ok(outcome) => match outcome.report {
+                    Some(r) if r.failed() => ExitCode::from(2),
+                    Some(_) => ExitCode::SUCCESS,
+                    None => ExitCode::FAILURE,
+                },
+                Err(_) => ExitCode::FAILURE,
+            });
+        }
+        if !stream_started && let Some(client) = converger.client() {
+            tokio::spawn(hold_stream(
+                client.sibling(),
+                Arc::clone(&force_push),
+                Arc::clone(&stop),
+            ));
+            stream_started = true;
+        }
+        sleep_or_wake(delay, &stopped, &force_push).await;
+    }
+}
+
+/// Sleeps for `delay`, or less when a signal or a force-push arrives.
+async fn sleep_or_wake(delay: Duration, stopped: &Notify, force_push: &Notify) {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        () = stopped.notified() => {}
+        () = force_push.notified() => {}
+    }
+}
+
+/// Keeps an `AgentStream` open, re-opening it with backoff when it fails.
+async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<AtomicBool>) {
+    let mut backoff = Backoff::new(BACKOFF_BASE);
+    let cap = Duration::from_secs(300);
+    while !stop.load(Ordering::SeqCst) {
+        match client.open_stream().await {
+            Ok((tx, mut inbound)) => {
+                backoff.reset();
+                let mut keepalive = tokio::time::interval(KEEPALIVE);
+                loop {
+                    tokio::select! {
+                        frame = inbound.message() => match frame {
+                            Ok(Some(frame)) => match frame.frame {
+                                Some(server_frame::Frame::ForcePush(_)) => force_push.notify_one(),
+                                Some(server_frame::Frame::TaskDispatch(task)) => {
+                                    let answer = AgentFrame {
+                                        frame: Some(agent_frame::Frame::TaskResult(TaskResult {
+                                            task_id: task.task_id,
+                                            exit_code: -1,
+                                            stderr: b"this agent does not run ad-hoc tasks yet".to_vec(),
+                                            traceparent: task.traceparent,
+                                            ..Default::default()
+                                        })),
+                                    };
+                                    if tx.send(answer).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Some(server_frame::Frame::Keepalive(_)) | None => {}
+                            },
+                            Ok(None) => break,
+                            Err(status) => {
+                                eprintln!("vigo: agent stream closed: {}", status.message());
+                                break;
+                            }
+                        },
+                        _ = keepalive.tick() => {
+                            let frame = AgentFrame {
+                                frame: Some(agent_frame::Frame::Keepalive(Keepalive {
+                                    timestamp_unix: now_unix(),
+                                })),
+                            };
+                            if tx.send(frame).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                if !e.is_unreachable() {
+                    eprintln!("vigo: agent stream: {e}");
+                }
+            }
+        }
+        tokio::time::sleep(backoff.next_delay(cap)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped_with_jitter_inside_bounds() {
+        let base = Duration::from_secs(2);
+        let cap = Duration::from_secs(60);
+        for attempt in 0..40 {
+            for unit in [0.0, 0.25, 0.5, 0.999_999] {
+                let d = backoff_delay(attempt, base, cap, unit);
+                let full = base
+                    .saturating_mul(2u32.saturating_pow(attempt.min(31)))
+                    .min(cap);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt} unit {unit}: {d:?}"
+                );
+                assert!(d <= cap);
+            }
+        }
+        assert_eq!(backoff_delay(0, base, cap, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(3, base, cap, 1.0), Duration::from_secs(16));
+        assert_eq!(backoff_delay(30, base, cap, 1.0), cap);
+    }
+
+    #[test]
+    fn random_backoff_stays_under_the_interval() {
+        let mut b = Backoff::new(BACKOFF_BASE);
+        let cap = Duration::from_secs(15);
+        let delays: Vec<Duration> = (0..50).map(|_| b.next_delay(cap)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d <= cap && *d >= Duration::from_secs(1))
+        );
+        assert!(
+            delays[10..].iter().all(|d| *d >= cap / 2),
+            "reached the cap"
+        );
+        b.reset();
+        assert!(b.next_delay(cap) <= BACKOFF_BASE);
+    }
+}

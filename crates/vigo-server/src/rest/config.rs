@@ -1,0 +1,130 @@
+//! The live configuration, through [`ConfigOps`](crate::ops::ConfigOps):
+//! `POST /api/v1/config/validate`, `POST /api/v1/config/publish`,
+//! `GET /api/v1/config/version`, `GET /api/v1/config/history`,
+//! `GET /api/v1/config/trace`.
+//!
+//! An invalid stacks tree is 422 `{"message": "…", "errors": ["file:line:col: …", …]}`
+//! with every problem; publishing an unchanged tree is 409.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::auth::{Admin, Authorized, FleetRead};
+use super::error::ApiError;
+use super::extract::{Query, check_limit};
+use crate::ops::{PublishError, VersionInfo};
+
+/// Versions listed by `GET /api/v1/config/history` unless `?limit=` says otherwise.
+const DEFAULT_HISTORY: u32 = 20;
+
+/// The answer of a successful validation.
+#[derive(Debug, Serialize)]
+pub(crate) struct Validated {
+    valid: bool,
+}
+
+/// `POST /api/v1/config/validate`: checks the stacks tree on disk, changing nothing.
+pub(crate) async fn validate(
+    State(app): State<ApiState>,
+    _auth: Authorized<Admin>,
+) -> Result<Json<Validated>, ApiError> {
+    app.rest.ops.validate().await?;
+    Ok(Json(Validated { valid: true }))
+}
+
+/// `POST /api/v1/config/publish`: validates and makes the tree on disk the live
+/// version; the new [`VersionInfo`], or 422 with every problem, or 409 when nothing
+/// changed.
+pub(crate) async fn publish(
+    State(app): State<ApiState>,
+    auth: Authorized<Admin>,
+) -> Result<Json<VersionInfo>, ApiError> {
+    let actor = auth.caller.name.as_str();
+    match app.rest.ops.publish(actor).await {
+        Ok(version) => {
+            app.audit(
+                actor,
+                "config_published",
+                Some(&version.version),
+                json!({ "tree_hash": version.tree_hash }),
+            )
+            .await?;
+            Ok(Json(version))
+        }
+        Err(e) => {
+            let detail = match &e {
+                PublishError::Invalid(problems) => {
+                    json!({ "reason": "invalid", "errors": problems.len() })
+                }
+                PublishError::Unchanged(live) => json!({ "reason": "unchanged", "live": live }),
+                PublishError::Internal(msg) => json!({ "reason": "internal", "error": msg }),
+            };
+            app.audit_refusal(actor, "config.publish_refused", None, detail)
+                .await;
+            Err(e.into())
+        }
+    }
+}
+
+/// `GET /api/v1/config/version`: the live version; 404 before the first publish.
+pub(crate) async fn version(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+) -> Result<Json<VersionInfo>, ApiError> {
+    app.rest
+        .ops
+        .version()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no config version has been published yet"))
+}
+
+/// `GET /api/v1/config/history` query.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/config/history?limit=`: published versions, newest first.
+pub(crate) async fn history(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<VersionInfo>>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_HISTORY);
+    check_limit(limit)?;
+    Ok(Json(app.rest.ops.history(limit).await?))
+}
+
+/// `GET /api/v1/config/trace` query.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TraceQuery {
+    hostname: Option<String>,
+    environment: Option<String>,
+}
+
+/// `GET /api/v1/config/trace?hostname=&environment=`: how the hostname resolves
+/// against the live version.
+pub(crate) async fn trace(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+    Query(q): Query<TraceQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let hostname = q
+        .hostname
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ApiError::bad_request("`?hostname=` is required"))?;
+    if hostname.len() > 253 {
+        return Err(ApiError::bad_request("hostname is longer than 253 bytes"));
+    }
+    let environment = q.environment.as_deref().filter(|e| !e.is_empty());
+    app.rest
+        .ops
+        .trace(hostname, environment)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no config version is live: publish one first"))
+}

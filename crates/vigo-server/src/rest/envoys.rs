@@ -1,0 +1,369 @@
+//! Envoys, their traits and their runs: `GET /api/v1/envoys`, `GET /api/v1/envoys/{id}`,
+//! `POST /api/v1/envoys/{id}/revoke`, `GET /api/v1/envoys/{id}/traits`,
+//! `GET /api/v1/envoys/{id}/runs`, `GET /api/v1/runs/{id}`.
+//!
+//! `{id}` of an envoy is its UUID, or a hostname, which names the active envoy holding
+//! it.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ApiState;
+use super::auth::{Admin, Authorized, FleetRead, ReportRead};
+use super::error::ApiError;
+use super::extract::{Paging, Path, Query};
+use crate::store::{ActionCounts, Envoy, EnvoyFilter, EnvoyStatus, Page, ResourceResult, Run};
+
+/// The longest hostname accepted (DNS).
+const MAX_HOSTNAME_LEN: usize = 253;
+
+/// An envoy as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct EnvoyView {
+    id: String,
+    hostname: String,
+    status: &'static str,
+    environment: Option<String>,
+    address: Option<String>,
+    agent_version: Option<String>,
+    enrolled_at: i64,
+    revoked_at: Option<i64>,
+    last_seen_at: Option<i64>,
+    policy_version: Option<String>,
+    traits_sha256: Option<String>,
+    /// The envoy's ed25519 public key (hex).
+    public_key: String,
+    cert_serial: String,
+    /// The client certificate (PEM); only in `GET /api/v1/envoys/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_pem: Option<String>,
+}
+
+impl EnvoyView {
+    fn new(e: Envoy, with_cert: bool) -> Self {
+        EnvoyView {
+            id: e.id.to_string(),
+            hostname: e.hostname,
+            status: e.status.as_str(),
+            environment: e.environment,
+            address: e.address,
+            agent_version: e.agent_version,
+            enrolled_at: e.enrolled_at,
+            revoked_at: e.revoked_at,
+            last_seen_at: e.last_seen_at,
+            policy_version: e.policy_version,
+            traits_sha256: e.traits_sha256,
+            public_key: hex::encode(e.public_key),
+            cert_serial: e.cert_serial,
+            cert_pem: with_cert.then_some(e.cert_pem),
+        }
+    }
+}
+
+/// Finds the envoy `key` names: a UUID, or the hostname of an active envoy.
+async fn find(app: &ApiState, key: &str) -> Result<Envoy, ApiError> {
+    if let Ok(id) = Uuid::parse_str(key) {
+        return app
+            .rest
+            .store
+            .envoy(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no envoy has id {id}")));
+    }
+    if key.is_empty() || key.len() > MAX_HOSTNAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "`{key}` is neither an envoy id nor a hostname"
+        )));
+    }
+    app.rest
+        .store
+        .active_envoy_by_hostname(key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no active envoy has hostname `{key}`")))
+}
+
+/// `GET /api/v1/envoys` filters.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    /// `active` or `revoked`.
+    status: Option<String>,
+    /// A hostname glob (`web-*`), case-insensitive.
+    hostname: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// `GET /api/v1/envoys?status=&hostname=&limit=&offset=`, ordered by hostname.
+pub(crate) async fn list(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<EnvoyView>>, ApiError> {
+    let page = Paging::from_query(q.limit, q.offset)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            EnvoyStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!("status must be `active` or `revoked`, got `{s}`"))
+            })
+        })
+        .transpose()?;
+    let filter = EnvoyFilter {
+        status,
+        hostname: q.hostname,
+        limit: Some(page.limit),
+        offset: page.offset,
+    };
+    let envoys = app.rest.store.list_envoys(&filter).await?;
+    Ok(Json(
+        envoys
+            .into_iter()
+            .map(|e| EnvoyView::new(e, false))
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/envoys/{id}`: one envoy, with its client certificate.
+pub(crate) async fn show(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+    Path(key): Path<String>,
+) -> Result<Json<EnvoyView>, ApiError> {
+    Ok(Json(EnvoyView::new(find(&app, &key).await?, true)))
+}
+
+/// `POST /api/v1/envoys/{id}/revoke`: the envoy can no longer check in, and its id is
+/// never reused. Revoking a revoked envoy changes nothing (and is audited as such).
+pub(crate) async fn revoke(
+    State(app): State<ApiState>,
+    auth: Authorized<Admin>,
+    Path(key): Path<String>,
+) -> Result<Json<EnvoyView>, ApiError> {
+    let envoy = find(&app, &key).await?;
+    let already = envoy.status == EnvoyStatus::Revoked;
+    let revoked = app.rest.store.revoke_envoy(envoy.id, super::now()).await?;
+    app.audit(
+        &auth.caller.name,
+        "envoy.revoked",
+        Some(&envoy.id.to_string()),
+        json!({ "hostname": envoy.hostname, "already_revoked": already }),
+    )
+    .await?;
+    Ok(Json(EnvoyView::new(revoked, false)))
+}
+
+/// `GET /api/v1/envoys/{id}/traits` query.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TraitsQuery {
+    /// A dotted path into the document (`os.family`, `network.interfaces.0.name`).
+    path: Option<String>,
+}
+
+/// `GET /api/v1/envoys/{id}/traits[?path=a.b]`: the envoy's latest traits document, or
+/// the value at `path` in it.
+pub(crate) async fn traits(
+    State(app): State<ApiState>,
+    _auth: Authorized<FleetRead>,
+    Path(key): Path<String>,
+    Query(q): Query<TraitsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let envoy = find(&app, &key).await?;
+    let Some(text) = app.rest.store.envoy_traits(envoy.id).await? else {
+        return Err(ApiError::not_found(format!(
+            "envoy {} ({}) has not reported traits yet",
+            envoy.id, envoy.hostname
+        )));
+    };
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|e| ApiError::internal("reading the stored traits", &e))?;
+    match q.path.as_deref().filter(|p| !p.is_empty()) {
+        None => Ok(Json(doc)),
+        Some(path) => lookup(doc, path).map(Json).ok_or_else(|| {
+            ApiError::not_found(format!("the traits of {} have no `{path}`", envoy.hostname))
+        }),
+    }
+}
+
+/// The value at a dotted path: object keys, and array indexes as numbers.
+fn lookup(mut doc: Value, path: &str) -> Option<Value> {
+    for part in path.split('.') {
+        doc = match doc {
+            Value::Object(mut map) => map.remove(part)?,
+            Value::Array(mut items) => {
+                let i: usize = part.parse().ok()?;
+                if i >= items.len() {
+                    return None;
+                }
+                items.swap_remove(i)
+            }
+            _ => return None,
+        };
+    }
+    Some(doc)
+}
+
+/// A run as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunView {
+    id: String,
+    envoy_id: String,
+    started_at: i64,
+    finished_at: i64,
+    duration_micros: u64,
+    policy_version: Option<String>,
+    dry_run: bool,
+    counts: CountsView,
+}
+
+/// How many resources ended with each action.
+#[derive(Debug, Serialize)]
+struct CountsView {
+    none: u32,
+    created: u32,
+    updated: u32,
+    deleted: u32,
+    skipped: u32,
+    blocked: u32,
+    error: u32,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        let ActionCounts {
+            none,
+            created,
+            updated,
+            deleted,
+            skipped,
+            blocked,
+            error,
+        } = r.counts;
+        RunView {
+            id: r.id.to_string(),
+            envoy_id: r.envoy_id.to_string(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_micros: r.duration_micros,
+            policy_version: r.policy_version,
+            dry_run: r.dry_run,
+            counts: CountsView {
+                none,
+                created,
+                updated,
+                deleted,
+                skipped,
+                blocked,
+                error,
+            },
+        }
+    }
+}
+
+/// `GET /api/v1/envoys/{id}/runs` paging.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunsQuery {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// `GET /api/v1/envoys/{id}/runs?limit=&offset=`: the envoy's runs, newest first.
+pub(crate) async fn runs(
+    State(app): State<ApiState>,
+    _auth: Authorized<ReportRead>,
+    Path(key): Path<String>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
+    let page = Paging::from_query(q.limit, q.offset)?;
+    let envoy = find(&app, &key).await?;
+    let runs = app
+        .rest
+        .store
+        .runs_of_envoy(
+            envoy.id,
+            Page {
+                limit: page.limit,
+                offset: page.offset,
+            },
+        )
+        .await?;
+    Ok(Json(runs.into_iter().map(RunView::from).collect()))
+}
+
+/// One resource's outcome in a run.
+#[derive(Debug, Serialize)]
+struct ResultView {
+    resource_id: String,
+    resource_type: String,
+    name: String,
+    action: &'static str,
+    message: String,
+    duration_micros: u64,
+}
+
+impl From<ResourceResult> for ResultView {
+    fn from(r: ResourceResult) -> Self {
+        ResultView {
+            resource_id: r.resource_id,
+            resource_type: r.resource_type,
+            name: r.name,
+            action: r.action.as_str(),
+            message: r.message,
+            duration_micros: r.duration_micros,
+        }
+    }
+}
+
+/// `GET /api/v1/runs/{id}`: a run with its per-resource results, in order.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunDetail {
+    #[serde(flatten)]
+    run: RunView,
+    /// The envoy's hostname, when the envoy is still known.
+    hostname: Option<String>,
+    results: Vec<ResultView>,
+}
+
+/// `GET /api/v1/runs/{id}`: one run with its results and timings.
+pub(crate) async fn run(
+    State(app): State<ApiState>,
+    _auth: Authorized<ReportRead>,
+    Path(id): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|e| ApiError::bad_request(format!("`{id}` is not a run id: {e}")))?;
+    let Some(run) = app.rest.store.run(id).await? else {
+        return Err(ApiError::not_found(format!("no run has id {id}")));
+    };
+    let results = app.rest.store.run_results(id).await?;
+    let hostname = app
+        .rest
+        .store
+        .envoy(run.envoy_id)
+        .await?
+        .map(|e| e.hostname);
+    Ok(Json(RunDetail {
+        run: run.into(),
+        hostname,
+        results: results.into_iter().map(ResultView::from).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lookup;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_paths_walk_objects_and_arrays() {
+        let doc = json!({"os": {"family": "debian"}, "nics": [{"name": "eth0"}]});
+        assert_eq!(lookup(doc.clone(), "os.family"), Some(json!("debian")));
+        assert_eq!(lookup(doc.clone(), "nics.0.name"), Some(json!("eth0")));
+        assert_eq!(lookup(doc.clone(), "nics.1"), None);
+        assert_eq!(lookup(doc.clone(), "nics.x"), None);
+        assert_eq!(lookup(doc, "os.family.more"), None);
+    }
+}

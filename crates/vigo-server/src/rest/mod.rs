@@ -1,0 +1,320 @@
+//! The REST API of `vigosrv` (HTTPS, `server.api_listen`, default `:8443`): what
+//! `vigocli`, the web UI and the bootstrap script talk to.
+//!
+//! Conventions (spec: *Server*; reference §5):
+//!
+//! - JSON under `/api/v1/…`; times are Unix seconds; listings take `?limit=` (1..=1000,
+//!   default 100) and `?offset=`, and answer a JSON array.
+//! - Errors are `{"message": "…"}` with the HTTP status (plus `"errors": […]` when a
+//!   stacks tree has several problems).
+//! - Authentication is `Authorization: Bearer vgot_…` (roles and permissions in
+//!   `docs/api.md`): 401 without a valid token, 403 when the token's role lacks the
+//!   endpoint's [`Permission`]. `GET /api/v1/health`, `GET /api/v1/ca.pem`,
+//!   `POST /api/v1/register` (the enrollment token is in the body), `GET /bootstrap`,
+//!   `GET /api/v1/agent/binary` and `GET /metrics` (unless `metrics.require_auth`) need
+//!   no token.
+//! - Every change is appended to the audit log (actor = the token's name), and so are
+//!   refusals of presented credentials (throttled).
+//! - Bodies are limited to [`BODY_LIMIT`] bytes; every request is counted in
+//!   `vigo_http_requests_total{method,route,status}`.
+//!
+//! Build the [`Router`] with [`router`] from a [`RestState`], and serve it over TLS with
+//! [`serve`]. The publisher and the enrollment code plug in through
+//! [`ConfigOps`] and [`Registrar`].
+
+mod api_tokens;
+mod audit;
+mod auth;
+mod bootstrap;
+mod config;
+mod enrollment;
+mod envoys;
+mod error;
+mod extract;
+mod metrics;
+pub mod register;
+mod secrets;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::ServerConfig;
+use crate::ops::ConfigOps;
+use crate::pki::Pki;
+use crate::secrets::LocalSecrets;
+use crate::store::{NewAuditEntry, Store};
+
+pub use auth::{API_TOKEN_PREFIX, Caller, Permission};
+pub use error::{ApiError, ServeError};
+pub use register::{RegisterBody, RegisterReply, Registrar};
+
+/// The largest request body accepted (256 KiB); larger ones are refused with 413.
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// How long shutdown waits for requests in flight before closing connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a new connection may take to send its first request.
+const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the REST API works with. Cheap to clone.
+#[derive(Clone)]
+pub struct RestState {
+    /// The database.
+    pub store: Store,
+    /// The CA and the server's keys (`GET /api/v1/ca.pem`).
+    pub pki: Arc<Pki>,
+    /// `server.yaml` (advertised hostname and port, enrollment and metrics settings).
+    pub config: Arc<ServerConfig>,
+    /// The live configuration: validate, publish, version, history, trace.
+    pub ops: Arc<dyn ConfigOps>,
+    /// The secrets store; `None` when no local backend is configured (the secrets
+    /// endpoints then answer 503).
+    pub secrets: Option<Arc<LocalSecrets>>,
+    /// Registers new envoys (`POST /api/v1/register`).
+    pub registrar: Arc<dyn Registrar>,
+    /// The agent binary served to bootstrapping hosts; `None` = not configured.
+    pub agent_binary: Option<PathBuf>,
+    /// Renders `/metrics`: the handle of the process's Prometheus recorder
+    /// (see [`install_metrics_recorder`]).
+    pub metrics: PrometheusHandle,
+}
+
+impl std::fmt::Debug for RestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestState")
+            .field("store", &self.store)
+            .field("agent_binary", &self.agent_binary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state the handlers share: the [`RestState`] plus what the API keeps itself.
+pub(crate) struct App {
+    rest: RestState,
+    refusals: Mutex<auth::RefusalThrottle>,
+    binary: bootstrap::BinaryCache,
+}
+
+/// What every handler receives.
+pub(crate) type ApiState = Arc<App>;
+
+impl App {
+    /// Appends an audit entry for a change made by `actor`. A failure to write it is a
+    /// 500 that says the change itself was made.
+    async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let entry = NewAuditEntry {
+            at: now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            detail,
+        };
+        match self.rest.store.append_audit(&entry).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(ApiError::internal(
+                &format!("appending `{action}` to the audit log (the change itself was made)"),
+                &e,
+            )),
+        }
+    }
+
+    /// Appends an audit entry for a refused request, unless the throttle says too many
+    /// were written this minute. Never fails the request: a write error is logged.
+    async fn audit_refusal(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        mut detail: serde_json::Value,
+    ) {
+        let admitted = self
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(Instant::now());
+        let Some(suppressed) = admitted else {
+            return;
+        };
+        if suppressed > 0
+            && let Some(map) = detail.as_object_mut()
+        {
+            map.insert("suppressed".to_owned(), suppressed.into());
+        }
+        let entry = NewAuditEntry {
+            at: now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            detail,
+        };
+        if let Err(e) = self.rest.store.append_audit(&entry).await {
+            tracing::error!(target: "vigo::rest", "appending `{action}` to the audit log: {e}");
+        }
+    }
+}
+
+/// The API's routes over `state`. Serve it with [`serve`] (which provides the peer
+/// addresses recorded in audit entries).
+pub fn router(state: RestState) -> Router {
+    let app: ApiState = Arc::new(App {
+        rest: state,
+        refusals: Mutex::new(auth::RefusalThrottle::new()),
+        binary: bootstrap::BinaryCache::default(),
+    });
+    let api = Router::new()
+        .route("/health", get(status::health))
+        .route("/version", get(status::version))
+        .route("/ca.pem", get(register::ca_pem))
+        .route("/register", post(register::register))
+        .route("/agent/binary", get(bootstrap::agent_binary))
+        .route("/envoys", get(envoys::list))
+        .route("/envoys/{id}", get(envoys::show))
+        .route("/envoys/{id}/revoke", post(envoys::revoke))
+        .route("/envoys/{id}/traits", get(envoys::traits))
+        .route("/envoys/{id}/runs", get(envoys::runs))
+        .route("/runs/{id}", get(envoys::run))
+        .route(
+            "/tokens",
+            get(enrollment::list_tokens).post(enrollment::create_token),
+        )
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(enrollment::delete_token),
+        )
+        .route(
+            "/patterns",
+            get(enrollment::list_patterns).post(enrollment::put_pattern),
+        )
+        .route(
+            "/patterns/{pattern}",
+            axum::routing::delete(enrollment::delete_pattern),
+        )
+        .route("/config/validate", post(config::validate))
+        .route("/config/publish", post(config::publish))
+        .route("/config/version", get(config::version))
+        .route("/config/history", get(config::history))
+        .route("/config/trace", get(config::trace))
+        .route("/secrets", get(secrets::list))
+        .route(
+            "/secrets/{*path}",
+            put(secrets::set).delete(secrets::delete),
+        )
+        .route(
+            "/api-tokens",
+            get(api_tokens::list).post(api_tokens::create),
+        )
+        .route(
+            "/api-tokens/{id}",
+            axum::routing::delete(api_tokens::revoke),
+        )
+        .route("/audit", get(audit::list));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/bootstrap", get(bootstrap::script))
+        .route("/metrics", get(metrics::render))
+        .fallback(status::not_found)
+        .method_not_allowed_fallback(status::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::count_requests))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}
+
+/// Serves `router` over TLS (`tls`, e.g. [`Pki::rest_server_config`]) on `listener`
+/// until `shutdown` completes, then lets requests in flight finish (up to 10 s).
+/// HTTP/1.1 and HTTP/2 (by ALPN); a connection that sends no request within 30 s is
+/// closed.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+    let io = |source| ServeError::Io {
+        addr: addr.clone(),
+        source,
+    };
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    axum_server::tls_rustls::from_tcp_rustls(listener, config)
+        .map_err(io)?
+        .handle(handle)
+        .first_request_timeout(FIRST_REQUEST_TIMEOUT)
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .map_err(io)
+}
+
+/// Installs the process-wide Prometheus recorder (once, at startup) and returns the
+/// handle [`RestState::metrics`] renders. Fails when a recorder is already installed.
+pub fn install_metrics_recorder() -> Result<PrometheusHandle, ServeError> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(ServeError::Metrics)
+}
+
+/// Now, in Unix seconds.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A Unix time as RFC 3339 (UTC), for messages.
+pub(crate) fn format_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// `bytes` random bytes from the OS, as lower-case hex (token secrets and ids).
+pub(crate) fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| ApiError::internal("drawing random bytes", &e))?;
+    Ok(hex::encode(buf))
+}
+
+/// Parses a lifetime such as `"24h"` or `"720h"` (the `server.yaml` duration syntax):
+/// more than zero, at most `max_days` days.
+pub(crate) fn parse_lifetime(text: &str, what: &str, max_days: u64) -> Result<i64, ApiError> {
+    let d: crate::config::ConfigDuration = text
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(format!("{what}: {e}")))?;
+    let secs = d.as_secs();
+    if secs == 0 {
+        return Err(ApiError::bad_request(format!(
+            "{what}: must be at least one second"
+        )));
+    }
+    if secs > max_days * 86_400 {
+        return Err(ApiError::bad_request(format!(
+            "{what}: at most {max_days} days, got {d}"
+        )));
+    }
+    i64::try_from(secs).map_err(|_| ApiError::bad_request(format!("{what}: too long")))
+}

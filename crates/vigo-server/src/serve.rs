@@ -1,0 +1,380 @@
+//! Starting and stopping a server: secrets, PKI, store, the live version, the fleet index
+//! and its flush task, the local admin token, and the gRPC listener.
+//!
+//! [`start`] returns a [`Running`] server (tests bind `127.0.0.1:0` and read
+//! [`Running::grpc_addr`]); [`Running::shutdown`] stops the listeners, waits for requests
+//! in flight, flushes the fleet index and closes the store.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, DatabaseDriver, SecretsBackend, ServerConfig};
+use crate::enroll::Enroller;
+use crate::fleet::{FLUSH_INTERVAL, Fleet};
+use crate::grpc::{self, AgentService};
+use crate::ops::PublishError;
+use crate::pki::{Pki, PkiError, PkiOptions};
+use crate::publish::{Publisher, PublisherOptions, now_unix};
+use crate::secrets::{LocalSecrets, SecretsError};
+use crate::state::AppState;
+use crate::store::{ApiRole, NewApiToken, Store, StoreConfig, StoreError, TokenHash};
+
+/// The name of the local admin API token in the store.
+pub const LOCAL_ADMIN_TOKEN_NAME: &str = "local-admin";
+/// How often the server re-reads the fleet and the latest version from the store
+/// (revocations made through REST or by another replica, publishes of other replicas).
+pub const RESYNC_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// `server.yaml` (or a secret it references).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The secrets store.
+    #[error("secrets: {0}")]
+    Secrets(#[from] SecretsError),
+    /// The CA, certificates or signing key.
+    #[error("pki: {0}")]
+    Pki(#[from] PkiError),
+    /// The database.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The stored or on-disk configuration could not be made live.
+    #[error("configuration: {0}")]
+    Publish(PublishError),
+    /// A file or socket.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// A server task panicked.
+    #[error("server task failed: {0}")]
+    Task(String),
+}
+
+/// The hook where the REST API plugs in: the router for `server.api_listen`.
+///
+/// **REST engineer: replace the body** with `Some(crate::rest::router(...))` built from
+/// `state` (`state.config_ops()`, `state.store`, `state.pki`, `state.secrets`,
+/// `state.enroller`, `state.fleet`) and serve it in [`start`] where marked.
+pub fn rest_router(state: &AppState) -> Option<axum::Router> {
+    let _ = state;
+    None
+}
+
+/// Builds the shared state from a loaded config: secrets (and the config's `secret:`
+/// values), PKI, store, the live version, the fleet index, the enroller.
+pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeError> {
+    let secrets = match config.secrets.backend {
+        SecretsBackend::Local => Some(Arc::new(LocalSecrets::from_config(&config.secrets)?)),
+        SecretsBackend::Isopass => None,
+    };
+    if let Some(s) = &secrets {
+        config.resolve_secrets_from(s)?;
+    }
+    let pki = Arc::new(Pki::load_or_create(&PkiOptions::from_config(&config))?);
+    let report = pki.report();
+    tracing::info!(
+        created_ca = report.created_ca,
+        server_cert = ?report.server_cert,
+        created_signing_key = report.created_signing_key,
+        signing_key_id = %pki.signing_key_id(),
+        "PKI ready"
+    );
+    let store = Store::open(&store_config(&config)).await?;
+    tracing::info!(backend = %store.backend(), "store open");
+
+    let publisher = Arc::new(Publisher::new(
+        PublisherOptions {
+            stacks_dir: config.server.data_dir.join("stacks"),
+            max_age_secs: config.checkin.bundle_max_age.as_secs(),
+            observe_only: config.checkin.observe_only,
+        },
+        store.clone(),
+        pki.signing_key().clone(),
+        secrets.clone(),
+    ));
+    match publisher.start().await {
+        Ok(Some(v)) => tracing::info!(version = %v.version, "configuration live"),
+        Ok(None) => tracing::warn!(
+            stacks = %publisher.options().stacks_dir.display(),
+            "no configuration published and no stacks directory: check-ins will be refused"
+        ),
+        Err(PublishError::Invalid(problems)) => {
+            for p in &problems {
+                tracing::error!("{}", p.message);
+            }
+            return Err(ServeError::Publish(PublishError::Invalid(problems)));
+        }
+        Err(e) => return Err(ServeError::Publish(e)),
+    }
+
+    let fleet = Arc::new(Fleet::load(&store).await?);
+    tracing::info!(envoys = fleet.count(None), "fleet index loaded");
+    let enroller = Arc::new(Enroller::new(
+        store.clone(),
+        Arc::clone(&pki),
+        Arc::clone(&fleet),
+        config.enrollment.client_cert_validity.get(),
+    ));
+    ensure_local_admin_token(&store, &config.auth.local_admin_token_file).await?;
+    Ok(AppState {
+        config: Arc::new(config),
+        pki,
+        store,
+        secrets,
+        publisher,
+        fleet,
+        enroller,
+    })
+}
+
+/// Where the store lives: `<data_dir>/db/vigo.db` for SQLite (the directory of a
+/// `sqlite://` `database.url` when one is set), `database.url` for PostgreSQL.
+pub fn store_config(config: &ServerConfig) -> StoreConfig {
+    match config.database.driver {
+        DatabaseDriver::Postgres => StoreConfig::Postgres {
+            url: config.database_url(),
+            max_connections: config.database.max_connections,
+        },
+        DatabaseDriver::Sqlite => {
+            let from_url = config.database.url.as_ref().and_then(|u| {
+                let path = u.expose().strip_prefix("sqlite://")?;
+                let path = path.split('?').next()?;
+                Path::new(path).parent().map(Path::to_path_buf)
+            });
+            StoreConfig::Sqlite {
+                data_dir: from_url.unwrap_or_else(|| config.server.data_dir.join("db")),
+            }
+        }
+    }
+}
+
+/// Makes sure the local admin token file exists (0600, written at first start) and its
+/// SHA-256 is an admin API token in the store. A token file replaced by hand replaces
+/// the stored token.
+pub async fn ensure_local_admin_token(store: &Store, file: &Path) -> Result<(), ServeError> {
+    let io = |what: &str, source| ServeError::Io {
+        what: format!("{what} {}", file.display()),
+        source,
+    };
+    let secret = match std::fs::read_to_string(file) {
+        Ok(text) if !text.trim().is_empty() => {
+            check_private(file).map_err(|e| io("checking", e))?;
+            text.trim().to_owned()
+        }
+        Ok(_) => return write_new_token(store, file, true).await,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return write_new_token(store, file, false).await;
+        }
+        Err(e) => return Err(io("reading", e)),
+    };
+    register_admin_token(store, &secret).await
+}
+
+async fn write_new_token(store: &Store, file: &Path, replace: bool) -> Result<(), ServeError> {
+    let secret = format!("vgot_{}", random_hex(32)?);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| ServeError::Io {
+            what: format!("creating {}", dir.display()),
+            source,
+        })?;
+    }
+    let tmp = PathBuf::from(format!("{}.tmp", file.display()));
+    let _ = std::fs::remove_file(&tmp);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(secret.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()
+        })
+        .and_then(|()| {
+            if replace {
+                std::fs::rename(&tmp, file)
+            } else {
+                // Never clobber a file another process created meanwhile.
+                std::fs::hard_link(&tmp, file).and_then(|()| std::fs::remove_file(&tmp))
+            }
+        });
+    written.map_err(|source| ServeError::Io {
+        what: format!("writing {}", file.display()),
+        source,
+    })?;
+    tracing::info!(file = %file.display(), "local admin token written");
+    register_admin_token(store, &secret).await
+}
+
+async fn register_admin_token(store: &Store, secret: &str) -> Result<(), ServeError> {
+    let hash = TokenHash::of_secret(secret);
+    let now = now_unix();
+    if let Some(t) = store.api_token_by_hash(&hash).await? {
+        if t.is_valid_at(now) {
+            return Ok(());
+        }
+        tracing::warn!("the local admin token in the file was revoked; it stays unusable");
+        return Ok(());
+    }
+    // The file changed: retire the previous local admin token.
+    for old in store.list_api_tokens().await? {
+        if old.name == LOCAL_ADMIN_TOKEN_NAME && old.revoked_at.is_none() {
+            store.revoke_api_token(&old.id, now).await?;
+        }
+    }
+    store
+        .create_api_token(&NewApiToken {
+            id: format!("tok_{}", random_hex(8)?),
+            name: LOCAL_ADMIN_TOKEN_NAME.to_owned(),
+            hash,
+            role: ApiRole::Admin,
+            owner: None,
+            created_at: now,
+            expires_at: None,
+        })
+        .await?;
+    Ok(())
+}
+
+fn check_private(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "mode {:o} lets others read the token; chmod 600 it",
+                mode & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn random_hex(bytes: usize) -> Result<String, ServeError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| ServeError::Io {
+        what: "reading randomness".to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(hex::encode(buf))
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    /// The shared state.
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    grpc: JoinHandle<Result<(), tonic::transport::Error>>,
+    flusher: JoinHandle<()>,
+    resync: JoinHandle<()>,
+}
+
+/// Starts a server from a loaded config.
+pub async fn start(config: ServerConfig) -> Result<Running, ServeError> {
+    let state = build_state(config).await?;
+    start_with_state(state).await
+}
+
+/// Starts the listeners and background tasks over a built state.
+pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
+    let (stop, stopped) = watch::channel(false);
+    let addr = state.config.server.grpc_listen.socket_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io {
+            what: format!("binding the gRPC listener on {addr}"),
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| ServeError::Io {
+        what: "reading the gRPC listener address".to_owned(),
+        source,
+    })?;
+    let tls = grpc::tls::grpc_server_config_optional_client(&state.pki)?;
+    let service = AgentService::new(state.clone(), stopped.clone());
+    let mut grpc_stop = stopped.clone();
+    let grpc = tokio::spawn(grpc::serve(listener, tls, service, async move {
+        let _ = grpc_stop.wait_for(|s| *s).await;
+    }));
+    tracing::info!(addr = %grpc_addr, "gRPC listening");
+
+    // REST: when `rest_router` returns a router, serve it on `server.api_listen` here
+    // (with `state.pki.rest_server_config()`), stopping on `stopped`.
+    if rest_router(&state).is_some() {
+        tracing::warn!("a REST router is available but no listener is wired yet");
+    }
+
+    let flusher = Arc::clone(&state.fleet).spawn_flusher(
+        state.store.clone(),
+        FLUSH_INTERVAL,
+        stopped.clone(),
+    );
+    let resync = spawn_resync(state.clone(), stopped);
+    Ok(Running {
+        grpc_addr,
+        state,
+        stop,
+        grpc,
+        flusher,
+        resync,
+    })
+}
+
+/// Every [`RESYNC_INTERVAL`]: revocations from the store into the fleet index, and a
+/// version published by another replica into the publisher.
+fn spawn_resync(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RESYNC_INTERVAL);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            if let Err(e) = state.fleet.reload(&state.store).await {
+                tracing::warn!(error = %e, "re-reading the fleet failed");
+            }
+            match state.publisher.sync_from_store().await {
+                Ok(true) => tracing::info!(version = ?state.publisher.version().map(|v| v.version),
+                    "a newer version published elsewhere is live"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "loading the latest stored version failed"),
+            }
+        }
+    })
+}
+
+impl Running {
+    /// Stops accepting, ends held streams, waits for requests in flight, flushes the
+    /// fleet index and closes the store.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let grpc = self.grpc.await;
+        let _ = self.resync.await;
+        let _ = self.flusher.await;
+        self.state.store.close().await;
+        match grpc {
+            Ok(result) => result.map_err(ServeError::Grpc),
+            Err(e) => Err(ServeError::Task(e.to_string())),
+        }
+    }
+}

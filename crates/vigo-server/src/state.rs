@@ -1,0 +1,41 @@
+//! [`AppState`]: everything a running `vigosrv` shares between its listeners — config,
+//! PKI, store, secrets, the publisher (live version and bundle cache), the fleet index
+//! and the enroller. Built by [`crate::serve::build_state`]; cheap to clone.
+
+use std::sync::Arc;
+
+use crate::config::ServerConfig;
+use crate::enroll::Enroller;
+use crate::fleet::Fleet;
+use crate::ops::ConfigOps;
+use crate::pki::Pki;
+use crate::publish::Publisher;
+use crate::secrets::LocalSecrets;
+use crate::store::Store;
+
+/// The shared state of a running server.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// `server.yaml`, loaded, secrets resolved.
+    pub config: Arc<ServerConfig>,
+    /// CA, server certificate, bundle-signing key.
+    pub pki: Arc<Pki>,
+    /// The database.
+    pub store: Store,
+    /// The local secrets store (`None` when the backend is not `local`).
+    pub secrets: Option<Arc<LocalSecrets>>,
+    /// The live version, publishing, the signed-bundle cache.
+    pub publisher: Arc<Publisher>,
+    /// The in-memory fleet index. Call [`Fleet::revoke`] after revoking an envoy in the
+    /// store so its next request is refused at once.
+    pub fleet: Arc<Fleet>,
+    /// Registration of new envoys (gRPC `Register`, REST `POST /api/v1/register`).
+    pub enroller: Arc<Enroller>,
+}
+
+impl AppState {
+    /// The publisher as the REST layer's [`ConfigOps`].
+    pub fn config_ops(&self) -> Arc<dyn ConfigOps> {
+        Arc::clone(&self.publisher) as Arc<dyn ConfigOps>
+    }
+}

@@ -1,0 +1,854 @@
+//! The agent protocol end to end: a real `vigosrv` on 127.0.0.1:0 with its generated CA,
+//! real mTLS with a tonic client, SQLite in a temporary directory, a small stacks tree.
+//! The agent side (request signing, CSR, bundle verification) is written here from the
+//! proto's description, independently of the server code.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::{Code, Status};
+use uuid::Uuid;
+use vigo_core::Bundle;
+use vigo_proto::v1::agent_client::AgentClient;
+use vigo_proto::v1::{
+    Action, CheckInRequest, CheckInResponse, RegisterRequest, RegisterResponse,
+    ReportResultRequest, ReportTraitsRequest, ResolveSecretsRequest, ResourceResult, SignedBundle,
+    SignedRequest, check_in_response,
+};
+use vigo_server::config::ServerConfig;
+use vigo_server::ops::{ConfigOps, PublishError};
+use vigo_server::secrets::LocalSecrets;
+use vigo_server::serve::{self, Running};
+use vigo_server::store::{ApprovedPattern, NewEnrollmentToken, Store, TokenHash};
+
+const MOTD: &str = "configcrate: motd
+vars:
+  greeting: hello
+resources:
+  - name: motd
+    type: file
+    target_path: /etc/motd
+    content: \"{{ .Vars.greeting }}\"
+    state: present
+  - name: app-config
+    type: file
+    target_path: /etc/app.conf
+    content: \"password=secret:app/db_password\"
+    state: present
+";
+
+const ENVOYS: &str = "envoys:
+  - match: \"*.example.net\"
+    configcrates: [motd]
+";
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A server in a temporary data directory.
+struct Server {
+    dir: tempfile::TempDir,
+    running: Option<Running>,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        write_stacks(dir.path(), MOTD);
+        let config = config(dir.path());
+        let secrets = LocalSecrets::from_config(&config.secrets).unwrap();
+        secrets.set("app/db_password", "hunter2").unwrap();
+        secrets.set("other/secret", "not-for-envoys").unwrap();
+        let running = serve::start(config).await.unwrap();
+        Server {
+            dir,
+            running: Some(running),
+        }
+    }
+
+    async fn restart(&mut self) {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        self.running = Some(serve::start(config(self.dir.path())).await.unwrap());
+    }
+
+    fn running(&self) -> &Running {
+        self.running.as_ref().unwrap()
+    }
+
+    fn store(&self) -> &Store {
+        &self.running().state.store
+    }
+
+    fn ca_pem(&self) -> String {
+        self.running().state.pki.ca_pem().to_owned()
+    }
+
+    async fn approve(&self, pattern: &str, trusted: bool) {
+        self.store()
+            .put_pattern(&ApprovedPattern {
+                pattern: pattern.into(),
+                trusted,
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Creates an enrollment token valid for `ttl` seconds (negative: already expired).
+    async fn token(&self, ttl: i64) -> String {
+        let secret = format!("vget_{}", Uuid::new_v4().simple());
+        let created_at = now() - 1000;
+        self.store()
+            .create_enrollment_token(&NewEnrollmentToken {
+                id: format!("et_{}", &Uuid::new_v4().simple().to_string()[..8]),
+                hash: TokenHash::of_secret(&secret),
+                created_at,
+                expires_at: now() + ttl,
+                hostname_pattern: None,
+            })
+            .await
+            .unwrap();
+        secret
+    }
+
+    async fn channel(&self, identity: Option<(&str, &str)>) -> AgentClient<Channel> {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(self.ca_pem()))
+            .domain_name("localhost");
+        if let Some((cert, key)) = identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        let url = format!("https://127.0.0.1:{}", self.running().grpc_addr.port());
+        let channel = Channel::from_shared(url)
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap();
+        AgentClient::new(channel)
+    }
+
+    async fn publish(&self) -> Result<vigo_server::ops::VersionInfo, PublishError> {
+        self.running().state.publisher.publish("test").await
+    }
+}
+
+fn config(dir: &Path) -> ServerConfig {
+    let yaml = "server:\n  grpc_listen: \"127.0.0.1:0\"\n  api_listen: \"127.0.0.1:0\"\n  hostname: localhost\ncheckin:\n  interval: 90s\n";
+    ServerConfig::parse(yaml, &dir.join("server.yaml"), dir).unwrap()
+}
+
+fn write_stacks(dir: &Path, motd: &str) {
+    let stacks = dir.join("stacks");
+    std::fs::create_dir_all(stacks.join("configcrates")).unwrap();
+    std::fs::write(stacks.join("configcrates/motd.vgo"), motd).unwrap();
+    std::fs::write(stacks.join("envoys.vgo"), ENVOYS).unwrap();
+}
+
+/// The agent's side: its key, its TLS identity once registered, its request signing.
+struct Agent {
+    hostname: String,
+    key: SigningKey,
+    tls_key_pem: String,
+    csr_pem: String,
+    envoy_id: String,
+    cert_pem: String,
+    server_key: Option<VerifyingKey>,
+}
+
+impl Agent {
+    fn new(hostname: &str) -> Agent {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).unwrap();
+        let tls_key = rcgen::KeyPair::generate().unwrap();
+        let csr = rcgen::CertificateParams::new(vec![hostname.to_owned()])
+            .unwrap()
+            .serialize_request(&tls_key)
+            .unwrap();
+        Agent {
+            hostname: hostname.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+            tls_key_pem: tls_key.serialize_pem(),
+            csr_pem: csr.pem().unwrap(),
+            envoy_id: String::new(),
+            cert_pem: String::new(),
+            server_key: None,
+        }
+    }
+
+    /// A signed envelope, per `SignedRequest.signature` in agent.proto.
+    fn sign_as(&self, key: &SigningKey, method: &str, body: Vec<u8>, ts: i64) -> SignedRequest {
+        let mut nonce = vec![0u8; 16];
+        getrandom::fill(&mut nonce).unwrap();
+        let mut msg = b"vigo.v1.req\0".to_vec();
+        msg.extend_from_slice(method.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(self.envoy_id.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(&ts.to_be_bytes());
+        msg.extend_from_slice(&nonce);
+        msg.extend_from_slice(&body);
+        SignedRequest {
+            envoy_id: self.envoy_id.clone(),
+            timestamp_unix: ts,
+            nonce,
+            signature: key.sign(&msg).to_bytes().to_vec(),
+            body,
+        }
+    }
+
+    fn sign(&self, method: &str, body: Vec<u8>) -> SignedRequest {
+        self.sign_as(&self.key, method, body, now())
+    }
+
+    async fn register(
+        &mut self,
+        server: &Server,
+        token: Option<&str>,
+        force: bool,
+    ) -> Result<RegisterResponse, Status> {
+        let body = RegisterRequest {
+            hostname: self.hostname.clone(),
+            ip_addresses: vec!["192.0.2.10".into()],
+            agent_public_key: self.key.verifying_key().to_bytes().to_vec(),
+            token: token.unwrap_or_default().to_owned(),
+            force,
+            csr_pem: self.csr_pem.clone(),
+            agent_version: "0.1.0".into(),
+        };
+        let saved = std::mem::take(&mut self.envoy_id);
+        let req = self.sign("Register", body.encode_to_vec());
+        let mut client = server.channel(None).await;
+        let result = client.register(req).await.map(tonic::Response::into_inner);
+        match &result {
+            Ok(resp) => {
+                self.envoy_id.clone_from(&resp.envoy_id);
+                self.cert_pem.clone_from(&resp.certificate_pem);
+                let key: [u8; 32] = resp.server_signing_key.as_slice().try_into().unwrap();
+                self.server_key = Some(VerifyingKey::from_bytes(&key).unwrap());
+            }
+            Err(_) => self.envoy_id = saved,
+        }
+        result
+    }
+
+    async fn client(&self, server: &Server) -> AgentClient<Channel> {
+        server
+            .channel(Some((&self.cert_pem, &self.tls_key_pem)))
+            .await
+    }
+
+    async fn check_in(
+        &self,
+        server: &Server,
+        version: &str,
+        fingerprint: &str,
+    ) -> Result<CheckInResponse, Status> {
+        let body = CheckInRequest {
+            policy_version: version.into(),
+            state_fingerprint: fingerprint.into(),
+            ..Default::default()
+        };
+        let req = self.sign("CheckIn", body.encode_to_vec());
+        self.client(server)
+            .await
+            .check_in(req)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Verifies a bundle with the pinned key and decodes it.
+    fn open(&self, signed: &SignedBundle) -> Bundle {
+        let wire = vigo_core::signing::verify(signed, self.server_key.as_ref().unwrap())
+            .expect("the bundle verifies with the key pinned at registration");
+        vigo_core::signing::check_age(&wire, now()).unwrap();
+        Bundle::from_proto(&wire).unwrap()
+    }
+}
+
+fn bundle_of(resp: &CheckInResponse) -> &SignedBundle {
+    match &resp.outcome {
+        Some(check_in_response::Outcome::Bundle(b)) => b,
+        other => panic!("expected a bundle, got {other:?}"),
+    }
+}
+
+fn fingerprint(signed: &SignedBundle) -> String {
+    hex::encode(Sha256::digest(&signed.payload))
+}
+
+fn assert_refused(result: Result<impl std::fmt::Debug, Status>, code: Code, words: &str) {
+    let status = result.expect_err("the request must be refused");
+    assert_eq!(status.code(), code, "{}", status.message());
+    assert!(
+        status.message().contains(words),
+        "`{}` should say `{words}`",
+        status.message()
+    );
+}
+
+async fn enrolled(server: &Server, hostname: &str) -> Agent {
+    let mut agent = Agent::new(hostname);
+    let token = server.token(3600).await;
+    agent.register(server, Some(&token), false).await.unwrap();
+    agent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_check_in_no_change_and_publish() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let mut agent = Agent::new("web-01.example.net");
+    let token = server.token(3600).await;
+    let reg = agent.register(&server, Some(&token), false).await.unwrap();
+    assert!(Uuid::parse_str(&reg.envoy_id).is_ok());
+    assert_eq!(reg.ca_pem, server.ca_pem());
+    assert_eq!(
+        reg.server_signing_key_id,
+        server.running().state.pki.signing_key_id()
+    );
+    assert!(
+        reg.certificate_pem
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    // The first bundle rides along with the registration.
+    let first = reg.bundle.as_ref().expect("a first bundle");
+    assert_eq!(
+        agent.open(first).version,
+        server.running().state.publisher.version().unwrap().version
+    );
+
+    let resp = agent.check_in(&server, "", "").await.unwrap();
+    assert_eq!(resp.interval_secs, 90);
+    let signed = bundle_of(&resp).clone();
+    let bundle = agent.open(&signed);
+    let live = server.running().state.publisher.version().unwrap();
+    assert_eq!(bundle.version, live.version);
+    assert_eq!(bundle.tree_hash, live.tree_hash);
+    assert_eq!(bundle.max_age_secs, 24 * 3600);
+    let crate0 = &bundle.configcrates[0];
+    assert_eq!(crate0.name, "motd");
+    let names: Vec<_> = crate0.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["motd", "app-config"]);
+    assert_eq!(crate0.resources[0].attributes["target_path"], "/etc/motd");
+    // Secrets travel as markers, never as values.
+    let app = &crate0.resources[1].attributes["content"];
+    assert_eq!(app, "password=__VIGO_SECRET__app/db_password__END__");
+    assert!(!String::from_utf8_lossy(&signed.payload).contains("hunter2"));
+
+    // Same version and fingerprint: no change.
+    let again = agent
+        .check_in(&server, &bundle.version, &fingerprint(&signed))
+        .await
+        .unwrap();
+    assert!(matches!(
+        again.outcome,
+        Some(check_in_response::Outcome::NoChange(_))
+    ));
+    // Same version, another fingerprint: the bundle again.
+    let other = agent
+        .check_in(&server, &bundle.version, "00")
+        .await
+        .unwrap();
+    assert_eq!(bundle_of(&other).payload, signed.payload);
+
+    // Publish a change: the next check-in gets the new version.
+    write_stacks(
+        server.dir.path(),
+        &MOTD.replace("greeting: hello", "greeting: bonjour"),
+    );
+    let published = server.publish().await.unwrap();
+    assert!(
+        published.version > live.version,
+        "versions strictly increase"
+    );
+    assert_eq!(published.published_by, "test");
+    let resp = agent
+        .check_in(&server, &bundle.version, &fingerprint(&signed))
+        .await
+        .unwrap();
+    let newer = agent.open(bundle_of(&resp));
+    assert_eq!(newer.version, published.version);
+    assert_eq!(newer.configcrates[0].vars["greeting"], "bonjour");
+    // Publishing the same tree again is refused as unchanged.
+    assert!(
+        matches!(server.publish().await, Err(PublishError::Unchanged(v)) if v == published.version)
+    );
+    let history = server.running().state.publisher.history(10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    let audit = server.store().list_audit(100, None).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "config_published"
+        && a.target.as_deref() == Some(published.version.as_str())));
+    assert!(audit.iter().any(|a| a.action == "envoy.registered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_refusals_say_why() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    server.approve("*.trusted.example.org", true).await;
+
+    // Hostname outside every approved pattern (with a good token, which stays unused).
+    let token = server.token(3600).await;
+    let mut stranger = Agent::new("db.elsewhere.com");
+    assert_refused(
+        stranger.register(&server, Some(&token), false).await,
+        Code::PermissionDenied,
+        "not approved",
+    );
+    // No token for an untrusted pattern.
+    let mut web = Agent::new("web-01.example.net");
+    assert_refused(
+        web.register(&server, None, false).await,
+        Code::Unauthenticated,
+        "token is required",
+    );
+    // Wrong token.
+    assert_refused(
+        web.register(&server, Some("vget_not-a-token"), false).await,
+        Code::Unauthenticated,
+        "wrong enrollment token",
+    );
+    // Expired token.
+    let expired = server.token(-10).await;
+    assert_refused(
+        web.register(&server, Some(&expired), false).await,
+        Code::Unauthenticated,
+        "expired",
+    );
+    // The good token, which the refusals above did not consume.
+    web.register(&server, Some(&token), false).await.unwrap();
+    let first_id = web.envoy_id.clone();
+    // Reused token.
+    let mut web2 = Agent::new("web-02.example.net");
+    assert_refused(
+        web2.register(&server, Some(&token), false).await,
+        Code::Unauthenticated,
+        "already used by web-01.example.net",
+    );
+    // Already enrolled, without force.
+    let mut again = Agent::new("web-01.example.net");
+    let token2 = server.token(3600).await;
+    assert_refused(
+        again.register(&server, Some(&token2), false).await,
+        Code::AlreadyExists,
+        "already enrolled",
+    );
+    // With force: the old envoy is revoked at once.
+    again.register(&server, Some(&token2), true).await.unwrap();
+    assert_ne!(again.envoy_id, first_id);
+    assert_refused(
+        web.check_in(&server, "", "").await,
+        Code::PermissionDenied,
+        "revoked",
+    );
+    again.check_in(&server, "", "").await.unwrap();
+    let old = server
+        .store()
+        .envoy(Uuid::parse_str(&first_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.status, vigo_server::store::EnvoyStatus::Revoked);
+
+    // Trusted pattern: no token needed.
+    let mut kiosk = Agent::new("kiosk-1.trusted.example.org");
+    kiosk.register(&server, None, false).await.unwrap();
+
+    // Every refusal is audited with its reason.
+    let audit = server.store().list_audit(200, None).await.unwrap();
+    let reasons: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "envoy.register_refused")
+        .filter_map(|a| a.detail["reason"].as_str())
+        .collect();
+    for r in [
+        "hostname_not_approved",
+        "token_required",
+        "wrong_token",
+        "token_expired",
+        "token_reused",
+        "already_enrolled",
+    ] {
+        assert!(reasons.contains(&r), "{r} not audited in {reasons:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_publish_changes_nothing_and_returns_every_error() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let before = server.running().state.publisher.version().unwrap();
+    let bad = MOTD
+        .replace(
+            "    state: present\n  - name: app-config",
+            "    mdoe: \"0644\"\n    state: present\n  - name: app-config",
+        )
+        .replace("target_path: /etc/app.conf", "target_pth: /etc/app.conf");
+    write_stacks(server.dir.path(), &bad);
+    let Err(PublishError::Invalid(problems)) = server.publish().await else {
+        panic!("an invalid tree must be refused");
+    };
+    assert!(problems.len() >= 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.message.contains("mdoe")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.message.contains("target_pth")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.message.contains("configcrates/motd.vgo:")),
+        "{problems:?}"
+    );
+    assert!(
+        matches!(server.running().state.publisher.validate().await, Err(PublishError::Invalid(p)) if p == problems)
+    );
+    assert_eq!(server.running().state.publisher.version().unwrap(), before);
+    let resp = agent.check_in(&server, "", "").await.unwrap();
+    assert_eq!(agent.open(bundle_of(&resp)).version, before.version);
+
+    // A reference to a secret the store does not hold is an error too.
+    write_stacks(
+        server.dir.path(),
+        &MOTD.replace("app/db_password", "app/missing"),
+    );
+    let Err(PublishError::Invalid(problems)) = server.publish().await else {
+        panic!("a missing secret must be refused");
+    };
+    assert!(
+        problems[0]
+            .message
+            .contains("secret `app/missing` is not in the secrets store"),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stale_replayed_revoked_and_foreign_requests_are_refused() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let a = enrolled(&server, "web-01.example.net").await;
+    let b = enrolled(&server, "web-02.example.net").await;
+    let body = CheckInRequest::default().encode_to_vec();
+    let mut client = a.client(&server).await;
+
+    // Signed by another key.
+    let forger = SigningKey::from_bytes(&[42; 32]);
+    let forged = a.sign_as(&forger, "CheckIn", body.clone(), now());
+    assert_refused(
+        client.check_in(forged).await,
+        Code::Unauthenticated,
+        "bad request signature",
+    );
+    // Signed for another method.
+    let wrong_method = a.sign("ReportTraits", body.clone());
+    assert_refused(
+        client.check_in(wrong_method).await,
+        Code::Unauthenticated,
+        "bad request signature",
+    );
+    // Stale and future timestamps.
+    let stale = a.sign_as(&a.key, "CheckIn", body.clone(), now() - 400);
+    assert_refused(
+        client.check_in(stale).await,
+        Code::Unauthenticated,
+        "stale request",
+    );
+    let future = a.sign_as(&a.key, "CheckIn", body.clone(), now() + 400);
+    assert_refused(
+        client.check_in(future).await,
+        Code::Unauthenticated,
+        "stale request",
+    );
+    // Replayed nonce.
+    let once = a.sign("CheckIn", body.clone());
+    client.check_in(once.clone()).await.unwrap();
+    assert_refused(
+        client.check_in(once).await,
+        Code::Unauthenticated,
+        "replayed",
+    );
+    // A's certificate, B's identity and key.
+    let as_b = b.sign("CheckIn", body.clone());
+    assert_refused(
+        client.check_in(as_b).await,
+        Code::PermissionDenied,
+        "client certificate is for envoy",
+    );
+    // No client certificate at all.
+    let mut anonymous = server.channel(None).await;
+    assert_refused(
+        anonymous.check_in(a.sign("CheckIn", body.clone())).await,
+        Code::Unauthenticated,
+        "client certificate",
+    );
+    // Revoked through the store and the fleet index, as the REST API does.
+    let id = Uuid::parse_str(&b.envoy_id).unwrap();
+    server.store().revoke_envoy(id, now()).await.unwrap();
+    assert!(server.running().state.fleet.revoke(id));
+    assert_refused(
+        b.check_in(&server, "", "").await,
+        Code::PermissionDenied,
+        "revoked",
+    );
+    // A is unaffected.
+    a.check_in(&server, "", "").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_stored_and_replays_are_idempotent() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let run_id = Uuid::now_v7();
+    let body = ReportResultRequest {
+        run_id: run_id.to_string(),
+        policy_version: "20260101T000000Z".into(),
+        dry_run: false,
+        started_at_unix: now() - 5,
+        duration_micros: 2_500_000,
+        results: vec![
+            ResourceResult {
+                configcrate: "motd".into(),
+                r#type: "file".into(),
+                name: "motd".into(),
+                action: Action::Created as i32,
+                duration_micros: 1200,
+                message: "created".into(),
+            },
+            ResourceResult {
+                configcrate: "motd".into(),
+                r#type: "file".into(),
+                name: "app-config".into(),
+                action: Action::None as i32,
+                duration_micros: 300,
+                message: String::new(),
+            },
+        ],
+        ..Default::default()
+    };
+    let mut client = agent.client(&server).await;
+    for _ in 0..2 {
+        // The second send is an offline-queue replay: a new envelope, the same run.
+        client
+            .report_result(agent.sign("ReportResult", body.encode_to_vec()))
+            .await
+            .unwrap();
+    }
+    let envoy = Uuid::parse_str(&agent.envoy_id).unwrap();
+    let run = server
+        .store()
+        .run(run_id)
+        .await
+        .unwrap()
+        .expect("run stored");
+    assert_eq!(run.envoy_id, envoy);
+    assert_eq!(run.counts.created, 1);
+    assert_eq!(run.counts.none, 1);
+    assert_eq!(run.policy_version.as_deref(), Some("20260101T000000Z"));
+    let results = server.store().run_results(run_id).await.unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].resource_id, "motd/file:motd");
+    let runs = server
+        .store()
+        .runs_of_envoy(envoy, vigo_server::store::Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+
+    // An invalid action is refused.
+    let mut bad = body.clone();
+    bad.run_id = Uuid::now_v7().to_string();
+    bad.results[0].action = 99;
+    assert_refused(
+        client
+            .report_result(agent.sign("ReportResult", bad.encode_to_vec()))
+            .await,
+        Code::InvalidArgument,
+        "no valid action",
+    );
+
+    // Traits: kept in memory, written by the batched flush.
+    let traits = ReportTraitsRequest {
+        traits_json: br#"{"os":{"family":"debian"}}"#.to_vec(),
+        ..Default::default()
+    };
+    client
+        .report_traits(agent.sign("ReportTraits", traits.encode_to_vec()))
+        .await
+        .unwrap();
+    let hash = hex::encode(Sha256::digest(br#"{"os":{"family":"debian"}}"#));
+    assert_eq!(
+        server.running().state.fleet.traits_hash(envoy),
+        Some(hash.clone())
+    );
+    let stats = server
+        .running()
+        .state
+        .fleet
+        .flush(server.store())
+        .await
+        .unwrap();
+    assert_eq!(stats.traits, 1);
+    assert!(stats.seen >= 1);
+    let stored = server.store().envoy_traits(envoy).await.unwrap().unwrap();
+    assert!(stored.contains("debian"));
+    let row = server.store().envoy(envoy).await.unwrap().unwrap();
+    assert!(row.last_seen_at.is_some());
+    // A check-in with a known traits hash is not asked for traits; an unknown one is.
+    let ask = |h: &str| CheckInRequest {
+        traits_hash: h.into(),
+        ..Default::default()
+    };
+    let resp = client
+        .check_in(agent.sign("CheckIn", ask(&hash).encode_to_vec()))
+        .await
+        .unwrap();
+    assert!(!resp.into_inner().want_traits);
+    let resp = client
+        .check_in(agent.sign("CheckIn", ask("abc").encode_to_vec()))
+        .await
+        .unwrap();
+    assert!(resp.into_inner().want_traits);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_resolve_only_for_markers_in_the_envoys_bundle() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let mut client = agent.client(&server).await;
+    let ask = |paths: &[&str]| ResolveSecretsRequest {
+        policy_version: String::new(),
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    let resp = client
+        .resolve_secrets(agent.sign("ResolveSecrets", ask(&["app/db_password"]).encode_to_vec()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.values["app/db_password"], b"hunter2");
+
+    assert_refused(
+        client
+            .resolve_secrets(agent.sign(
+                "ResolveSecrets",
+                ask(&["app/db_password", "other/secret"]).encode_to_vec(),
+            ))
+            .await,
+        Code::PermissionDenied,
+        "other/secret",
+    );
+    let audit = server.store().list_audit(50, None).await.unwrap();
+    let denied = audit
+        .iter()
+        .find(|a| a.action == "secrets.denied")
+        .expect("the refusal is audited");
+    assert_eq!(denied.actor, agent.envoy_id);
+    assert_eq!(denied.detail["paths"][0], "other/secret");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_enrollments_version_and_signing_key() {
+    let mut server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let key_id = server.running().state.pki.signing_key_id();
+    let version = server.running().state.publisher.version().unwrap();
+    let resp = agent.check_in(&server, "", "").await.unwrap();
+    let signed = bundle_of(&resp).clone();
+
+    // The local admin token: a 0600 file whose hash is an admin API token.
+    let token_file = server.dir.path().join("local-admin.token");
+    let secret = std::fs::read_to_string(&token_file).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let stored = server
+        .store()
+        .api_token_by_hash(&TokenHash::of_secret(secret.trim()))
+        .await
+        .unwrap()
+        .expect("the local admin token is stored");
+    assert_eq!(stored.role, vigo_server::store::ApiRole::Admin);
+
+    server.restart().await;
+    assert_eq!(server.running().state.pki.signing_key_id(), key_id);
+    assert_eq!(server.running().state.publisher.version().unwrap(), version);
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), secret);
+    assert_eq!(server.store().list_api_tokens().await.unwrap().len(), 1);
+    // The enrollment survived: same certificate, same key, no change since.
+    let again = agent
+        .check_in(&server, &version.version, &fingerprint(&signed))
+        .await
+        .unwrap();
+    assert!(matches!(
+        again.outcome,
+        Some(check_in_response::Outcome::NoChange(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_stream_is_held_open_and_checks_every_frame() {
+    use vigo_proto::v1::{AgentFrame, Keepalive, agent_frame};
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let frame = AgentFrame {
+        frame: Some(agent_frame::Frame::Keepalive(Keepalive {
+            timestamp_unix: now(),
+        })),
+    }
+    .encode_to_vec();
+
+    // Without a client certificate the stream is refused.
+    let mut anonymous = server.channel(None).await;
+    let good = agent.sign("AgentStream", frame.clone());
+    assert_refused(
+        anonymous.agent_stream(tokio_stream::iter(vec![good])).await,
+        Code::Unauthenticated,
+        "client certificate",
+    );
+
+    // A valid frame keeps it open; a forged one ends it with the reason.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut client = agent.client(&server).await;
+    let mut inbound = client
+        .agent_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(agent.sign("AgentStream", frame.clone()))
+        .await
+        .unwrap();
+    // The server greets with a keepalive, then stays quiet until the next one.
+    let hello = inbound.message().await.unwrap().expect("a keepalive frame");
+    assert!(matches!(
+        hello.frame,
+        Some(vigo_proto::v1::server_frame::Frame::Keepalive(_))
+    ));
+    let quiet = tokio::time::timeout(Duration::from_millis(300), inbound.message()).await;
+    assert!(quiet.is_err(), "the stream stays open: {quiet:?}");
+    let forger = SigningKey::from_bytes(&[7; 32]);
+    tx.send(agent.sign_as(&forger, "AgentStream", frame, now()))
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), inbound.message())
+        .await
+        .expect("the server answers the forged frame");
+    assert_refused(ended, Code::Unauthenticated, "bad request signature");
+}
