@@ -170,6 +170,7 @@ pub struct Enroller {
     pki: Arc<Pki>,
     fleet: Arc<Fleet>,
     cert_validity: Duration,
+    grpc_address: String,
 }
 
 impl Enroller {
@@ -181,7 +182,25 @@ impl Enroller {
             pki,
             fleet,
             cert_validity,
+            grpc_address: String::new(),
         }
+    }
+
+    /// Sets the `host:port` agents are told to check in at (REST registration).
+    #[must_use]
+    pub fn with_grpc_address(mut self, address: String) -> Self {
+        self.grpc_address = address;
+        self
+    }
+
+    /// The `host:port` agents check in at.
+    pub fn grpc_address(&self) -> String {
+        self.grpc_address.clone()
+    }
+
+    /// Refuses `id` in the fleet index at once (after it was revoked in the store).
+    pub fn fleet_revoke(&self, id: Uuid) {
+        self.fleet.revoke(id);
     }
 
     /// Registers an envoy (see the module documentation for the rules). Every outcome,
@@ -378,6 +397,60 @@ pub fn valid_hostname(h: &str) -> bool {
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
+}
+
+/// The enrollment authority behind `POST /api/v1/register` (`vigo bootstrap`) and REST
+/// revocation: the same checks, audit and fleet index as the gRPC `Register`.
+impl crate::rest::Registrar for Enroller {
+    fn register(
+        &self,
+        req: crate::rest::RegisterBody,
+    ) -> crate::ops::BoxFuture<
+        '_,
+        Result<crate::rest::RegisterReply, (axum::http::StatusCode, String)>,
+    > {
+        Box::pin(async move {
+            let key = req.public_key_bytes().map(Vec::from).unwrap_or_default();
+            let input = RegisterInput {
+                hostname: req.hostname,
+                token: req.token,
+                csr_pem: req.csr_pem,
+                agent_public_key: key,
+                ip_addresses: req.ip_addresses.iter().map(ToString::to_string).collect(),
+                agent_version: Some(req.agent_version).filter(|v| !v.is_empty()),
+                force: req.force,
+                peer: req.peer_addr.map(|a| a.to_string()),
+            };
+            match self.register(input).await {
+                Ok(out) => Ok(crate::rest::RegisterReply {
+                    envoy_id: out.envoy_id.to_string(),
+                    certificate_pem: out.certificate_pem,
+                    ca_pem: out.ca_pem,
+                    server_signing_key: hex::encode(out.server_signing_key),
+                    server_signing_key_id: out.server_signing_key_id,
+                    grpc_address: self.grpc_address(),
+                }),
+                Err(e) => Err((rest_status(&e), e.to_string())),
+            }
+        })
+    }
+
+    fn envoy_revoked(&self, id: Uuid) {
+        self.fleet_revoke(id);
+    }
+}
+
+/// The HTTP status of a refusal: bad input 400, refused 403, a conflict 409, ours 500.
+fn rest_status(e: &EnrollError) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    match e {
+        EnrollError::InvalidHostname(_) | EnrollError::InvalidKey(_) | EnrollError::BadCsr(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        EnrollError::AlreadyEnrolled { .. } => StatusCode::CONFLICT,
+        EnrollError::CannotSign | EnrollError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::FORBIDDEN,
+    }
 }
 
 #[cfg(test)]

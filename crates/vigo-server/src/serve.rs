@@ -66,14 +66,42 @@ pub enum ServeError {
     Task(String),
 }
 
-/// The hook where the REST API plugs in: the router for `server.api_listen`.
-///
-/// **REST engineer: replace the body** with `Some(crate::rest::router(...))` built from
-/// `state` (`state.config_ops()`, `state.store`, `state.pki`, `state.secrets`,
-/// `state.enroller`, `state.fleet`) and serve it in [`start`] where marked.
-pub fn rest_router(state: &AppState) -> Option<axum::Router> {
-    let _ = state;
-    None
+/// The REST API over the shared state, for `server.api_listen`: the publisher as its
+/// `ConfigOps`, the enroller as its `Registrar` (registration and revocation reach the
+/// fleet index), the agent binary from `<data_dir>/agent/vigo` when present.
+pub fn rest_router(state: &AppState) -> axum::Router {
+    let agent_binary = state.config.server.data_dir.join(AGENT_BINARY);
+    crate::rest::router(crate::rest::RestState {
+        store: state.store.clone(),
+        pki: Arc::clone(&state.pki),
+        config: Arc::clone(&state.config),
+        ops: state.config_ops(),
+        secrets: state.secrets.clone(),
+        registrar: Arc::clone(&state.enroller) as Arc<dyn crate::rest::Registrar>,
+        agent_binary: agent_binary.is_file().then_some(agent_binary),
+        metrics: metrics_handle(),
+    })
+}
+
+/// Where the agent binary served by `GET /api/v1/agent/binary` (and so `/bootstrap`) is
+/// looked for, under the data dir.
+pub const AGENT_BINARY: &str = "agent/vigo";
+
+/// The process-wide Prometheus recorder's handle, installed on first use (several servers
+/// in one test process share it).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            crate::rest::install_metrics_recorder().unwrap_or_else(|e| {
+                tracing::warn!("metrics: {e}; /metrics will stay empty");
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle()
+            })
+        })
+        .clone()
 }
 
 /// Builds the shared state from a loaded config: secrets (and the config's `secret:`
@@ -125,12 +153,19 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
 
     let fleet = Arc::new(Fleet::load(&store).await?);
     tracing::info!(envoys = fleet.count(None), "fleet index loaded");
-    let enroller = Arc::new(Enroller::new(
-        store.clone(),
-        Arc::clone(&pki),
-        Arc::clone(&fleet),
-        config.enrollment.client_cert_validity.get(),
-    ));
+    let enroller = Arc::new(
+        Enroller::new(
+            store.clone(),
+            Arc::clone(&pki),
+            Arc::clone(&fleet),
+            config.enrollment.client_cert_validity.get(),
+        )
+        .with_grpc_address(format!(
+            "{}:{}",
+            config.hostname(),
+            config.server.grpc_listen.port
+        )),
+    );
     ensure_local_admin_token(&store, &config.auth.local_admin_token_file).await?;
     Ok(AppState {
         config: Arc::new(config),
@@ -281,6 +316,9 @@ fn random_hex(bytes: usize) -> Result<String, ServeError> {
 pub struct Running {
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
+    /// Where the REST API listens.
+    pub api_addr: SocketAddr,
+    rest: JoinHandle<Result<(), crate::rest::ServeError>>,
     /// The shared state.
     pub state: AppState,
     stop: watch::Sender<bool>,
@@ -317,11 +355,28 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     }));
     tracing::info!(addr = %grpc_addr, "gRPC listening");
 
-    // REST: when `rest_router` returns a router, serve it on `server.api_listen` here
-    // (with `state.pki.rest_server_config()`), stopping on `stopped`.
-    if rest_router(&state).is_some() {
-        tracing::warn!("a REST router is available but no listener is wired yet");
-    }
+    let api_addr = state.config.server.api_listen.socket_addr();
+    let api_listener = std::net::TcpListener::bind(api_addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| ServeError::Io {
+            what: format!("binding the REST listener on {api_addr}"),
+            source,
+        })?;
+    let api_addr = api_listener.local_addr().map_err(|source| ServeError::Io {
+        what: "reading the REST listener address".to_owned(),
+        source,
+    })?;
+    let tls = state.pki.rest_server_config()?;
+    let mut rest_stop = stopped.clone();
+    let rest = tokio::spawn(crate::rest::serve(
+        api_listener,
+        rest_router(&state),
+        tls,
+        async move {
+            let _ = rest_stop.wait_for(|s| *s).await;
+        },
+    ));
+    tracing::info!(addr = %api_addr, "REST listening");
 
     let flusher = Arc::clone(&state.fleet).spawn_flusher(
         state.store.clone(),
@@ -331,6 +386,8 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     let resync = spawn_resync(state.clone(), stopped);
     Ok(Running {
         grpc_addr,
+        api_addr,
+        rest,
         state,
         stop,
         grpc,
@@ -369,6 +426,9 @@ impl Running {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
         let grpc = self.grpc.await;
+        if let Ok(Err(e)) = self.rest.await {
+            tracing::warn!("REST: {e}");
+        }
         let _ = self.resync.await;
         let _ = self.flusher.await;
         self.state.store.close().await;

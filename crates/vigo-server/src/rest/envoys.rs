@@ -146,6 +146,7 @@ pub(crate) async fn revoke(
     let envoy = find(&app, &key).await?;
     let already = envoy.status == EnvoyStatus::Revoked;
     let revoked = app.rest.store.revoke_envoy(envoy.id, super::now()).await?;
+    app.rest.registrar.envoy_revoked(envoy.id);
     app.audit(
         &auth.caller.name,
         "envoy.revoked",

@@ -44,6 +44,10 @@ pub trait Registrar: Send + Sync {
         &self,
         req: RegisterBody,
     ) -> BoxFuture<'_, Result<RegisterReply, (StatusCode, String)>>;
+
+    /// Called after `POST /api/v1/envoys/{id}/revoke` revoked `id` in the store, so the
+    /// live fleet index refuses its next request at once.
+    fn envoy_revoked(&self, _id: uuid::Uuid) {}
 }
 
 /// The JSON body of `POST /api/v1/register`. `Debug` hides the token.
