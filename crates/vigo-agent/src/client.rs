@@ -87,6 +87,18 @@ impl ClientError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClientError::Unreachable { .. })
     }
+
+    /// True when the server refused *this envoy* (revoked, unknown, bad credentials): the
+    /// agent must not keep converging from its cache as if it were merely offline.
+    pub fn is_denied(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Refused {
+                code: Code::PermissionDenied | Code::Unauthenticated,
+                ..
+            }
+        )
+    }
 }
 
 /// The bytes a request signature covers:

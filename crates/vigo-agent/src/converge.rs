@@ -113,6 +113,10 @@ pub enum ConvergeError {
     /// A data file (config, pinned key) could not be read or written.
     #[error("{0}")]
     Files(String),
+    /// The server refused this envoy (revoked, unknown, bad credentials): nothing is
+    /// applied, not even the cached bundle, until it is enrolled again.
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// Verifies a received or cached bundle: the signature by the pinned key over its exact
@@ -519,6 +523,7 @@ impl Converger {
                     online = true;
                     fresh = self.handle_check_in(response, now)?;
                 }
+                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
                 Err(e) => eprintln!("vigo: offline: {e}"),
             },
         }

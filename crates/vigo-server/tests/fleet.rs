@@ -1,0 +1,411 @@
+//! The whole system end to end: the real `vigosrv` binary on loopback with SQLite and a
+//! stacks tree, and real `vigo` agents, each inside its own disposable Debian root
+//! (vigo-testkit), enrolled with `vigo bootstrap` and converging with `vigo run`. The
+//! operator side is the REST API, driven with curl.
+//!
+//! Covers: bootstrap with a token, and refusal of a reused token, a wrong token and a
+//! hostname outside the approved patterns; convergence and results visible over REST; a
+//! published change applied on the next run; a bad publish changing nothing; a revoked
+//! envoy refused; a secret reaching a file on the agent and appearing nowhere in the
+//! server's database, logs or results, nor in the agent's state store; a server restart
+//! keeping enrollments.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vigo_testkit::SandboxRoot;
+
+const VIGO: &str = "/usr/local/sbin/vigo";
+const SECRET: &str = "pa55-Sekret-e2e-7f3a";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The agent binary, built beside `vigosrv` by the workspace build.
+fn vigo_binary() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_vigosrv")).with_file_name("vigo");
+    assert!(
+        p.is_file(),
+        "{} is missing: build the whole workspace (cargo build --workspace) first",
+        p.display()
+    );
+    p
+}
+
+/// A running `vigosrv`, killed (by its own PID) on drop.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    api: u16,
+    grpc: u16,
+}
+
+impl Server {
+    fn start(dir: &Path, api: u16, grpc: u16) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_vigosrv"))
+            .args([
+                "--config",
+                dir.join("server.yaml").to_str().unwrap(),
+                "serve",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start vigosrv");
+        let server = Server {
+            child,
+            dir: dir.to_path_buf(),
+            api,
+            grpc,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, _) = server.curl("GET", "/api/v1/health", None, None);
+            if code == 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vigosrv did not become healthy: {}",
+                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api)
+    }
+
+    fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.join("local-admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// One REST call with curl: (status, body).
+    fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(self.dir.join("tls/ca"));
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+        }
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = cmd.arg(format!("{}{path}", self.url())).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Value {
+        let (code, text) = self.curl(method, path, Some(&self.admin_token()), body);
+        assert!((200..300).contains(&code), "{method} {path}: {code} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn stop(mut self) {
+        // SIGTERM by the child's own PID, then wait: a clean shutdown flushes the fleet.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The stack: a directory, a templated file and, once the secret exists (a publish
+/// refuses a reference to a missing secret), a file holding it.
+fn write_stack(dir: &Path, greeting: &str, with_secret: bool) {
+    std::fs::create_dir_all(dir.join("stacks/configcrates")).unwrap();
+    std::fs::write(
+        dir.join("stacks/envoys.vgo"),
+        format!(
+            "envoys:\n  - match: \"envoy-*\"\n    configcrates: [app]\n    vars:\n      greeting: {greeting}\n"
+        ),
+    )
+    .unwrap();
+    let mut app = String::from(
+        "configcrate: app\nresources:\n  - name: greeting\n    type: file\n    target_path: /etc/app/greeting\n    content: \"{{ .Vars.greeting }} from {{ .Traits.network.hostname }}\\n\"\n    state: present\n  - name: app-dir\n    type: directory\n    target_path: /etc/app\n    state: present\n",
+    );
+    if with_secret {
+        app.push_str("  - name: credentials\n    type: file\n    target_path: /etc/app/credentials\n    content: \"password=secret:app/password\\n\"\n    mode: \"0600\"\n    state: present\n");
+    }
+    std::fs::write(dir.join("stacks/configcrates/app.vgo"), app).unwrap();
+}
+
+fn envoy(name: &str) -> SandboxRoot {
+    SandboxRoot::builder()
+        .hostname(name)
+        .with_binary(vigo_binary(), VIGO)
+        .build()
+        .expect("sandbox root")
+}
+
+fn sh(root: &SandboxRoot, cmd: &str) -> vigo_testkit::Output {
+    root.run_timeout(&format!("{{ {cmd}; }} 2>&1"), Duration::from_secs(300))
+        .expect("run in sandbox")
+}
+
+fn bootstrap(root: &SandboxRoot, server: &Server, token: &str) -> vigo_testkit::Output {
+    sh(
+        root,
+        &format!(
+            "{VIGO} bootstrap --server {} --token {token} --grpc-port {}",
+            server.url(),
+            server.grpc
+        ),
+    )
+}
+
+#[test]
+fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (api, grpc) = (free_port(), free_port());
+    std::fs::write(
+        dir.join("server.yaml"),
+        format!(
+            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n"
+        ),
+    )
+    .unwrap();
+    write_stack(dir, "hello", false);
+    let server = Server::start(dir, api, grpc);
+
+    // The operator: a secret, an approved pattern, one token per envoy plus spares.
+    let (code, _) = server.curl(
+        "PUT",
+        "/api/v1/secrets/app/password",
+        Some(&server.admin_token()),
+        Some(SECRET),
+    );
+    assert!((200..300).contains(&code), "secret set: {code}");
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*", "trusted": false}"#),
+    );
+    let token = |pattern: Option<&str>| -> String {
+        let body = match pattern {
+            Some(p) => format!(r#"{{"expires_in": "1h", "hostname_pattern": "{p}"}}"#),
+            None => r#"{"expires_in": "1h"}"#.to_owned(),
+        };
+        let v = server.admin("POST", "/api/v1/tokens", Some(&body));
+        v["token"]
+            .as_str()
+            .expect("plaintext token once")
+            .to_owned()
+    };
+    // The first start published the tree on disk; now that the secret exists, the crate
+    // that uses it is published.
+    write_stack(dir, "hello", true);
+    server.admin("POST", "/api/v1/config/publish", None);
+
+    // Three envoys bootstrap with their own token and converge.
+    let envoys: Vec<SandboxRoot> = (1..=3).map(|i| envoy(&format!("envoy-{i}"))).collect();
+    let mut tokens = Vec::new();
+    for root in &envoys {
+        let t = token(None);
+        let out = bootstrap(root, &server, &t);
+        assert_eq!(out.code, Some(0), "bootstrap: {}", out.stdout);
+        tokens.push(t);
+        let out = sh(root, &format!("{VIGO} run"));
+        assert_eq!(out.code, Some(0), "run: {}", out.stdout);
+    }
+    for (i, root) in envoys.iter().enumerate() {
+        assert_eq!(
+            root.read_file("/etc/app/greeting").unwrap(),
+            format!("hello from envoy-{}\n", i + 1)
+        );
+        assert_eq!(
+            root.read_file("/etc/app/credentials").unwrap(),
+            format!("password={SECRET}\n"),
+            "the secret reached the file"
+        );
+    }
+    // Results through REST.
+    let runs = server.admin("GET", "/api/v1/envoys/envoy-1/runs", None);
+    let run_id = runs
+        .as_array()
+        .and_then(|a| a.first())
+        .or_else(|| runs["runs"].as_array().and_then(|a| a.first()))
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("no run for envoy-1: {runs}"))
+        .to_owned();
+    let run = server.admin("GET", &format!("/api/v1/runs/{run_id}"), None);
+    let text = run.to_string();
+    assert!(
+        text.contains("/etc/app/greeting") || text.contains("greeting"),
+        "{text}"
+    );
+    assert!(text.contains("created"), "{text}");
+
+    // Refusals: a reused token, a wrong token, a hostname outside the patterns.
+    let extra = envoy("envoy-4");
+    let out = bootstrap(&extra, &server, &tokens[0]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("already used"), "{}", out.stdout);
+    let out = bootstrap(
+        &extra,
+        &server,
+        "vget_0000000000000000000000000000000000000000000000000000000000000000",
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("wrong enrollment token"),
+        "{}",
+        out.stdout
+    );
+    let stranger = envoy("db-1");
+    let out = bootstrap(&stranger, &server, &token(None));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("not approved"), "{}", out.stdout);
+
+    // A published change reaches the next run; a bad publish changes nothing.
+    write_stack(dir, "bonjour", true);
+    let v1 = server.admin("POST", "/api/v1/config/publish", None);
+    let out = sh(&envoys[0], &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(
+        envoys[0].read_file("/etc/app/greeting").unwrap(),
+        "bonjour from envoy-1\n"
+    );
+    std::fs::write(
+        dir.join("stacks/configcrates/broken.vgo"),
+        "configcrate: broken\nresources:\n  - name: x\n    type: fiel\n",
+    )
+    .unwrap();
+    let (code, text) = server.curl(
+        "POST",
+        "/api/v1/config/publish",
+        Some(&server.admin_token()),
+        None,
+    );
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("configcrates/broken.vgo:4:"), "{text}");
+    let live = server.admin("GET", "/api/v1/config/version", None);
+    assert_eq!(
+        live["version"], v1["version"],
+        "a bad publish changes nothing"
+    );
+    std::fs::remove_file(dir.join("stacks/configcrates/broken.vgo")).unwrap();
+
+    // A revoked envoy is refused.
+    server.admin("POST", "/api/v1/envoys/envoy-3/revoke", None);
+    let out = sh(&envoys[2], &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("revoked"), "{}", out.stdout);
+
+    // The secret is nowhere but in the file it was meant for.
+    let stop_dir = dir.to_path_buf();
+    server.stop();
+    // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
+    let server = Server::start(&stop_dir, api, grpc);
+    let out = sh(&envoys[1], &format!("{VIGO} run"));
+    assert_eq!(
+        out.code,
+        Some(0),
+        "restart keeps enrollments: {}",
+        out.stdout
+    );
+    for entry in walkdir(dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        if entry.starts_with(dir.join("secrets")) {
+            continue; // the encrypted store itself
+        }
+        assert!(
+            !contains(&bytes, SECRET.as_bytes()),
+            "the secret leaked into {}",
+            entry.display()
+        );
+    }
+    assert!(!server.log().contains(SECRET));
+    for root in &envoys {
+        for entry in walkdir(&root.host_path("/var/lib/vigo")) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !contains(&bytes, SECRET.as_bytes()),
+                "the secret leaked into the agent's {}",
+                entry.display()
+            );
+        }
+    }
+    let runs = server.admin("GET", "/api/v1/envoys/envoy-2/runs", None);
+    assert!(!runs.to_string().contains(SECRET));
+    server.stop();
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
