@@ -3,9 +3,11 @@
 #
 # It installs what it needs, builds the binaries, then shows the agent converging a
 # disposable Debian root (packages, files, drift and repair, snapshots, users, cron,
-# guardrails). The server stage (vigosrv with embedded SQLite and an enrolled agent) joins
-# when it is built; nothing here pretends. It leaves nothing behind but the caches under
-# /var/cache/vigo (build artefacts and the Debian base images).
+# guardrails), converging the example stack masterless (vigo apply), then the server
+# stage: vigosrv on loopback with embedded SQLite and examples/stacks, the sandbox
+# enrolled with vigo bootstrap and a one-time token, vigo run over gRPC/mTLS, the results
+# through the REST API. It leaves nothing behind but the caches under /var/cache/vigo
+# (build artefacts and the Debian base images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +18,7 @@ export VIGO_TESTKIT_CACHE=${VIGO_TESTKIT_CACHE:-$VIGO_CACHE/testkit}
 bin=$CARGO_TARGET_DIR/release
 
 missing=()
-for p in debootstrap systemd-container iproute2; do
+for p in debootstrap systemd-container iproute2 curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -36,8 +38,8 @@ show "$bin/vigo" version
 show "$bin/vigosrv" version
 show "$bin/vigocli" version
 
-say "the agent converging a disposable Debian root (first run builds the base image, ~30 s)"
-"$bin/examples/demo" "$bin/vigo" examples/stacks
+say "the agent in a disposable Debian root: resources, masterless apply, then enrolled with vigosrv (first run builds the base image, ~30 s)"
+"$bin/examples/demo" "$bin/vigo" examples/stacks "$bin/vigosrv"
 
 say "what is not built yet says so"
-show "$bin/vigosrv" || true
+show "$bin/vigo" repo list || true

@@ -1,10 +1,13 @@
 //! The main-job demo (`scripts/demo.sh`): the agent converging a disposable Debian root.
 //!
-//! Usage: `demo PATH_TO_VIGO [STACKS_DIR]`. Creates a sandbox, binds the agent in, runs a
-//! short convergence story (packages, a file, drift, dry-run, repair, snapshots, a user, a
-//! cron job), then — given a stacks tree — copies it in and converges it masterless with
-//! `vigo apply`; prints every command with its output, and tears the sandbox down, proving
-//! nothing is left behind.
+//! Usage: `demo PATH_TO_VIGO [STACKS_DIR [PATH_TO_VIGOSRV]]`. Creates a sandbox, binds the
+//! agent in, runs a short convergence story (packages, a file, drift, dry-run, repair,
+//! snapshots, a user, a cron job), then — given a stacks tree — copies it in and converges
+//! it masterless with `vigo apply`, and — given the server — starts `vigosrv` on loopback
+//! with embedded SQLite and that tree, enrolls the sandbox with `vigo bootstrap` and a
+//! one-time token, converges it with `vigo run`, and shows the results through the REST
+//! API. Prints every command with its output, and tears everything down, proving nothing
+//! is left behind.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -62,6 +65,193 @@ const STACK_STEPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A `vigosrv` on loopback for the demo, stopped (by its own PID) on drop.
+struct Server {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    api: u16,
+    grpc: u16,
+}
+
+impl Server {
+    fn start(vigosrv: &str, stacks: &Path) -> Result<Server, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("vigo-demo-server-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let port = || -> Result<u16, String> {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+        };
+        let (api, grpc) = (port()?, port()?);
+        std::fs::write(
+            dir.path().join("server.yaml"),
+            format!(
+                "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        copy_host_tree(stacks, &dir.path().join("stacks")).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
+        let child = std::process::Command::new(vigosrv)
+            .arg("--config")
+            .arg(dir.path().join("server.yaml"))
+            .arg("serve")
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting {vigosrv}: {e}"))?;
+        let server = Server {
+            child,
+            dir,
+            api,
+            grpc,
+        };
+        for _ in 0..300 {
+            if server.curl("GET", "/api/v1/health", None).0 == 200 {
+                return Ok(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(format!(
+            "vigosrv did not become healthy: {}",
+            std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default()
+        ))
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api)
+    }
+
+    /// A REST call as the local admin: (status, body).
+    fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let token =
+            std::fs::read_to_string(self.dir.path().join("local-admin.token")).unwrap_or_default();
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(self.dir.path().join("tls/ca"))
+        .args(["-H", &format!("Authorization: Bearer {}", token.trim())]);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        match cmd.arg(format!("{}{path}", self.url())).output() {
+            Ok(out) => {
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+                (code.trim().parse().unwrap_or(0), body.to_owned())
+            }
+            Err(e) => (0, e.to_string()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pretty JSON, or the text as it is.
+fn pretty(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+/// The server part of the story: enroll the sandbox, converge it, read the results.
+fn server_story(root: &SandboxRoot, server: &Server) -> Result<(), String> {
+    let title = |t: &str| println!("\n\x1b[1m== {t}\x1b[0m");
+    let run = |cmd: &str| -> Result<(), String> {
+        println!("$ {cmd}");
+        let out = root
+            .run(&format!("{{ {cmd}; }} 2>&1"))
+            .map_err(|e| e.to_string())?;
+        print!("{}", out.stdout);
+        Ok(())
+    };
+    let rest = |method: &str, path: &str, body: Option<&str>| -> Result<String, String> {
+        println!("$ curl -X {method} {}{path}", server.url());
+        let (code, text) = server.curl(method, path, body);
+        println!("{code} {}", pretty(&text));
+        if (200..300).contains(&code) {
+            Ok(text)
+        } else {
+            Err(format!("{method} {path} answered {code}"))
+        }
+    };
+    title("vigosrv: embedded SQLite, its own CA, the example stack published at start");
+    rest("GET", "/api/v1/config/version", None)?;
+    title("The operator approves demo-* hostnames and makes a one-time enrollment token");
+    rest("POST", "/api/v1/patterns", Some(r#"{"pattern": "demo-*"}"#))?;
+    let token = rest("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))?;
+    let token = serde_json::from_str::<serde_json::Value>(&token)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_owned))
+        .ok_or("no token in the answer")?;
+    title("The envoy bootstraps: keys, CSR, registration; the server signs its certificate");
+    run(&format!(
+        "vigo bootstrap --server {} --token {token} --grpc-port {}",
+        server.url(),
+        server.grpc
+    ))?;
+    title("A reused token is refused");
+    run(&format!(
+        "vigo bootstrap --server {} --token {token} --grpc-port {} --force; echo \"exit code $?\"",
+        server.url(),
+        server.grpc
+    ))?;
+    title("vigo run: check in over gRPC/mTLS, verify the signed bundle, converge (ops users)");
+    run("vigo run --configcrate ops-users; getent passwd alice bob")?;
+    title("Again: nothing to do");
+    run("vigo run --configcrate ops-users")?;
+    run("vigo status")?;
+    title("The results, through the REST API");
+    let runs = rest("GET", "/api/v1/envoys/demo-envoy/runs?limit=2", None)?;
+    if let Some(id) = serde_json::from_str::<serde_json::Value>(&runs)
+        .ok()
+        .and_then(|v| v[1]["id"].as_str().map(str::to_owned))
+    {
+        rest("GET", &format!("/api/v1/runs/{id}"), None)?;
+    }
+    Ok(())
+}
+
+/// Copies a host directory tree.
+fn copy_host_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_host_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the files under `from` into the sandbox at `to`.
 fn copy_tree(root: &SandboxRoot, from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
@@ -112,6 +302,14 @@ fn main() -> ExitCode {
                 eprintln!("demo: {e}");
                 return ExitCode::FAILURE;
             }
+        }
+    }
+    if let (Some(stacks), Some(vigosrv)) = (std::env::args().nth(2), std::env::args().nth(3)) {
+        let story = Server::start(&vigosrv, Path::new(&stacks))
+            .and_then(|server| server_story(&root, &server));
+        if let Err(e) = story {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
         }
     }
     let footprint = root.footprint().clone();
