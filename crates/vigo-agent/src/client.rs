@@ -35,8 +35,6 @@ use crate::identity::AgentIdentity;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one unary call may take.
 pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(60);
-/// The domain-separation prefix of a request signature.
-pub const REQUEST_CONTEXT: &[u8] = b"vigo.v1.req\0";
 
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +99,7 @@ impl ClientError {
     }
 }
 
-/// The bytes a request signature covers:
-/// `"vigo.v1.req\0" || method || "\0" || envoy_id || "\0" || timestamp (8 bytes BE) || nonce || body`.
+/// The bytes a request signature covers: [`vigo_core::signing::request_message`].
 pub fn signed_bytes(
     method: &str,
     envoy_id: &str,
@@ -110,18 +107,7 @@ pub fn signed_bytes(
     nonce: &[u8],
     body: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        REQUEST_CONTEXT.len() + method.len() + envoy_id.len() + 10 + nonce.len() + body.len(),
-    );
-    out.extend_from_slice(REQUEST_CONTEXT);
-    out.extend_from_slice(method.as_bytes());
-    out.push(0);
-    out.extend_from_slice(envoy_id.as_bytes());
-    out.push(0);
-    out.extend_from_slice(&timestamp_unix.to_be_bytes());
-    out.extend_from_slice(nonce);
-    out.extend_from_slice(body);
-    out
+    vigo_core::signing::request_message(method, envoy_id, timestamp_unix, nonce, body)
 }
 
 /// Wraps `body` (an encoded request message) into a [`SignedRequest`] for `method`, with

@@ -1,6 +1,7 @@
 //! Signed policy bundles: the server signs exactly the encoded payload bytes with its
 //! ed25519 key; the agent verifies them against the key it pinned at registration before
-//! it stores or applies anything.
+//! it stores or applies anything. Signed requests: the agent signs every request with its
+//! own key over [`request_message`], the one layout both sides use.
 //!
 //! Encoding is canonical: prost writes fields in number order and the generated maps are
 //! `BTreeMap`s, so the same bundle always encodes to the same bytes.
@@ -9,6 +10,34 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use vigo_proto::v1::{PolicyBundle, SignedBundle};
+
+/// Domain separation for request signatures (never a valid bundle payload prefix).
+pub const REQUEST_DOMAIN: &[u8] = b"vigo.v1.req\0";
+
+/// The exact bytes an agent request's signature covers (see `SignedRequest` in the proto):
+/// `"vigo.v1.req\0" ‖ method ‖ "\0" ‖ envoy_id ‖ "\0" ‖ timestamp (i64 big-endian) ‖
+/// nonce ‖ body`. The method name binds the signature to one RPC, so a signed CheckIn
+/// cannot be replayed as another call.
+pub fn request_message(
+    method: &str,
+    envoy_id: &str,
+    timestamp_unix: i64,
+    nonce: &[u8],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(
+        REQUEST_DOMAIN.len() + method.len() + envoy_id.len() + 10 + nonce.len() + body.len(),
+    );
+    m.extend_from_slice(REQUEST_DOMAIN);
+    m.extend_from_slice(method.as_bytes());
+    m.push(0);
+    m.extend_from_slice(envoy_id.as_bytes());
+    m.push(0);
+    m.extend_from_slice(&timestamp_unix.to_be_bytes());
+    m.extend_from_slice(nonce);
+    m.extend_from_slice(body);
+    m
+}
 
 /// Why a signed bundle was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,33 +22,15 @@ use vigo_proto::v1::SignedRequest;
 use crate::fleet::{Fleet, MAX_SKEW_SECS, NonceError};
 use crate::store::EnvoyStatus;
 
-/// The domain separator that starts every signed request message.
-pub const REQUEST_DOMAIN: &[u8] = b"vigo.v1.req\0";
-
-/// The exact bytes an agent signs for a request (see `SignedRequest.signature` in the
-/// proto): `"vigo.v1.req\0" ‖ method ‖ "\0" ‖ envoy_id ‖ "\0" ‖ timestamp (i64 BE) ‖
-/// nonce ‖ body`.
-///
-/// `vigo_core::signing` signs bundles only; this layout should move there so the agent
-/// and the server share one implementation.
+/// The exact bytes an agent signs for `req` ([`vigo_core::signing::request_message`]).
 pub fn request_message(method: &str, req: &SignedRequest) -> Vec<u8> {
-    let mut m = Vec::with_capacity(
-        REQUEST_DOMAIN.len()
-            + method.len()
-            + req.envoy_id.len()
-            + 10
-            + req.nonce.len()
-            + req.body.len(),
-    );
-    m.extend_from_slice(REQUEST_DOMAIN);
-    m.extend_from_slice(method.as_bytes());
-    m.push(0);
-    m.extend_from_slice(req.envoy_id.as_bytes());
-    m.push(0);
-    m.extend_from_slice(&req.timestamp_unix.to_be_bytes());
-    m.extend_from_slice(&req.nonce);
-    m.extend_from_slice(&req.body);
-    m
+    vigo_core::signing::request_message(
+        method,
+        &req.envoy_id,
+        req.timestamp_unix,
+        &req.nonce,
+        &req.body,
+    )
 }
 
 /// An authenticated envoy request.
