@@ -409,3 +409,150 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The run ids the server holds for `hostname`, newest first.
+fn run_ids(server: &Server, hostname: &str) -> Vec<String> {
+    let runs = server.admin(
+        "GET",
+        &format!("/api/v1/envoys/{hostname}/runs?limit=100"),
+        None,
+    );
+    runs.as_array()
+        .unwrap_or_else(|| panic!("runs: {runs}"))
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn server_yaml(dir: &Path, api: u16, grpc: u16, max_age: &str) {
+    std::fs::write(
+        dir.join("server.yaml"),
+        format!(
+            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n  bundle_max_age: {max_age}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn offline_repair_queue_drain_expiry_and_fallback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (api, grpc) = (free_port(), free_port());
+    server_yaml(&dir, api, grpc, "20s");
+    write_stack(&dir, "hello", false);
+    let server = Server::start(&dir, api, grpc);
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*"}"#),
+    );
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = envoy("envoy-1");
+    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(run_ids(&server, "envoy-1").len(), 1);
+
+    // The server goes away; someone edits the managed file; the agent repairs it from
+    // its cached bundle and queues the report.
+    server.stop();
+    root.write_file("/etc/app/greeting", "tampered\n").unwrap();
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the report is queued"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        root.read_file("/etc/app/greeting").unwrap(),
+        "hello from envoy-1\n",
+        "repaired offline"
+    );
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(
+        status.stdout.contains("Pending results:  1"),
+        "{}",
+        status.stdout
+    );
+
+    // Back online: the queue drains first, in order, exactly once.
+    let server = Server::start(&dir, api, grpc);
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let ids = run_ids(&server, "envoy-1");
+    assert_eq!(ids.len(), 3, "initial + queued + this run: {ids:?}");
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    // An all-`none` run identical to the last is a steady heartbeat, not a new run row.
+    let again = run_ids(&server, "envoy-1");
+    assert_eq!(again, ids, "nothing sent twice after the drain");
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(
+        status.stdout.contains("Pending results:  0"),
+        "{}",
+        status.stdout
+    );
+
+    // A fallback server (a replica of the data dir on other ports) takes over when the
+    // primary is down.
+    server.stop();
+    let dir_b = tmp.path().join("b");
+    copy_dir(&dir, &dir_b);
+    let _ = std::fs::remove_file(dir_b.join("server.log"));
+    let (api_b, grpc_b) = (free_port(), free_port());
+    server_yaml(&dir_b, api_b, grpc_b, "20s");
+    let fallback = Server::start(&dir_b, api_b, grpc_b);
+    let config = root.read_file("/etc/vigo-envoy/config").unwrap();
+    root.write_file(
+        "/etc/vigo-envoy/config",
+        format!("{config}fallback_servers: [\"127.0.0.1:{grpc_b}\"]\n"),
+    )
+    .unwrap();
+    root.write_file("/etc/app/greeting", "tampered again\n")
+        .unwrap();
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("queued"),
+        "served by the fallback: {}",
+        out.stdout
+    );
+    assert_eq!(
+        run_ids(&fallback, "envoy-1").len(),
+        4,
+        "the fallback got the report"
+    );
+    fallback.stop();
+
+    // With every server gone past the bundle's max age, convergence stops and says why.
+    std::thread::sleep(Duration::from_secs(21));
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("expired"), "{}", out.stdout);
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(
+        status
+            .stdout
+            .contains("Expired:        yes (convergence stopped"),
+        "{}",
+        status.stdout
+    );
+}
