@@ -46,16 +46,37 @@ struct Server {
     dir: PathBuf,
     api: u16,
     grpc: u16,
+    /// Where it listens: loopback, or a test network namespace's address.
+    host: String,
+    /// The network namespace it runs in (`None`: the host's loopback).
+    netns: Option<String>,
 }
 
 impl Server {
     fn start(dir: &Path, api: u16, grpc: u16) -> Server {
+        Server::start_in(dir, api, grpc, None, "127.0.0.1")
+    }
+
+    /// Starts the server inside the network namespace at `netns` (a path under
+    /// /run/netns), listening on `host`.
+    fn start_in(dir: &Path, api: u16, grpc: u16, netns: Option<&str>, host: &str) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_vigosrv"))
+        let mut cmd = match netns {
+            // nsenter execs vigosrv in place: the child's PID is the server's.
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={ns}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_vigosrv"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_vigosrv")),
+        };
+        let child = cmd
             .args([
                 "--config",
                 dir.join("server.yaml").to_str().unwrap(),
@@ -72,6 +93,8 @@ impl Server {
             dir: dir.to_path_buf(),
             api,
             grpc,
+            host: host.to_owned(),
+            netns: netns.map(str::to_owned),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -90,7 +113,7 @@ impl Server {
     }
 
     fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.api)
+        format!("https://{}:{}", self.host, self.api)
     }
 
     fn admin_token(&self) -> String {
@@ -108,7 +131,14 @@ impl Server {
         token: Option<&str>,
         body: Option<&str>,
     ) -> (u16, String) {
-        let mut cmd = Command::new("curl");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={ns}")).arg("--").arg("curl");
+                c
+            }
+            None => Command::new("curl"),
+        };
         cmd.args([
             "-sS",
             "--max-time",
@@ -555,4 +585,76 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
         "{}",
         status.stdout
     );
+}
+
+#[test]
+fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
+    let pair = vigo_testkit::NetnsPair::new().expect("network namespace pair");
+    let server_ns = pair.netns(vigo_testkit::Side::A).path();
+    let addr = pair.addr(vigo_testkit::Side::A).to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("server.yaml"),
+        format!(
+            "server:\n  grpc_listen: \"{addr}:1530\"\n  api_listen: \"{addr}:8443\"\n  hostname: \"{addr}\"\ncheckin:\n  interval: 2s\n"
+        ),
+    )
+    .unwrap();
+    write_stack(dir, "hello", false);
+    // The container's hostname is its machine name: match every host.
+    let envoys = std::fs::read_to_string(dir.join("stacks/envoys.vgo")).unwrap();
+    std::fs::write(
+        dir.join("stacks/envoys.vgo"),
+        envoys.replace("\"envoy-*\"", "\"*\""),
+    )
+    .unwrap();
+    let server = Server::start_in(dir, 8443, 1530, Some(&server_ns), &addr);
+    server.admin("POST", "/api/v1/patterns", Some(r#"{"pattern": "*"}"#));
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let c = vigo_testkit::SystemdContainer::builder()
+        .with_binary(vigo_binary(), VIGO)
+        .network_namespace(pair.netns(vigo_testkit::Side::B).path())
+        .boot()
+        .expect("systemd container");
+    let out = c
+        .exec(&format!(
+            "{VIGO} bootstrap --server {} --token {token} --install-service 2>&1",
+            server.url()
+        ))
+        .unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let sh = |cmd: &str| c.exec(cmd).unwrap().stdout.trim().to_owned();
+    assert_eq!(sh("systemctl is-enabled vigo-envoy"), "enabled");
+    assert_eq!(sh("systemctl is-active vigo-envoy"), "active");
+
+    // The daemon converges on its own, then repairs drift at its next check-in.
+    let hostname = sh("hostname");
+    let want = format!("hello from {hostname}\n");
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if c.read_file("/etc/app/greeting").ok().as_deref() == Some(want.as_str()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {}",
+                sh("journalctl -u vigo-envoy --no-pager | tail -20")
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    wait_for("the daemon did not converge");
+    c.write_file("/etc/app/greeting", "tampered\n").unwrap();
+    wait_for("the daemon did not repair the drift");
+    let rss = sh("grep VmRSS /proc/$(systemctl show -p MainPID --value vigo-envoy)/status");
+    println!("daemon {rss}");
+    c.shutdown().unwrap();
+    server.stop();
+    pair.close().unwrap();
 }
