@@ -524,7 +524,8 @@ impl Converger {
                     fresh = self.handle_check_in(response, now)?;
                 }
                 Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
-                Err(e) => eprintln!("vigo: offline: {e}"),
+                Err(e) if e.is_unreachable() => eprintln!("vigo: offline: {e}"),
+                Err(e) => eprintln!("vigo: the server did not give a bundle: {e}"),
             },
         }
         if online && self.want_traits {
