@@ -1,94 +1,47 @@
-//! The `vigocli` binary: parses the command line and dispatches.
+//! The `vigocli` binary: parses the command line, runs the command and reports a failure
+//! as one line of cause plus a hint line. Exit codes: 0 success, 1 error, 2 usage error
+//! (clap's).
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-
-/// The Vigo admin CLI, over the server's REST API.
-#[derive(Debug, Parser)]
-#[command(
-    name = "vigocli",
-    version,
-    about = "Vigo admin CLI over the server's REST API"
-)]
-struct Cli {
-    /// Server REST API URL (env VIGO_SERVER)
-    #[arg(long, global = true, value_name = "URL", env = "VIGO_SERVER")]
-    server: Option<String>,
-    /// API token (env VIGO_TOKEN)
-    #[arg(
-        long,
-        global = true,
-        value_name = "TOKEN",
-        env = "VIGO_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
-    /// CA certificate to trust for the server
-    #[arg(long, global = true, value_name = "PATH")]
-    ca_file: Option<std::path::PathBuf>,
-    /// Machine-readable JSON output
-    #[arg(long, global = true)]
-    json: bool,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Store an API token for later commands
-    Login(Rest),
-    /// Envoys: list, show, revoke
-    Envoys(Rest),
-    /// Enrollment tokens: create, list, revoke
-    Tokens(Rest),
-    /// Approved hostname patterns: add, list, remove
-    Patterns(Rest),
-    /// Desired state: validate, publish, version, trace, tree, history, rollback
-    Config(Rest),
-    /// Convergence runs and per-resource results
-    Runs(Rest),
-    /// Secrets: set, list, delete (values are never printed)
-    Secrets(Rest),
-    /// An envoy's traits
-    Traits(Rest),
-    /// The audit log
-    Audit(Rest),
-    /// Server health and version
-    Server(Rest),
-    /// Shell completions
-    Completions(Rest),
-    /// Print the CLI version
-    Version,
-}
-
-/// The arguments of a command group that is not built yet.
-#[derive(Debug, Args)]
-struct Rest {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
-}
+use clap::Parser;
+use owo_colors::OwoColorize;
+use vigo_cli::CliError;
+use vigo_cli::cli::Cli;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
-    let group = match cli.command {
-        Command::Version => {
-            println!("vigocli {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
         }
-        Command::Login(_) => "login",
-        Command::Envoys(_) => "envoys",
-        Command::Tokens(_) => "tokens",
-        Command::Patterns(_) => "patterns",
-        Command::Config(_) => "config",
-        Command::Runs(_) => "runs",
-        Command::Secrets(_) => "secrets",
-        Command::Traits(_) => "traits",
-        Command::Audit(_) => "audit",
-        Command::Server(_) => "server",
-        Command::Completions(_) => "completions",
-    };
-    eprintln!("vigocli: `{group}` is not implemented yet");
-    ExitCode::FAILURE
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // One TLS provider per process (reqwest is built without one): ring, never aws-lc.
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .map_err(|_| anyhow::anyhow!("cannot install the ring TLS provider"))?;
+    vigo_cli::run(cli)?;
+    Ok(())
+}
+
+fn report(e: &anyhow::Error) {
+    anstream::eprintln!("{}: {e}", "error".red().bold());
+    if let Some(hint) = e.downcast_ref::<CliError>().and_then(CliError::hint) {
+        anstream::eprintln!("{}: {hint}", "hint".cyan().bold());
+    }
+}
+
+/// Dies quietly on a closed pipe (`vigocli envoys list | head`) like other Unix tools,
+/// instead of failing to print.
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL installs no
+    // handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

@@ -1,58 +1,1194 @@
-//! `vigocli`'s command line: version, the command groups, and honest refusals.
+//! `vigocli` end to end against a REAL `vigosrv`: the built server binary (beside
+//! `vigocli` in the target directory) on loopback, with SQLite and a small stacks tree in
+//! a temporary directory, killed by its own PID on drop. Every command is run as a
+//! process with `assert_cmd`; `--json` output is parsed back and checked against what
+//! was done. Envoys are registered through the real `POST /api/v1/register` (curl, a
+//! CSR from rcgen); runs and traits are written into the server's own SQLite store with
+//! `vigo_server::store` (what the gRPC `ReportResult`/`ReportTraits` handlers do), since
+//! no agent runs here.
+//!
+//! Also: the error paths (unreachable server, wrong CA, unknown token 401, viewer 403 on
+//! a change, an invalid publish listing every problem with file:line:column), login and
+//! its settings file, the local admin token fallback, offline `config trace` on
+//! `examples/stacks` against `vigo_lang`'s resolver, completions and man pages.
 
-use assert_cmd::Command;
-use predicates::str::contains;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-fn vigocli() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin!("vigocli"))
+use assert_cmd::Command as Cli;
+use predicates::prelude::PredicateBooleanExt;
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-#[test]
-fn version_is_the_crate_version() {
-    let expected = format!("vigocli {}\n", env!("CARGO_PKG_VERSION"));
-    vigocli()
-        .arg("version")
-        .assert()
-        .success()
-        .stdout(expected.clone());
-    vigocli()
-        .arg("--version")
-        .assert()
-        .success()
-        .stdout(expected);
+fn vigocli_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vigocli"))
 }
 
-#[test]
-fn help_lists_the_tier_one_groups() {
-    let out = vigocli().arg("--help").output().expect("run vigocli");
-    let help = String::from_utf8(out.stdout).expect("utf-8");
-    for group in [
-        "login",
-        "envoys",
-        "tokens",
-        "patterns",
-        "config",
-        "runs",
-        "secrets",
-        "traits",
-        "audit",
-        "server",
-        "completions",
-    ] {
-        assert!(
-            help.lines()
-                .any(|l| l.trim_start().starts_with(&format!("{group} "))),
-            "{group} missing:\n{help}"
+/// `vigosrv`, built beside `vigocli`.
+fn vigosrv_path() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_vigocli")).with_file_name("vigosrv");
+    assert!(
+        p.is_file(),
+        "{} is missing: build the server first (cargo build -p vigo-server), with the same CARGO_TARGET_DIR",
+        p.display()
+    );
+    p
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A small valid stacks tree: one crate for `web-*`, one for everything else.
+fn write_stacks(dir: &Path) {
+    write(
+        &dir.join("stacks/envoys.vgo"),
+        "envoys:\n  - match: \"web-*\"\n    configcrates: [motd, app]\n    vars:\n      greeting: hello\n  - match: \"*\"\n    configcrates: [motd]\n",
+    );
+    write(
+        &dir.join("stacks/configcrates/motd.vgo"),
+        "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    content: managed\n    state: present\n",
+    );
+    write(
+        &dir.join("stacks/configcrates/app.vgo"),
+        "configcrate: app\nvars:\n  greeting: hi\nresources:\n  - name: app-dir\n    type: directory\n    target_path: /etc/app\n    state: present\n",
+    );
+}
+
+/// Two broken files: an unknown attribute and an unknown resource type.
+fn write_broken(stacks: &Path) {
+    write(
+        &stacks.join("configcrates/broken.vgo"),
+        "configcrate: broken\nresources:\n  - name: x\n    type: file\n    target_path: /x\n    mdoe: \"0644\"\n    state: present\n",
+    );
+    write(
+        &stacks.join("configcrates/worse.vgo"),
+        "configcrate: worse\nresources:\n  - name: ghost\n    type: no_such_type\n",
+    );
+}
+
+/// A running `vigosrv`, killed by its own PID on drop.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    api: u16,
+    _tmp: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let (api, grpc) = (free_port(), free_port());
+        write(
+            &dir.join("server.yaml"),
+            &format!(
+                "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\n"
+            ),
         );
+        write_stacks(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new(vigosrv_path())
+            .arg("--config")
+            .arg(dir.join("server.yaml"))
+            .arg("serve")
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start vigosrv");
+        let server = Server {
+            child,
+            dir,
+            api,
+            _tmp: tmp,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if server.dir.join("tls/ca").is_file()
+                && server.dir.join("local-admin.token").is_file()
+                && server.cli().args(["server", "health"]).ok().is_ok()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vigosrv did not become healthy:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api)
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.join("tls/ca")
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+
+    fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.join("local-admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// `vigocli` with a clean environment: no settings file, no local admin token, no
+    /// colour; `--server` and `--ca-file` given, no token.
+    fn cli(&self) -> Cli {
+        let mut c = bare_cli(&self.home());
+        c.arg("--server")
+            .arg(self.url())
+            .arg("--ca-file")
+            .arg(self.ca());
+        c
+    }
+
+    /// `vigocli` as the local admin.
+    fn admin(&self) -> Cli {
+        let mut c = self.cli();
+        c.arg("--token").arg(self.admin_token());
+        c
+    }
+
+    /// Runs an admin command with `--json` and parses its stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.admin().args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "vigocli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "vigocli {args:?} --json is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Registers `hostname` through `POST /api/v1/register` with a fresh CSR (curl).
+    fn register(&self, hostname: &str, token: Option<&str>) -> Value {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let csr = rcgen::CertificateParams::new(vec![hostname.to_owned()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .pem()
+            .unwrap();
+        let agent = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        let body = json!({
+            "hostname": hostname,
+            "token": token,
+            "csr_pem": csr,
+            "agent_public_key": hex::encode(agent.verifying_key().to_bytes()),
+            "ip_addresses": ["192.0.2.10"],
+            "agent_version": "0.1.0",
+            "force": false,
+        });
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--max-time", "30", "--cacert"])
+            .arg(self.ca())
+            .args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(body.to_string())
+            .arg(format!("{}/api/v1/register", self.url()))
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "register {hostname}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Writes traits and one run for `envoy_id` into the server's store (what the gRPC
+    /// reports do); answers the run id.
+    fn seed_run_and_traits(&self, envoy_id: &str, traits: &Value) -> String {
+        use vigo_server::store::{ActionCounts, EnvoyTraits, ResourceResult, Run, Store};
+        let id = uuid::Uuid::parse_str(envoy_id).unwrap();
+        let run_id = uuid::Uuid::now_v7();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = Store::open_sqlite(&self.dir.join("db")).await.unwrap();
+            store
+                .store_traits(&[EnvoyTraits {
+                    id,
+                    traits_json: traits.to_string(),
+                }])
+                .await
+                .unwrap();
+            let results = vec![
+                ResourceResult {
+                    resource_id: "file:/etc/motd".into(),
+                    resource_type: "file".into(),
+                    name: "motd".into(),
+                    action: vigo_core::Action::Updated,
+                    message: "content changed".into(),
+                    duration_micros: 1200,
+                },
+                ResourceResult {
+                    resource_id: "directory:/etc/app".into(),
+                    resource_type: "directory".into(),
+                    name: "app-dir".into(),
+                    action: vigo_core::Action::None,
+                    message: String::new(),
+                    duration_micros: 800,
+                },
+            ];
+            let run = Run {
+                id: run_id,
+                envoy_id: id,
+                started_at: 1_700_000_000,
+                finished_at: 1_700_000_002,
+                duration_micros: 2_000_000,
+                policy_version: Some("20260101T000000Z".into()),
+                dry_run: false,
+                counts: ActionCounts::tally(&results),
+            };
+            store.record_run(&run, &results).await.unwrap();
+        });
+        run_id.to_string()
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only our own child, by its PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vigocli` with a clean environment rooted at `home`.
+fn bare_cli(home: &Path) -> Cli {
+    let mut c = Cli::new(vigocli_path());
+    for var in [
+        "VIGO_SERVER",
+        "VIGO_TOKEN",
+        "VIGO_CA_FILE",
+        "XDG_CONFIG_HOME",
+        "CLICOLOR_FORCE",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env(
+            "VIGO_LOCAL_ADMIN_TOKEN_FILE",
+            home.join("no-local-admin.token"),
+        )
+        .timeout(Duration::from_secs(120));
+    c
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts exit 1 and one `error:` line plus one `hint:` line containing the texts.
+fn assert_error(out: &std::process::Output, cause: &str, hint: &str) {
+    let err = stderr_of(out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let e = lines
+        .iter()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(e.contains(cause), "{e:?} lacks {cause:?}");
+    let h = lines
+        .iter()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint line: {err}"));
+    assert!(h.contains(hint), "{h:?} lacks {hint:?}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+// ------------------------------------------------------------------- fleet
+
 #[test]
-fn a_group_not_built_yet_says_so() {
-    vigocli()
+fn envoys_tokens_patterns_runs_and_traits_round_trip() {
+    let s = Server::start();
+
+    // Patterns: add (token required, then trusted), list, remove.
+    let p = s.json(&["patterns", "add", "web-*"]);
+    assert_eq!(p["pattern"], "web-*");
+    assert_eq!(p["trusted"], false);
+    s.admin()
+        .args(["patterns", "add", "web-*", "--trusted"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("updated pattern web-* (trusted)"));
+    s.admin()
+        .args(["patterns", "add", "db-*"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("approved pattern db-*"));
+    let list = s.json(&["patterns", "list"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{list}");
+    assert!(names.contains(&"web-*") && names.contains(&"db-*"));
+    s.admin()
+        .args(["patterns", "list"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("PATTERN").and(predicates::str::contains("db-*")));
+
+    // Tokens: create (shown once), list, enroll with it, revoke another.
+    let t = s.json(&["tokens", "create", "--expires", "1h", "--pattern", "db-*"]);
+    let token = t["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("vget_"), "{t}");
+    assert_eq!(t["hostname_pattern"], "db-*");
+    let human = s
+        .admin()
+        .args(["tokens", "create", "--expires", "2h"])
+        .output()
+        .unwrap();
+    assert!(human.status.success());
+    let human_out = stdout_of(&human);
+    assert!(
+        human_out.contains("Token:") && human_out.contains("vget_"),
+        "{human_out}"
+    );
+    assert!(stderr_of(&human).contains("shown only now"));
+    let spare = human_out
+        .lines()
+        .find_map(|l| l.strip_prefix("ID:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let listed = s.json(&["tokens", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none()),
+        "secrets are never listed: {listed}"
+    );
+
+    let db = s.register("db-01", Some(&token));
+    let web1 = s.register("web-01", None); // trusted pattern
+    let web2 = s.register("web-02", None);
+    assert!(web2["envoy_id"].is_string(), "{web2}");
+    let db_id = db["envoy_id"].as_str().unwrap().to_owned();
+    let web1_id = web1["envoy_id"].as_str().unwrap().to_owned();
+    s.admin()
+        .args(["tokens", "revoke", &spare])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "revoked enrollment token {spare}"
+        )));
+    let after = s.json(&["tokens", "list"]);
+    assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(after[0]["state"], "used");
+    assert_eq!(after[0]["used_by"], "db-01");
+
+    // Envoys: list, filters, show by name and id.
+    let all = s.json(&["envoys", "list"]);
+    let hosts: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["db-01", "web-01", "web-02"]);
+    let webs = s.json(&["envoys", "list", "--hostname", "WEB-*"]);
+    assert_eq!(webs.as_array().unwrap().len(), 2);
+    let shown = s.json(&["envoys", "show", "web-01"]);
+    assert_eq!(shown["id"], web1_id.as_str());
+    assert!(shown["cert_pem"].as_str().unwrap().contains("CERTIFICATE"));
+    s.admin()
+        .args(["envoys", "show", &db_id])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Hostname:").and(predicates::str::contains("db-01")));
+    s.admin()
         .args(["envoys", "list"])
         .assert()
-        .failure()
-        .code(1)
-        .stderr(contains("not implemented yet"));
+        .success()
+        .stdout(predicates::str::contains("HOSTNAME").and(predicates::str::contains("web-02")));
+
+    // Traits and runs (written into the server's store as agents' reports would).
+    let traits = json!({"os": {"family": "debian", "release": "12"}, "nics": [{"name": "eth0"}]});
+    let run_id = s.seed_run_and_traits(&web1_id, &traits);
+    assert_eq!(s.json(&["traits", "show", "web-01"]), traits);
+    assert_eq!(s.json(&["traits", "show", "web-01", "os.family"]), "debian");
+    s.admin()
+        .args(["traits", "show", "web-01", "nics.0.name"])
+        .assert()
+        .success()
+        .stdout("eth0\n");
+    let missing = s
+        .admin()
+        .args(["traits", "show", "web-02"])
+        .output()
+        .unwrap();
+    assert_error(&missing, "not found", "");
+
+    // --trait: client-side over each envoy's traits; envoys without traits do not match.
+    let debian = s.json(&["envoys", "list", "--trait", "os.family=debian"]);
+    assert_eq!(debian.as_array().unwrap().len(), 1, "{debian}");
+    assert_eq!(debian[0]["hostname"], "web-01");
+    let none = s.json(&[
+        "envoys",
+        "list",
+        "--trait",
+        "os.family=debian",
+        "--trait",
+        "os.release=11",
+    ]);
+    assert_eq!(none, json!([]));
+
+    let runs = s.json(&["runs", "list", "web-01"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["id"], run_id.as_str());
+    assert_eq!(runs[0]["counts"]["updated"], 1);
+    s.admin()
+        .args(["runs", "list", "web-01"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(run_id.as_str()).and(predicates::str::contains("2.00s")));
+    let run = s.json(&["runs", "show", &run_id]);
+    assert_eq!(run["hostname"], "web-01");
+    assert_eq!(run["results"].as_array().unwrap().len(), 2);
+    assert_eq!(run["results"][0]["duration_micros"], 1200);
+    let shown = s.admin().args(["runs", "show", &run_id]).output().unwrap();
+    let text = stdout_of(&shown);
+    assert!(shown.status.success());
+    for want in [
+        "file:/etc/motd",
+        "updated",
+        "1.2ms",
+        "content changed",
+        "800µs",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    assert!(
+        s.json(&["runs", "list", "db-01"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let bad_run = s
+        .admin()
+        .args(["runs", "show", &uuid::Uuid::now_v7().to_string()])
+        .output()
+        .unwrap();
+    assert_error(&bad_run, "not found", "list");
+
+    // Revoke by hostname; status filters see it.
+    let revoked = s.json(&["envoys", "revoke", "web-02"]);
+    assert_eq!(revoked["status"], "revoked");
+    let revoked_list = s.json(&["envoys", "list", "--status", "revoked"]);
+    assert_eq!(revoked_list.as_array().unwrap().len(), 1);
+    assert_eq!(revoked_list[0]["hostname"], "web-02");
+    let active = s.json(&["envoys", "list", "--status", "active"]);
+    assert_eq!(active.as_array().unwrap().len(), 2);
+    s.admin()
+        .args(["envoys", "revoke", &db_id])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("revoked envoy"));
+
+    // Remove a pattern (with a `*`, percent-encoded in the path).
+    s.admin()
+        .args(["patterns", "remove", "db-*"])
+        .assert()
+        .success();
+    let left = s.json(&["patterns", "list"]);
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["pattern"], "web-*");
+    let gone = s
+        .admin()
+        .args(["patterns", "remove", "db-*"])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1), "{}", stderr_of(&gone));
+}
+
+// ------------------------------------------------------------------ config
+
+#[test]
+fn config_publish_version_history_trace_and_invalid_publish() {
+    let s = Server::start();
+    let stacks = s.dir.join("stacks");
+
+    let v1 = s.json(&["config", "version"]);
+    let first = v1["version"].as_str().unwrap().to_owned();
+    assert_eq!(v1["published_by"], "startup");
+
+    // Unchanged tree: 409 from the server, reported as nothing to publish (exit 0).
+    s.admin()
+        .args(["config", "publish"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("nothing to publish"));
+
+    // A change publishes a new version, visible in version and history.
+    write(
+        &stacks.join("configcrates/motd.vgo"),
+        "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    content: changed\n    state: present\n",
+    );
+    let published = s.json(&["config", "publish"]);
+    let second = published["version"].as_str().unwrap().to_owned();
+    assert!(second > first, "{second} after {first}");
+    assert_eq!(published["published_by"], "local-admin");
+    assert_eq!(s.json(&["config", "version"])["version"], second.as_str());
+    let history = s.json(&["config", "history"]);
+    let versions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, [second.as_str(), first.as_str()]);
+    s.admin()
+        .args(["config", "history"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("VERSION").and(predicates::str::contains(&second)));
+    s.admin()
+        .args(["config", "version"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("Version:      {second}")));
+
+    // Trace: the server's answer equals the offline one on the same tree.
+    let online = s.json(&["config", "trace", "web-01"]);
+    assert_eq!(online["matched"], true);
+    assert_eq!(online["consulted"][0]["pattern"], "web-*");
+    let offline = s.json(&[
+        "config",
+        "trace",
+        "web-01",
+        "--stacks",
+        stacks.to_str().unwrap(),
+    ]);
+    assert_eq!(online, offline);
+    let other = s.json(&["config", "trace", "db-01"]);
+    assert_eq!(other["crates"][0]["name"], "motd");
+    assert_eq!(other["crates"].as_array().unwrap().len(), 1);
+    s.admin()
+        .args(["config", "trace", "web-01"])
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("✓ match web-*")
+                .and(predicates::str::contains("greeting"))
+                .and(predicates::str::contains("match block")),
+        );
+
+    // Remote validation of the server's tree.
+    assert_eq!(s.json(&["config", "validate", "--remote"])["valid"], true);
+
+    // An invalid tree: publish refuses and lists every problem with file:line:column;
+    // the live version does not change.
+    write_broken(&stacks);
+    let out = s.admin().args(["config", "publish"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let problems: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("error: configcrates/"))
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|l| l.contains("configcrates/broken.vgo:6:5")),
+        "{err}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|l| l.contains("configcrates/worse.vgo:4:")),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.starts_with("hint: ")), "{err}");
+    assert!(!err.contains("panicked"));
+    let as_json = s
+        .admin()
+        .args(["config", "publish", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(as_json.status.code(), Some(1));
+    let body: Value = serde_json::from_slice(&as_json.stdout).unwrap();
+    assert_eq!(body["valid"], false);
+    assert_eq!(body["errors"].as_array().unwrap().len(), problems.len());
+    let remote = s
+        .admin()
+        .args(["config", "validate", "--remote"])
+        .output()
+        .unwrap();
+    assert_eq!(remote.status.code(), Some(1));
+    assert!(stderr_of(&remote).contains("configcrates/worse.vgo:4:"));
+    assert_eq!(s.json(&["config", "version"])["version"], second.as_str());
+
+    // Rollback: no API for it yet.
+    let rb = s
+        .admin()
+        .args(["config", "rollback", &first])
+        .output()
+        .unwrap();
+    assert_error(&rb, "not supported by this server yet", "publish");
+}
+
+// -------------------------------------------- auth, secrets, audit, server
+
+#[test]
+fn api_tokens_roles_secrets_audit_server_and_login() {
+    let s = Server::start();
+
+    // server health needs no token; server version names the caller.
+    s.cli()
+        .args(["server", "health"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("ok (database ok)"));
+    assert_eq!(s.json(&["server", "health"])["database"], "ok");
+    let version = s.json(&["server", "version"]);
+    assert_eq!(version["caller"]["name"], "local-admin");
+    assert_eq!(version["caller"]["role"], "admin");
+    assert!(version["config"]["version"].is_string());
+
+    // API tokens: create (shown once), list, revoke.
+    let viewer = s.json(&["api-tokens", "create", "ci-viewer", "--role", "viewer"]);
+    let viewer_token = viewer["token"].as_str().unwrap().to_owned();
+    let viewer_id = viewer["id"].as_str().unwrap().to_owned();
+    assert!(viewer_token.starts_with("vgot_"));
+    assert_eq!(viewer["role"], "viewer");
+    let compliance = s.json(&[
+        "api-tokens",
+        "create",
+        "auditor",
+        "--role",
+        "compliance",
+        "--expires",
+        "720h",
+    ]);
+    assert!(compliance["expires_at"].is_i64());
+    let tokens = s.json(&["api-tokens", "list"]);
+    let names: Vec<&str> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // Oldest first; tokens minted within the same second have no order among them.
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["auditor", "ci-viewer", "local-admin"]);
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none())
+    );
+    s.admin()
+        .args(["api-tokens", "list"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("ci-viewer").and(predicates::str::contains("viewer")));
+
+    // The viewer reads, but a change is 403 with the role hint.
+    let mut c = s.cli();
+    c.args(["--token", &viewer_token, "envoys", "list", "--json"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let forbidden = s
+        .cli()
+        .args(["--token", &viewer_token, "tokens", "create"])
+        .output()
+        .unwrap();
+    assert_error(&forbidden, "permission denied", "role");
+    let forbidden = s
+        .cli()
+        .args(["--token", &viewer_token, "config", "publish"])
+        .output()
+        .unwrap();
+    assert_error(&forbidden, "permission denied", "role");
+
+    // Secrets: value from stdin, never echoed or listed with its value.
+    let secret = "hunter2-never-echoed";
+    let set = s
+        .admin()
+        .args(["secrets", "set", "db/password"])
+        .write_stdin(format!("{secret}\n"))
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr_of(&set));
+    assert!(!stdout_of(&set).contains(secret) && !stderr_of(&set).contains(secret));
+    s.admin()
+        .args(["secrets", "set", "app/token"])
+        .write_stdin("t0ken")
+        .assert()
+        .success();
+    let empty = s
+        .admin()
+        .args(["secrets", "set", "app/empty"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_error(&empty, "empty", "stdin");
+    let mut listed: Vec<String> = s
+        .json(&["secrets", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["app/token", "db/password"]);
+    let human = s.admin().args(["secrets", "list"]).output().unwrap();
+    assert!(stdout_of(&human).contains("db/password"));
+    assert!(!stdout_of(&human).contains(secret));
+    s.admin()
+        .args(["secrets", "delete", "app/token"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("deleted"));
+    assert_eq!(s.json(&["secrets", "list"]), json!(["db/password"]));
+
+    // The viewer's token revoked: now 401 with the login hint.
+    let revoked = s.json(&["api-tokens", "revoke", &viewer_id]);
+    assert!(revoked["revoked_at"].is_i64());
+    let refused = s
+        .cli()
+        .args(["--token", &viewer_token, "envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&refused, "authentication refused", "vigocli login");
+
+    // Audit: newest first, with the actions above; --limit honoured.
+    let audit = s.json(&["audit", "list", "--limit", "100"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in [
+        "api_token.created",
+        "api_token.revoked",
+        "secret.set",
+        "secret.deleted",
+        "auth.forbidden",
+    ] {
+        assert!(actions.contains(&want), "{want} missing: {actions:?}");
+    }
+    assert!(!audit.to_string().contains(secret));
+    assert_eq!(
+        s.json(&["audit", "list", "--limit", "2"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    s.admin()
+        .args(["audit", "list", "--limit", "5"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("ACTION").and(predicates::str::contains("local-admin")));
+
+    // login: checks the token, writes cli.yaml (0600 in a 0700 dir); later commands use it.
+    s.cli()
+        .args(["login", "--token", &s.admin_token()])
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("logged in").and(predicates::str::contains("local-admin")),
+        );
+    let file = s.home().join(".config/vigo/cli.yaml");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved.contains(&s.url()) && saved.contains("vgot_"),
+        "{saved}"
+    );
+    let from_file = bare_cli(&s.home())
+        .args(["server", "version", "--json"])
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{}", stderr_of(&from_file));
+    let v: Value = serde_json::from_slice(&from_file.stdout).unwrap();
+    assert_eq!(v["caller"]["name"], "local-admin");
+    // A flag overrides the file: a bad token from the environment wins and is refused.
+    let env_wins = bare_cli(&s.home())
+        .env("VIGO_TOKEN", "vgot_0000")
+        .args(["envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&env_wins, "authentication refused", "login");
+    // login refuses a bad token and keeps the stored settings.
+    let bad_login = s
+        .cli()
+        .args(["login", "--token", "vgot_nope"])
+        .output()
+        .unwrap();
+    assert_error(&bad_login, "authentication refused", "login");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
+
+    // On the server host: no token anywhere → the local admin token file, the CA beside
+    // it and the server given.
+    let local = bare_cli(&s.dir.join("elsewhere"))
+        .env(
+            "VIGO_LOCAL_ADMIN_TOKEN_FILE",
+            s.dir.join("local-admin.token"),
+        )
+        .args(["--server", &s.url(), "server", "version", "--json"])
+        .output()
+        .unwrap();
+    assert!(local.status.success(), "{}", stderr_of(&local));
+    let v: Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(v["caller"]["name"], "local-admin");
+}
+
+#[test]
+fn connection_failures_are_one_line_with_a_hint() {
+    let s = Server::start();
+    let home = s.home();
+
+    // Nothing configured.
+    let out = bare_cli(&home).args(["envoys", "list"]).output().unwrap();
+    assert_error(&out, "no server configured", "vigocli login");
+    let out = bare_cli(&home)
+        .args(["--server", &s.url(), "envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "no API token configured", "vigocli login");
+
+    // Unreachable: a port nothing listens on.
+    let dead = format!("https://127.0.0.1:{}", free_port());
+    let out = bare_cli(&home)
+        .args(["--server", &dead, "--token", "vgot_x", "envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "cannot reach the server", "vigosrv is running");
+
+    // The server's CA not trusted (no --ca-file), and a wrong CA file.
+    let out = bare_cli(&home)
+        .args([
+            "--server",
+            &s.url(),
+            "--token",
+            &s.admin_token(),
+            "envoys",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_error(&out, "TLS handshake", "--ca-file");
+    let other_ca = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap()
+        .pem();
+    let wrong = home.join("wrong-ca.pem");
+    std::fs::write(&wrong, other_ca).unwrap();
+    let out = bare_cli(&home)
+        .args([
+            "--server",
+            &s.url(),
+            "--token",
+            &s.admin_token(),
+            "--ca-file",
+        ])
+        .arg(&wrong)
+        .args(["envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "TLS handshake", "--ca-file");
+    let out = bare_cli(&home)
+        .args(["--server", &s.url(), "--token", "vgot_x", "--ca-file"])
+        .arg(home.join("missing.pem"))
+        .args(["envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "cannot use CA file", "PEM");
+
+    // An unknown token: 401.
+    let out = s
+        .cli()
+        .args(["--token", "vgot_unknown", "envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "authentication refused", "vigocli login");
+
+    // 404.
+    let out = s.admin().args(["envoys", "show", "nope"]).output().unwrap();
+    assert_error(&out, "not found", "list");
+
+    // A malformed --trait and a bad URL.
+    let out = s
+        .admin()
+        .args(["envoys", "list", "--trait", "novalue"])
+        .output()
+        .unwrap();
+    assert_error(&out, "PATH=VALUE", "--trait os.family=debian");
+    let out = bare_cli(&home)
+        .args(["--server", "ftp://x", "--token", "vgot_x", "envoys", "list"])
+        .output()
+        .unwrap();
+    assert_error(&out, "invalid server URL", "https://");
+}
+
+// ------------------------------------------------------- offline commands
+
+/// `config trace --stacks examples/stacks` equals `vigo_lang`'s resolver, for three
+/// hostnames (one per match block).
+#[test]
+fn offline_trace_on_the_example_stacks_equals_the_resolver() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stacks");
+    let tree = vigo_lang::SourceTree::read_dir(&examples).unwrap();
+    let stack = vigo_lang::load(&tree).unwrap();
+    let resolver = vigo_lang::resolve::Resolver::new(
+        Arc::new(stack),
+        vigo_lang::resolve::BundleMeta::default(),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut patterns = Vec::new();
+    for host in [
+        "web-01.prod.example.net",
+        "web-02.stage.example.net",
+        "db-01.example.net",
+    ] {
+        let out = bare_cli(home.path())
+            .args(["config", "trace", host, "--json", "--stacks"])
+            .arg(&examples)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let want = resolver.trace(host, None).to_json();
+        assert_eq!(got, want, "{host}");
+        assert_eq!(got["matched"], true, "{host}");
+        patterns.push(got["consulted"].as_array().unwrap().last().unwrap()["pattern"].clone());
+    }
+    assert_eq!(
+        patterns,
+        [
+            json!("web-*.prod.example.net"),
+            json!("web-*.stage.example.net"),
+            json!("*")
+        ]
+    );
+    assert_eq!(
+        bare_cli(home.path())
+            .args([
+                "config",
+                "trace",
+                "web-01.prod.example.net",
+                "--json",
+                "-e",
+                "staging",
+                "--stacks"
+            ])
+            .arg(&examples)
+            .output()
+            .map(|o| serde_json::from_slice::<Value>(&o.stdout).unwrap())
+            .unwrap(),
+        resolver
+            .trace("web-01.prod.example.net", Some("staging"))
+            .to_json()
+    );
+}
+
+#[test]
+fn validate_and_tree_work_on_a_local_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_stacks(tmp.path());
+    let stacks = tmp.path().join("stacks");
+    let home = tmp.path().join("home");
+
+    bare_cli(&home)
+        .args(["config", "validate"])
+        .arg(&stacks)
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("valid").and(predicates::str::contains("2 configcrates")),
+        );
+    let v: Value = serde_json::from_slice(
+        &bare_cli(&home)
+            .args(["config", "validate", "--json"])
+            .arg(&stacks)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["match_blocks"], 2);
+
+    // `config tree`: blocks in the order consulted, crates.
+    let tree: Value = serde_json::from_slice(
+        &bare_cli(&home)
+            .args(["config", "tree", "--json"])
+            .arg(&stacks)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let patterns: Vec<&str> = tree["match_blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(patterns, ["web-*", "*"]);
+    assert_eq!(
+        tree["match_blocks"][0]["configcrates"],
+        json!(["motd", "app"])
+    );
+    assert_eq!(tree["configcrates"].as_array().unwrap().len(), 2);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stacks");
+    bare_cli(&home)
+        .args(["config", "tree"])
+        .arg(&examples)
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("Match blocks")
+                .and(predicates::str::contains("webserver"))
+                .and(predicates::str::contains("roles.vgo:")),
+        );
+
+    // Broken: every problem with file:line:column, exit 1.
+    write_broken(&stacks);
+    let out = bare_cli(&home)
+        .args(["config", "validate"])
+        .arg(&stacks)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: configcrates/broken.vgo:6:5:"), "{err}");
+    assert!(err.contains("error: configcrates/worse.vgo:4:"), "{err}");
+    assert!(err.contains("problems in the stacks tree"), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("hint: ")), "{err}");
+    let out = bare_cli(&home)
+        .args(["config", "validate", "--json"])
+        .arg(&stacks)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["errors"].as_array().unwrap().len() >= 2, "{v}");
+    // Offline trace of a broken tree fails the same way.
+    let out = bare_cli(&home)
+        .args(["config", "trace", "web-01", "--stacks"])
+        .arg(&stacks)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("configcrates/worse.vgo:4:"));
+    // A directory that does not exist.
+    let out = bare_cli(&home)
+        .args(["config", "validate"])
+        .arg(tmp.path().join("nope"))
+        .output()
+        .unwrap();
+    assert_error(&out, "cannot read the stacks tree", "stacks directory");
+}
+
+#[test]
+fn usage_errors_exit_2_and_completions_and_man_pages_are_generated() {
+    let home = tempfile::tempdir().unwrap();
+    bare_cli(home.path()).arg("frobnicate").assert().code(2);
+    bare_cli(home.path())
+        .args(["envoys", "list", "--status", "sleeping"])
+        .assert()
+        .code(2);
+    bare_cli(home.path())
+        .args(["api-tokens", "create", "x", "--role", "root"])
+        .assert()
+        .code(2);
+    bare_cli(home.path()).arg("--help").assert().success();
+    bare_cli(home.path())
+        .arg("version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("vigocli "));
+
+    for (shell, marker) in [
+        ("bash", "_vigocli()"),
+        ("zsh", "#compdef vigocli"),
+        ("fish", "complete -c vigocli"),
+    ] {
+        bare_cli(home.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains(marker).and(predicates::str::contains("api-tokens")));
+    }
+    bare_cli(home.path())
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2);
+
+    let man = home.path().join("man");
+    bare_cli(home.path())
+        .arg("man")
+        .arg(&man)
+        .assert()
+        .success();
+    for page in [
+        "vigocli.1",
+        "vigocli-envoys.1",
+        "vigocli-envoys-list.1",
+        "vigocli-config-trace.1",
+        "vigocli-api-tokens-create.1",
+    ] {
+        let text =
+            std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let list = std::fs::read_to_string(man.join("vigocli-envoys-list.1")).unwrap();
+    assert!(list.contains("trait"), "{list}");
 }

@@ -549,30 +549,7 @@ fn problems(errors: &Errors) -> Vec<ConfigProblem> {
 
 /// A trace as JSON: the blocks consulted, the winner, roles, crates, vars with origin.
 pub fn trace_to_json(t: &Trace) -> serde_json::Value {
-    serde_json::json!({
-        "hostname": t.hostname,
-        "matched": t.matched(),
-        "consulted": t.consulted.iter().map(|b| serde_json::json!({
-            "origin": b.origin.to_string(),
-            "pattern": b.pattern,
-            "matched": b.matched,
-        })).collect::<Vec<_>>(),
-        "environment": t.environment,
-        "roles": t.roles,
-        "crates": t.crates.iter().map(|c| serde_json::json!({
-            "name": c.name,
-            "via": c.via,
-            "when": c.when,
-        })).collect::<Vec<_>>(),
-        "vars": t.vars.iter().map(|v| serde_json::json!({
-            "crate": v.krate,
-            "name": v.name,
-            "value": v.value,
-            "level": v.level.as_str(),
-            "origin": v.origin.to_string(),
-        })).collect::<Vec<_>>(),
-        "errors": t.errors.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
+    t.to_json()
 }
 
 /// The version for a publish at `now` (Unix seconds): its UTC time `YYYYMMDDTHHMMSSZ`,

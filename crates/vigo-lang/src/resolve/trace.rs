@@ -47,6 +47,35 @@ impl Trace {
     pub fn matched(&self) -> bool {
         self.consulted.last().is_some_and(|b| b.matched)
     }
+
+    /// The trace as JSON, the shape of the server's `GET /api/v1/config/trace` and of
+    /// `vigocli config trace --json` (online and offline alike).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "hostname": self.hostname,
+            "matched": self.matched(),
+            "consulted": self.consulted.iter().map(|b| serde_json::json!({
+                "origin": b.origin.to_string(),
+                "pattern": b.pattern,
+                "matched": b.matched,
+            })).collect::<Vec<_>>(),
+            "environment": self.environment,
+            "roles": self.roles,
+            "crates": self.crates.iter().map(|c| serde_json::json!({
+                "name": c.name,
+                "via": c.via,
+                "when": c.when,
+            })).collect::<Vec<_>>(),
+            "vars": self.vars.iter().map(|v| serde_json::json!({
+                "crate": v.krate,
+                "name": v.name,
+                "value": v.value,
+                "level": v.level.as_str(),
+                "origin": v.origin.to_string(),
+            })).collect::<Vec<_>>(),
+            "errors": self.errors.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+    }
 }
 
 pub(super) fn trace(stack: &Stack, meta: &BundleMeta, hostname: &str, env: Option<&str>) -> Trace {
