@@ -87,6 +87,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     options.underscored_numbers_as_strings = true;
     options.with_snippet = false;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // YAML 1.2 booleans only: `name: y`, `service: on` or a host called `no` stay the
+    // strings they are (the "Norway problem"); boolean attributes still take `yes`/`no`
+    // through the schema.
+    options.strict_booleans = true;
     if text.trim().is_empty() {
         return Ok(Node {
             pos: Pos { line: 1, col: 1 },
@@ -301,6 +305,10 @@ mod tests {
 
     #[test]
     fn modes_keep_their_leading_zero() {
+        let n = parse("name: y\ncountry: no\nflag: true\n").unwrap();
+        assert_eq!(n.get("name").unwrap().kind, Kind::Str("y".into()));
+        assert_eq!(n.get("country").unwrap().kind, Kind::Str("no".into()));
+        assert_eq!(n.get("flag").unwrap().kind, Kind::Bool(true));
         let n = parse("mode: 0644\nuid: 1500\nbig: 1_000\n").unwrap();
         assert_eq!(n.get("mode").unwrap().kind, Kind::Str("0644".into()));
         assert_eq!(n.get("uid").unwrap().kind, Kind::Number(1500.into()));
