@@ -658,3 +658,67 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
     server.stop();
     pair.close().unwrap();
 }
+
+#[test]
+fn vigo_run_preempts_a_converging_daemon_between_resources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (api, grpc) = (free_port(), free_port());
+    server_yaml(dir, api, grpc, "24h");
+    std::fs::create_dir_all(dir.join("stacks/configcrates")).unwrap();
+    std::fs::write(
+        dir.join("stacks/envoys.vgo"),
+        "envoys:\n  - match: \"envoy-*\"\n    configcrates: [slow]\n",
+    )
+    .unwrap();
+    // Six resources of one second each, changing on every run.
+    let mut slow = String::from("configcrate: slow\nresources:\n");
+    for i in 1..=6 {
+        slow.push_str(&format!(
+            "  - name: step-{i}\n    type: exec\n    command: \"sleep 1; echo {i} >> /tmp/steps\"\n"
+        ));
+    }
+    std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
+    let server = Server::start(dir, api, grpc);
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*"}"#),
+    );
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = envoy("envoy-1");
+    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+
+    // The daemon starts converging; once it is inside the pass, a manual run asks for the
+    // machine.
+    sh(&root, &format!("{VIGO} daemon > /tmp/daemon.log 2>&1 & true"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !root.read_file("/tmp/steps").is_ok_and(|s| !s.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never started converging"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let daemon = root.read_file("/tmp/daemon.log").unwrap();
+    assert!(
+        daemon.contains("(preempted by a manual run)"),
+        "the daemon yielded: {daemon}"
+    );
+    // The daemon finished at most the resource it was in after the run asked: its pass
+    // wrote fewer than six steps before the manual run's six.
+    let steps = root.read_file("/tmp/steps").unwrap();
+    let lines: Vec<&str> = steps.lines().collect();
+    let daemon_steps = lines.len() - 6;
+    assert!(
+        (1..6).contains(&daemon_steps),
+        "daemon ran {daemon_steps} steps before yielding: {steps}"
+    );
+    assert_eq!(&lines[daemon_steps..], ["1", "2", "3", "4", "5", "6"]);
+    server.stop();
+}
