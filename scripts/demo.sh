@@ -38,6 +38,10 @@ show "$bin/vigo" version
 show "$bin/vigosrv" version
 show "$bin/vigocli" version
 
+say "vigocli: validate the example stack and trace how a host resolves, offline"
+show "$bin/vigocli" config validate examples/stacks
+show "$bin/vigocli" config trace web-01.prod.example.net --stacks examples/stacks
+
 say "the agent in a disposable Debian root: resources, masterless apply, then enrolled with vigosrv (first run builds the base image, ~30 s)"
 "$bin/examples/demo" "$bin/vigo" examples/stacks "$bin/vigosrv"
 
