@@ -694,7 +694,10 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
 
     // The daemon starts converging; once it is inside the pass, a manual run asks for the
     // machine.
-    sh(&root, &format!("{VIGO} daemon > /tmp/daemon.log 2>&1 & true"));
+    sh(
+        &root,
+        &format!("{VIGO} daemon > /tmp/daemon.log 2>&1 & true"),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while !root.read_file("/tmp/steps").is_ok_and(|s| !s.is_empty()) {
         assert!(
