@@ -69,6 +69,9 @@ fi
 step "tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "doc tests (nextest does not run them)"
+cargo test --workspace --locked --doc
+
 if [ -d fuzz ] && [ -f fuzz/Cargo.toml ]; then
   step "fuzz (short runs)"
   scripts/fuzz.sh "${VIGO_FUZZ_SECONDS:-60}"

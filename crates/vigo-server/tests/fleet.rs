@@ -1,6 +1,7 @@
-//! The whole system end to end: the real `vigosrv` binary on loopback with SQLite and a
-//! stacks tree, and real `vigo` agents, each inside its own disposable Debian root
-//! (vigo-testkit), enrolled with `vigo bootstrap` and converging with `vigo run`. The
+//! The whole system end to end: the real `vigosrv` binary with SQLite and a stacks tree,
+//! and real `vigo` agents, each inside its own disposable Debian root (vigo-testkit) —
+//! in the main test each in its own network namespace, the server in a hub namespace
+//! bridged to them — enrolled with `vigo bootstrap` and converging with `vigo run`. The
 //! operator side is the REST API, driven with curl.
 //!
 //! Covers: bootstrap with a token, and refusal of a reused token, a wrong token and a
@@ -223,6 +224,16 @@ fn envoy(name: &str) -> SandboxRoot {
         .expect("sandbox root")
 }
 
+/// An envoy in its own Debian root and its own network namespace.
+fn envoy_in(name: &str, netns: &vigo_testkit::Netns) -> SandboxRoot {
+    SandboxRoot::builder()
+        .hostname(name)
+        .with_binary(vigo_binary(), VIGO)
+        .network_namespace(netns.path())
+        .build()
+        .expect("sandbox root")
+}
+
 fn sh(root: &SandboxRoot, cmd: &str) -> vigo_testkit::Output {
     root.run_timeout(&format!("{{ {cmd}; }} 2>&1"), Duration::from_secs(300))
         .expect("run in sandbox")
@@ -241,18 +252,22 @@ fn bootstrap(root: &SandboxRoot, server: &Server, token: &str) -> vigo_testkit::
 
 #[test]
 fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
+    // A small LAN: the server in the hub, each envoy in its own namespace.
+    let star = vigo_testkit::NetnsStar::new(5).expect("test network");
+    let hub = star.hub().path();
+    let addr = star.hub_addr().to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (api, grpc) = (free_port(), free_port());
+    let (api, grpc) = (8443, 1530);
     std::fs::write(
         dir.join("server.yaml"),
         format!(
-            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n"
+            "server:\n  grpc_listen: \"{addr}:{grpc}\"\n  api_listen: \"{addr}:{api}\"\n  hostname: \"{addr}\"\ncheckin:\n  interval: 30s\n"
         ),
     )
     .unwrap();
     write_stack(dir, "hello", false);
-    let server = Server::start(dir, api, grpc);
+    let server = Server::start_in(dir, api, grpc, Some(&hub), &addr);
 
     // The operator: a secret, an approved pattern, one token per envoy plus spares.
     let (code, _) = server.curl(
@@ -284,7 +299,9 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     server.admin("POST", "/api/v1/config/publish", None);
 
     // Three envoys bootstrap with their own token and converge.
-    let envoys: Vec<SandboxRoot> = (1..=3).map(|i| envoy(&format!("envoy-{i}"))).collect();
+    let envoys: Vec<SandboxRoot> = (1..=3)
+        .map(|i| envoy_in(&format!("envoy-{i}"), star.member(i - 1)))
+        .collect();
     let mut tokens = Vec::new();
     for root in &envoys {
         let t = token(None);
@@ -323,7 +340,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     assert!(text.contains("created"), "{text}");
 
     // Refusals: a reused token, a wrong token, a hostname outside the patterns.
-    let extra = envoy("envoy-4");
+    let extra = envoy_in("envoy-4", star.member(3));
     let out = bootstrap(&extra, &server, &tokens[0]);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("already used"), "{}", out.stdout);
@@ -338,7 +355,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
         "{}",
         out.stdout
     );
-    let stranger = envoy("db-1");
+    let stranger = envoy_in("db-1", star.member(4));
     let out = bootstrap(&stranger, &server, &token(None));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("not approved"), "{}", out.stdout);
@@ -382,7 +399,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let stop_dir = dir.to_path_buf();
     server.stop();
     // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
-    let server = Server::start(&stop_dir, api, grpc);
+    let server = Server::start_in(&stop_dir, api, grpc, Some(&hub), &addr);
     let out = sh(&envoys[1], &format!("{VIGO} run"));
     assert_eq!(
         out.code,
@@ -415,6 +432,8 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let runs = server.admin("GET", "/api/v1/envoys/envoy-2/runs", None);
     assert!(!runs.to_string().contains(SECRET));
     server.stop();
+    drop((envoys, extra, stranger));
+    star.close().unwrap();
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -5,7 +5,9 @@
 //! ```no_run
 //! use vigo_testkit::SandboxRoot;
 //!
-//! let root = SandboxRoot::builder().with_binary(env!("CARGO_BIN_EXE_vigo"), "/usr/local/sbin/vigo").build()?;
+//! // In an integration test of vigo-agent: env!("CARGO_BIN_EXE_vigo").
+//! let vigo = "target/debug/vigo";
+//! let root = SandboxRoot::builder().with_binary(vigo, "/usr/local/sbin/vigo").build()?;
 //! let out = root.run("apt-get install -y -q tree && tree --version")?;
 //! assert_eq!(out.code, Some(0), "{}", out.stderr);
 //! assert!(root.upper_dir().join("usr/bin/tree").exists());
@@ -27,6 +29,6 @@ pub use base::{BaseKind, base_root, cache_dir};
 pub use container::{ContainerBuilder, SystemdContainer};
 pub use error::Error;
 pub use footprint::Footprint;
-pub use netns::{Netns, NetnsPair, Side};
+pub use netns::{Netns, NetnsPair, NetnsStar, Side};
 pub use output::Output;
 pub use sandbox::{SandboxBuilder, SandboxRoot};

@@ -1,5 +1,6 @@
 //! Network namespaces for tests that cross a network: one namespace with loopback up, or
-//! a pair joined by a veth link with 10.x test addresses that exist only inside them.
+//! a pair joined by a veth link, or a star of namespaces around a bridge, with 10.x test
+//! addresses that exist only inside them.
 //!
 //! Only these namespaces and loopback are ever targets of test traffic. `ip netns add`
 //! leaves a bind mount under `/run/netns`; `ip netns del` (on drop) removes it.
@@ -211,5 +212,119 @@ impl NetnsPair {
         let ra = a.close();
         b.close()?;
         ra
+    }
+}
+
+/// A hub namespace with a bridge, and member namespaces each joined to it by a veth:
+/// a small LAN (`10.214.X.0/24`; the hub is `.1`, member `i` is `.(i + 2)`) where a server
+/// in the hub is reachable from every member and the members are isolated from the host.
+#[derive(Debug)]
+pub struct NetnsStar {
+    hub: Netns,
+    hub_addr: String,
+    members: Vec<(Netns, String)>,
+}
+
+impl NetnsStar {
+    /// Creates the hub and `members` member namespaces.
+    pub fn new(members: usize) -> Result<Self, Error> {
+        let members_max = 200;
+        if members > members_max {
+            return Err(Error::Other(format!(
+                "a star has at most {members_max} members"
+            )));
+        }
+        let hub = Netns::new("hub")?;
+        let net = (std::process::id() * 7 + COUNTER.fetch_add(1, Ordering::Relaxed)) % 256;
+        let hub_addr = format!("10.214.{net}.1");
+        let ipn = |ns: &Netns, args: &[&str]| -> Result<(), Error> {
+            let mut argv = vec!["ip", "-n", ns.name()];
+            argv.extend_from_slice(args);
+            must("configuring the test LAN", &argv, IP_TIMEOUT).map(drop)
+        };
+        ipn(&hub, &["link", "add", "br0", "type", "bridge"])?;
+        ipn(
+            &hub,
+            &["addr", "add", &format!("{hub_addr}/24"), "dev", "br0"],
+        )?;
+        ipn(&hub, &["link", "set", "br0", "up"])?;
+        let mut star = NetnsStar {
+            hub,
+            hub_addr,
+            members: Vec::new(),
+        };
+        for i in 0..members {
+            let ns = Netns::new("m")?;
+            let tag = COUNTER.fetch_add(1, Ordering::Relaxed) % 10_000;
+            let pid = std::process::id() % 10_000;
+            let (vh, vm) = (format!("vsh{pid}x{tag}"), format!("vsm{pid}x{tag}"));
+            must(
+                "creating a veth pair",
+                &[
+                    "ip", "link", "add", &vh, "type", "veth", "peer", "name", &vm,
+                ],
+                IP_TIMEOUT,
+            )?;
+            must(
+                "moving the veth end",
+                &["ip", "link", "set", &vh, "netns", star.hub.name()],
+                IP_TIMEOUT,
+            )?;
+            must(
+                "moving the veth end",
+                &["ip", "link", "set", &vm, "netns", ns.name()],
+                IP_TIMEOUT,
+            )?;
+            ipn(&star.hub, &["link", "set", &vh, "master", "br0"])?;
+            ipn(&star.hub, &["link", "set", &vh, "up"])?;
+            let addr = format!("10.214.{net}.{}", i + 2);
+            ipn(&ns, &["addr", "add", &format!("{addr}/24"), "dev", &vm])?;
+            ipn(&ns, &["link", "set", &vm, "up"])?;
+            star.members.push((ns, addr));
+        }
+        Ok(star)
+    }
+
+    /// The hub's namespace (where a server listens).
+    pub fn hub(&self) -> &Netns {
+        &self.hub
+    }
+
+    /// The hub's address.
+    pub fn hub_addr(&self) -> &str {
+        &self.hub_addr
+    }
+
+    /// Member `i`'s namespace.
+    pub fn member(&self, i: usize) -> &Netns {
+        &self.members[i].0
+    }
+
+    /// Member `i`'s address.
+    pub fn member_addr(&self, i: usize) -> &str {
+        &self.members[i].1
+    }
+
+    /// What the star created on the host (the veths go with their namespaces).
+    pub fn footprint(&self) -> Footprint {
+        let mut f = self.hub.footprint();
+        for (ns, _) in &self.members {
+            f.extend(&ns.footprint());
+        }
+        f
+    }
+
+    /// Deletes every namespace, reporting the first failure.
+    pub fn close(self) -> Result<(), Error> {
+        let NetnsStar { hub, members, .. } = self;
+        let mut first = Ok(());
+        for (ns, _) in members {
+            if let Err(e) = ns.close()
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+        }
+        hub.close().and(first)
     }
 }

@@ -32,6 +32,7 @@ pub struct SandboxBuilder {
     binaries: Vec<(PathBuf, PathBuf)>,
     hostname: String,
     timeout: Duration,
+    netns: Option<String>,
 }
 
 /// A disposable Debian root; torn down on drop.
@@ -44,6 +45,7 @@ pub struct SandboxRoot {
     init: i32,
     timeout: Duration,
     footprint: Footprint,
+    in_netns: bool,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -65,6 +67,13 @@ impl SandboxBuilder {
     /// The sandbox's hostname (default `sandbox`).
     pub fn hostname(mut self, name: &str) -> Self {
         self.hostname = name.to_owned();
+        self
+    }
+
+    /// Run inside this network namespace (`/run/netns/<name>`, e.g. one member of a
+    /// [`crate::NetnsStar`]) instead of the host's network.
+    pub fn network_namespace(mut self, path: impl Into<String>) -> Self {
+        self.netns = Some(path.into());
         self
     }
 
@@ -101,7 +110,15 @@ impl SandboxBuilder {
             &self.binaries,
             &self.hostname,
         )?;
-        let mut launcher = Command::new("unshare")
+        let mut launcher = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={ns}")).args(["--", "unshare"]);
+                c
+            }
+            None => Command::new("unshare"),
+        };
+        let mut launcher = launcher
             .args([
                 "--mount",
                 "--pid",
@@ -152,6 +169,7 @@ impl SandboxBuilder {
             init,
             timeout: self.timeout,
             footprint,
+            in_netns: self.netns.is_some(),
         })
     }
 }
@@ -275,6 +293,7 @@ impl SandboxRoot {
             binaries: Vec::new(),
             hostname: "sandbox".into(),
             timeout: Duration::from_secs(600),
+            netns: None,
         }
     }
 
@@ -286,12 +305,14 @@ impl SandboxRoot {
     fn spec(&self, argv: &[&str]) -> CommandSpec {
         let pid = self.init.to_string();
         let merged = self.merged.to_string_lossy().into_owned();
-        let mut full: Vec<String> = [
-            "nsenter", "-t", &pid, "-m", "-u", "-i", "-p", "--", "chroot", &merged,
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        let mut full: Vec<String> = ["nsenter", "-t", &pid, "-m", "-u", "-i", "-p"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        if self.in_netns {
+            full.push("-n".to_owned());
+        }
+        full.extend(["--", "chroot", &merged].iter().map(|s| (*s).to_owned()));
         full.extend(clean_env_argv());
         full.extend(argv.iter().map(|s| (*s).to_owned()));
         CommandSpec::new(full).timeout(self.timeout)
