@@ -246,6 +246,11 @@ impl Agent for AgentService {
         let signed = self.signed_for(&live, &who)?;
         let current = body.policy_version == live.info.version
             && body.state_fingerprint == signed.fingerprint;
+        metrics::counter!(
+            "vigo_checkins_total",
+            "outcome" => if current { "no_change" } else { "bundle" }
+        )
+        .increment(1);
         let outcome = if current {
             check_in_response::Outcome::NoChange(NoChange {})
         } else {
