@@ -128,13 +128,21 @@ impl Fleet {
     /// keeping the newer in-memory last-seen data.
     pub async fn reload(&self, store: &Store) -> Result<usize, StoreError> {
         let envoys = store.list_envoys(&EnvoyFilter::default()).await?;
+        // Parse keys before taking the lock: check-ins wait on it only for the merge.
+        let fresh: Vec<(Uuid, EnvoyEntry)> = envoys
+            .iter()
+            .filter_map(|envoy| match entry_of(envoy) {
+                Some(entry) => Some((envoy.id, entry)),
+                None => {
+                    tracing::error!(envoy = %envoy.id, "stored public key is not an ed25519 key; envoy ignored");
+                    None
+                }
+            })
+            .collect();
+        drop(envoys);
         let mut map = write(&self.envoys);
-        for envoy in &envoys {
-            let Some(mut entry) = entry_of(envoy) else {
-                tracing::error!(envoy = %envoy.id, "stored public key is not an ed25519 key; envoy ignored");
-                continue;
-            };
-            if let Some(old) = map.get(&envoy.id) {
+        for (id, mut entry) in fresh {
+            if let Some(old) = map.get(&id) {
                 if old.last_seen > entry.last_seen {
                     entry.last_seen = old.last_seen;
                     entry.policy_version.clone_from(&old.policy_version);
@@ -143,7 +151,7 @@ impl Fleet {
                     entry.traits_hash.clone_from(&old.traits_hash);
                 }
             }
-            map.insert(envoy.id, entry);
+            map.insert(id, entry);
         }
         Ok(map.len())
     }
