@@ -665,13 +665,32 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     assert!(stderr_of(&remote).contains("configcrates/worse.vgo:4:"));
     assert_eq!(s.json(&["config", "version"])["version"], second.as_str());
 
-    // Rollback: no API for it yet.
-    let rb = s
+    // Rollback: the first version's tree becomes live again, as a new version.
+    let rb = s.json(&["config", "rollback", &first]);
+    let rolled = rb["version"].as_str().unwrap().to_owned();
+    assert!(rolled.as_str() > second.as_str(), "{rb}");
+    let live = s.json(&["config", "version"]);
+    assert_eq!(live["version"], rolled.as_str());
+    let history = s.json(&["config", "history"]);
+    let first_hash = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == first.as_str())
+        .map(|v| v["tree_hash"].clone())
+        .unwrap();
+    assert_eq!(live["tree_hash"], first_hash, "the same tree as {first}");
+    let unknown = s
         .admin()
-        .args(["config", "rollback", &first])
+        .args(["config", "rollback", "19990101T000000Z"])
         .output()
         .unwrap();
-    assert_error(&rb, "not supported by this server yet", "publish");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr_of(&unknown).contains("no published version 19990101T000000Z"),
+        "{}",
+        stderr_of(&unknown)
+    );
 }
 
 // -------------------------------------------- auth, secrets, audit, server

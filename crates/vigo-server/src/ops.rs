@@ -39,6 +39,9 @@ pub enum PublishError {
     /// The tree is identical to the live version.
     #[error("nothing changed since version {0}")]
     Unchanged(String),
+    /// No published version has this name (rollback).
+    #[error("no published version {0} (see the history)")]
+    UnknownVersion(String),
     /// Reading the tree or storing the version failed.
     #[error("{0}")]
     Internal(String),
@@ -50,6 +53,12 @@ pub trait ConfigOps: Send + Sync {
     fn validate(&self) -> BoxFuture<'_, Result<(), PublishError>>;
     /// Validates, then atomically makes the tree on disk the live version.
     fn publish<'a>(&'a self, actor: &'a str) -> BoxFuture<'a, Result<VersionInfo, PublishError>>;
+    /// Makes an earlier version's tree live again, as a new version.
+    fn rollback<'a>(
+        &'a self,
+        version: &'a str,
+        actor: &'a str,
+    ) -> BoxFuture<'a, Result<VersionInfo, PublishError>>;
     /// The live version, if any was published.
     fn version(&self) -> Option<VersionInfo>;
     /// Published versions, newest first.

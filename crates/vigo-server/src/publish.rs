@@ -348,6 +348,60 @@ impl Publisher {
                 return Err(e);
             }
         };
+        self.install(
+            actor,
+            tree,
+            stack,
+            "config_published",
+            serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Makes the tree of an earlier published `version` live again, as a new version (the
+    /// history only grows: a rollback is itself a publish, audited as one). The tree is
+    /// validated again, against this server's secrets and executors.
+    pub async fn rollback_to(
+        &self,
+        version: &str,
+        actor: &str,
+    ) -> Result<VersionInfo, PublishError> {
+        let _guard = self.publishing.lock().await;
+        let stored = self
+            .store
+            .config_version(version)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| PublishError::UnknownVersion(version.to_owned()))?;
+        let secrets = self.secrets.clone();
+        let (tree, stack) = tokio::task::spawn_blocking(move || {
+            let tree =
+                SourceTree::from_files(stored.tree.iter().map(|(p, t)| (p.as_str(), t.as_str())));
+            let stack = check_tree(&tree, secrets.as_deref()).map_err(PublishError::Invalid)?;
+            Ok::<_, PublishError>((tree, stack))
+        })
+        .await
+        .map_err(|e| PublishError::Internal(format!("validating: {e}")))??;
+        self.install(
+            actor,
+            tree,
+            stack,
+            "config_rolled_back",
+            serde_json::json!({ "to": version }),
+        )
+        .await
+    }
+
+    /// Stores `tree` as the next version and swaps it live (the caller holds the
+    /// publishing lock and has validated it).
+    async fn install(
+        &self,
+        actor: &str,
+        tree: SourceTree,
+        stack: Arc<Stack>,
+        action: &str,
+        extra: serde_json::Value,
+    ) -> Result<VersionInfo, PublishError> {
         let tree_hash = tree.content_hash();
         if let Some(live) = self.version()
             && live.tree_hash == tree_hash
@@ -391,13 +445,12 @@ impl Publisher {
             published_at: stored.published_at,
             published_by: stored.published_by,
         };
-        self.audit(
-            actor,
-            "config_published",
-            Some(info.version.clone()),
-            serde_json::json!({ "tree_hash": info.tree_hash, "files": files.len() }),
-        )
-        .await;
+        let mut detail = serde_json::json!({ "tree_hash": info.tree_hash, "files": files.len() });
+        if let (Some(d), serde_json::Value::Object(more)) = (detail.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        self.audit(actor, action, Some(info.version.clone()), detail)
+            .await;
         self.swap(Live::new(
             info.clone(),
             stack,
@@ -435,6 +488,14 @@ impl Publisher {
 impl ConfigOps for Publisher {
     fn validate(&self) -> BoxFuture<'_, Result<(), PublishError>> {
         Box::pin(async move { self.check_disk().await.map(|_| ()) })
+    }
+
+    fn rollback<'a>(
+        &'a self,
+        version: &'a str,
+        actor: &'a str,
+    ) -> BoxFuture<'a, Result<VersionInfo, PublishError>> {
+        Box::pin(self.rollback_to(version, actor))
     }
 
     fn publish<'a>(&'a self, actor: &'a str) -> BoxFuture<'a, Result<VersionInfo, PublishError>> {

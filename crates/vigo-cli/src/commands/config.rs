@@ -26,7 +26,9 @@ pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
         ConfigCmd::Validate { remote: true, .. } => validate_remote(ctx),
         ConfigCmd::Publish => publish(ctx),
         ConfigCmd::Version => {
-            let v = ctx.client()?.get(&["api", "v1", "config", "version"], &[])?;
+            let v = ctx
+                .client()?
+                .get(&["api", "v1", "config", "version"], &[])?;
             ctx.show(&v, print_version);
             Ok(())
         }
@@ -74,10 +76,7 @@ pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
             ctx.show(&tree_json(&stack), print_tree);
             Ok(())
         }
-        ConfigCmd::Rollback { version } => Err(CliError::NotSupported {
-            what: format!("config rollback {version}"),
-            hint: "the REST API has no rollback endpoint: restore the older stacks tree on the server and run `vigocli config publish`".into(),
-        }),
+        ConfigCmd::Rollback { version } => rollback(ctx, &version),
     }
 }
 
@@ -205,6 +204,34 @@ fn publish(ctx: &Context) -> Result<(), CliError> {
         Err(ApiError::Conflict(message)) => {
             ctx.show(&json!({"published": false, "message": message}), |_| {
                 println!("nothing to publish: {message}");
+            });
+            Ok(())
+        }
+        Err(e) => Err(print_problems(ctx, e).into()),
+    }
+}
+
+/// `config rollback VERSION`: the server makes that version's tree live again, as a new
+/// version (validated again; every error listed if it no longer validates).
+fn rollback(ctx: &Context, version: &str) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let url = client.url(&["api", "v1", "config", "rollback"], &[]);
+    let body = crate::client::Body::Json(json!({ "version": version }));
+    match client.call(Method::POST, url, Some(body)) {
+        Ok(a) => {
+            ctx.show(&a.body, |v| {
+                anstream::println!(
+                    "{} to the tree of {version}: live version {} (tree {})",
+                    "rolled back".green().bold(),
+                    text(v, "version"),
+                    short_hash(&text(v, "tree_hash"))
+                );
+            });
+            Ok(())
+        }
+        Err(ApiError::Conflict(message)) => {
+            ctx.show(&json!({"published": false, "message": message}), |_| {
+                println!("nothing to roll back: {message}");
             });
             Ok(())
         }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
-use super::extract::{Query, check_limit};
+use super::extract::{Body, Query, check_limit};
 use crate::ops::{PublishError, VersionInfo};
 
 /// Versions listed by `GET /api/v1/config/history` unless `?limit=` says otherwise.
@@ -60,10 +60,43 @@ pub(crate) async fn publish(
                     json!({ "reason": "invalid", "errors": problems.len() })
                 }
                 PublishError::Unchanged(live) => json!({ "reason": "unchanged", "live": live }),
+                PublishError::UnknownVersion(v) => {
+                    json!({ "reason": "unknown_version", "version": v })
+                }
                 PublishError::Internal(msg) => json!({ "reason": "internal", "error": msg }),
             };
             app.audit_refusal(actor, "config.publish_refused", None, detail)
                 .await;
+            Err(e.into())
+        }
+    }
+}
+
+/// `POST /api/v1/config/rollback` body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RollbackBody {
+    version: String,
+}
+
+/// `POST /api/v1/config/rollback` `{"version": V}`: makes version V's tree live again as
+/// a new version (validated again; 404 for an unknown version, 422 if it no longer
+/// validates, 409 if it is what is live).
+pub(crate) async fn rollback(
+    State(app): State<ApiState>,
+    auth: Authorized<Admin>,
+    Body(body): Body<RollbackBody>,
+) -> Result<Json<VersionInfo>, ApiError> {
+    let actor = auth.caller.name.as_str();
+    match app.rest.ops.rollback(&body.version, actor).await {
+        Ok(version) => Ok(Json(version)),
+        Err(e) => {
+            app.audit_refusal(
+                actor,
+                "config.rollback_refused",
+                Some(&body.version),
+                json!({ "reason": e.to_string() }),
+            )
+            .await;
             Err(e.into())
         }
     }

@@ -138,6 +138,7 @@ impl From<PublishError> for ApiError {
                 errors: problems.into_iter().map(|p| p.message).collect(),
             },
             PublishError::Unchanged(_) => ApiError::conflict(e.to_string()),
+            PublishError::UnknownVersion(_) => ApiError::not_found(e.to_string()),
             PublishError::Internal(_) => ApiError::internal("reading the configuration", &e),
         }
     }

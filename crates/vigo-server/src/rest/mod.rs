@@ -205,6 +205,7 @@ pub fn router(state: RestState) -> Router {
         )
         .route("/config/validate", post(config::validate))
         .route("/config/publish", post(config::publish))
+        .route("/config/rollback", post(config::rollback))
         .route("/config/version", get(config::version))
         .route("/config/history", get(config::history))
         .route("/config/trace", get(config::trace))

@@ -39,6 +39,49 @@ struct TreeOps {
 }
 
 impl TreeOps {
+    /// Stores `tree` as the next version and makes it live.
+    async fn install(
+        &self,
+        tree: SourceTree,
+        stack: vigo_lang::model::Stack,
+        actor: &str,
+    ) -> Result<VersionInfo, PublishError> {
+        let tree_hash = tree.content_hash();
+        if let Some((live, _)) = self.live.lock().unwrap().as_ref()
+            && live.tree_hash == tree_hash
+        {
+            return Err(PublishError::Unchanged(live.version.clone()));
+        }
+        let internal = |e: vigo_server::store::StoreError| PublishError::Internal(e.to_string());
+        let latest = self.store.version_history(1).await.map_err(internal)?;
+        let mut at = rest_now();
+        while latest
+            .first()
+            .is_some_and(|l| l.version >= version_string(at))
+        {
+            at += 1;
+        }
+        let v = ConfigVersion {
+            version: version_string(at),
+            tree_hash: tree_hash.clone(),
+            tree: tree
+                .files()
+                .map(|(p, t)| (p.to_owned(), t.to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            published_at: at,
+            published_by: actor.to_owned(),
+        };
+        self.store.publish_version(&v).await.map_err(internal)?;
+        let info = VersionInfo {
+            version: v.version,
+            tree_hash,
+            published_at: at,
+            published_by: v.published_by,
+        };
+        *self.live.lock().unwrap() = Some((info.clone(), Arc::new(stack)));
+        Ok(info)
+    }
+
     fn check(&self) -> Result<(SourceTree, vigo_lang::model::Stack), PublishError> {
         let tree = SourceTree::read_dir(&self.stacks)
             .map_err(|e| PublishError::Internal(e.to_string()))?;
@@ -73,41 +116,27 @@ impl ConfigOps for TreeOps {
     fn publish<'a>(&'a self, actor: &'a str) -> BoxFuture<'a, Result<VersionInfo, PublishError>> {
         Box::pin(async move {
             let (tree, stack) = self.check()?;
-            let tree_hash = tree.content_hash();
-            if let Some((live, _)) = self.live.lock().unwrap().as_ref()
-                && live.tree_hash == tree_hash
-            {
-                return Err(PublishError::Unchanged(live.version.clone()));
-            }
-            let internal =
-                |e: vigo_server::store::StoreError| PublishError::Internal(e.to_string());
-            let latest = self.store.version_history(1).await.map_err(internal)?;
-            let mut at = rest_now();
-            while latest
-                .first()
-                .is_some_and(|l| l.version >= version_string(at))
-            {
-                at += 1;
-            }
-            let v = ConfigVersion {
-                version: version_string(at),
-                tree_hash: tree_hash.clone(),
-                tree: tree
-                    .files()
-                    .map(|(p, t)| (p.to_owned(), t.to_owned()))
-                    .collect::<BTreeMap<_, _>>(),
-                published_at: at,
-                published_by: actor.to_owned(),
-            };
-            self.store.publish_version(&v).await.map_err(internal)?;
-            let info = VersionInfo {
-                version: v.version,
-                tree_hash,
-                published_at: at,
-                published_by: v.published_by,
-            };
-            *self.live.lock().unwrap() = Some((info.clone(), Arc::new(stack)));
-            Ok(info)
+            self.install(tree, stack, actor).await
+        })
+    }
+
+    fn rollback<'a>(
+        &'a self,
+        version: &'a str,
+        actor: &'a str,
+    ) -> BoxFuture<'a, Result<VersionInfo, PublishError>> {
+        Box::pin(async move {
+            let stored = self
+                .store
+                .config_version(version)
+                .await
+                .map_err(|e| PublishError::Internal(e.to_string()))?
+                .ok_or_else(|| PublishError::UnknownVersion(version.to_owned()))?;
+            let tree =
+                SourceTree::from_files(stored.tree.iter().map(|(p, t)| (p.as_str(), t.as_str())));
+            let stack =
+                vigo_lang::load(&tree).map_err(|e| PublishError::Internal(e.to_string()))?;
+            self.install(tree, stack, actor).await
         })
     }
 
