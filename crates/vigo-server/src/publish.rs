@@ -333,21 +333,8 @@ impl Publisher {
     /// live one is [`PublishError::Unchanged`].
     pub async fn publish_as(&self, actor: &str) -> Result<VersionInfo, PublishError> {
         let _guard = self.publishing.lock().await;
-        let (tree, stack) = match self.check_disk().await {
-            Ok(checked) => checked,
-            Err(e) => {
-                if let PublishError::Invalid(problems) = &e {
-                    self.audit(
-                        actor,
-                        "config_publish_refused",
-                        None,
-                        serde_json::json!({ "errors": problems.len() }),
-                    )
-                    .await;
-                }
-                return Err(e);
-            }
-        };
+        // A refusal is audited by the caller (the REST API knows who asked).
+        let (tree, stack) = self.check_disk().await?;
         self.install(
             actor,
             tree,

@@ -78,6 +78,17 @@ impl TreeOps {
             published_at: at,
             published_by: v.published_by,
         };
+        // Like the real publisher, a ConfigOps audits the publishes it makes.
+        self.store
+            .append_audit(&vigo_server::store::NewAuditEntry {
+                at,
+                actor: actor.to_owned(),
+                action: "config_published".to_owned(),
+                target: Some(info.version.clone()),
+                detail: serde_json::json!({ "tree_hash": info.tree_hash }),
+            })
+            .await
+            .map_err(internal)?;
         *self.live.lock().unwrap() = Some((info.clone(), Arc::new(stack)));
         Ok(info)
     }
