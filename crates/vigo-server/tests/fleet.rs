@@ -355,6 +355,18 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
         "{}",
         out.stdout
     );
+    let short = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1s"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::thread::sleep(Duration::from_millis(2_100));
+    let out = bootstrap(&extra, &server, &short);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("enrollment token expired"),
+        "{}",
+        out.stdout
+    );
     let stranger = envoy_in("db-1", star.member(4));
     let out = bootstrap(&stranger, &server, &token(None));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
