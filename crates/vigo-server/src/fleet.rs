@@ -128,7 +128,21 @@ impl Fleet {
     /// keeping the newer in-memory last-seen data.
     pub async fn reload(&self, store: &Store) -> Result<usize, StoreError> {
         let envoys = store.list_envoys(&EnvoyFilter::default()).await?;
-        // Parse keys before taking the lock: check-ins wait on it only for the merge.
+        self.merge(&envoys);
+        Ok(read(&self.envoys).len())
+    }
+
+    /// Merges what changed in the store since `since` (enrollments and revocations by
+    /// another replica) without re-reading the whole fleet; returns how many rows came.
+    pub async fn refresh(&self, store: &Store, since: i64) -> Result<usize, StoreError> {
+        let envoys = store.envoys_changed_since(since).await?;
+        self.merge(&envoys);
+        Ok(envoys.len())
+    }
+
+    /// Puts `envoys` into the index, keeping the newer in-memory last-seen and traits hash.
+    /// Keys are parsed before the lock is taken: check-ins wait only for the map updates.
+    fn merge(&self, envoys: &[Envoy]) {
         let fresh: Vec<(Uuid, EnvoyEntry)> = envoys
             .iter()
             .filter_map(|envoy| match entry_of(envoy) {
@@ -139,7 +153,6 @@ impl Fleet {
                 }
             })
             .collect();
-        drop(envoys);
         let mut map = write(&self.envoys);
         for (id, mut entry) in fresh {
             if let Some(old) = map.get(&id) {
@@ -153,7 +166,6 @@ impl Fleet {
             }
             map.insert(id, entry);
         }
-        Ok(map.len())
     }
 
     /// The entry of an envoy.

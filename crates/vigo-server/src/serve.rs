@@ -402,13 +402,19 @@ fn spawn_resync(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHand
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RESYNC_INTERVAL);
         tick.tick().await;
+        // Only what changed since the last pass (with a margin for replicas' clocks): a
+        // fleet of 100,000 is not re-read every interval.
+        let margin = 2 * i64::try_from(RESYNC_INTERVAL.as_secs()).unwrap_or(10) + 60;
+        let mut since = crate::publish::now_unix() - margin;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stopped.changed() => break,
             }
-            if let Err(e) = state.fleet.reload(&state.store).await {
-                tracing::warn!(error = %e, "re-reading the fleet failed");
+            let started = crate::publish::now_unix();
+            match state.fleet.refresh(&state.store, since).await {
+                Ok(_) => since = started - margin,
+                Err(e) => tracing::warn!(error = %e, "re-reading the changed envoys failed"),
             }
             match state.publisher.sync_from_store().await {
                 Ok(true) => tracing::info!(version = ?state.publisher.version().map(|v| v.version),

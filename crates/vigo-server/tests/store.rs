@@ -65,6 +65,7 @@ on_both_backends!(
     reregistration_revokes_the_previous_envoy,
     envoys_are_listed_by_status_glob_and_page,
     revoking_an_envoy_is_idempotent,
+    only_changed_envoys_are_read_back,
     run_and_results_round_trip,
     check_ins_are_flushed_in_batches,
     traits_are_stored_in_batches_and_deduplicated,
@@ -422,6 +423,27 @@ mod scenarios {
         let next = new_envoy("kiosk-1.lan", NOW + 10);
         let registered = s.register_envoy(&next, Reenrollment::Refuse).await.unwrap();
         assert_eq!(registered.revoked, None);
+    }
+
+    pub async fn only_changed_envoys_are_read_back(db: &TestDb) {
+        let s = &db.store;
+        let old = new_envoy("old-1.lan", NOW - 1_000);
+        let revoked = new_envoy("gone-1.lan", NOW - 1_000);
+        let fresh = new_envoy("new-1.lan", NOW);
+        for e in [&old, &revoked, &fresh] {
+            s.register_envoy(e, Reenrollment::Refuse).await.unwrap();
+        }
+        s.revoke_envoy(revoked.id, NOW + 1).await.unwrap();
+        let mut changed: Vec<String> = s
+            .envoys_changed_since(NOW - 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.hostname)
+            .collect();
+        changed.sort();
+        assert_eq!(changed, ["gone-1.lan", "new-1.lan"], "not old-1, unchanged");
+        assert!(s.envoys_changed_since(NOW + 2).await.unwrap().is_empty());
     }
 
     pub async fn run_and_results_round_trip(db: &TestDb) {

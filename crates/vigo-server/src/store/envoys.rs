@@ -226,6 +226,12 @@ const LIST_ENVOYS: &str = concat!(
      ORDER BY lower(hostname), id LIMIT $3 OFFSET $4"
 );
 
+const ENVOYS_CHANGED_SINCE: &str = concat!(
+    "SELECT ",
+    envoy_columns!(),
+    " FROM envoys WHERE enrolled_at >= $1 OR revoked_at >= $1"
+);
+
 const COUNT_ENVOYS: &str = "SELECT count(*) FROM envoys WHERE ($1 IS NULL OR status = $1)";
 
 const REVOKE_ENVOY: &str =
@@ -404,6 +410,22 @@ impl Store {
                 .take(usize::try_from(limit).unwrap_or(usize::MAX))
                 .collect(),
         }
+    }
+
+    /// The envoys enrolled or revoked at or after `since` (Unix seconds): what another
+    /// replica may have changed, for a resync that does not re-read the whole fleet.
+    pub async fn envoys_changed_since(&self, since: i64) -> Result<Vec<Envoy>> {
+        let rows: Vec<EnvoyRow> = with_pool!(self, |pool| {
+            sqlx::query_as(ENVOYS_CHANGED_SINCE)
+                .bind(since)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(query_error(
+            "listing changed envoys",
+            format_args!("since {since}"),
+        ))?;
+        rows.into_iter().map(Envoy::try_from).collect()
     }
 
     /// How many envoys have `status` (all envoys when `None`).
