@@ -347,7 +347,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         what: "reading the gRPC listener address".to_owned(),
         source,
     })?;
-    let tls = grpc::tls::grpc_server_config_optional_client(&state.pki)?;
+    let tls = state.pki.grpc_server_config()?;
     let service = AgentService::new(state.clone(), stopped.clone());
     let mut grpc_stop = stopped.clone();
     let grpc = tokio::spawn(grpc::serve(listener, tls, service, async move {

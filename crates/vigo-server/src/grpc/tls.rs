@@ -1,8 +1,6 @@
-//! The gRPC listener's TLS: our server certificate, client certificates from our CA
-//! verified when presented but not required at the TLS layer (so `Register` works from
-//! a host with no certificate yet; every other RPC checks the certificate itself), ALPN
-//! `h2`. Handshakes run in their own tasks with a deadline, so a slow client never
-//! holds up the accept loop.
+//! The gRPC listener's accept loop over the TLS configuration of
+//! [`crate::pki::Pki::grpc_server_config`]. Handshakes run in their own tasks with a
+//! deadline, so a slow client never holds up the accept loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,20 +10,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::pki::{Pki, PkiError};
-
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The gRPC server configuration: client certificate optional (verified against our CA
-/// when presented), ALPN `h2` only.
-pub fn grpc_server_config_optional_client(
-    pki: &Pki,
-) -> Result<Arc<rustls::ServerConfig>, PkiError> {
-    let mut config = (*pki.rest_server_config()?).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
-}
 
 /// Accepts TCP connections on `listener` and yields the ones whose TLS handshake
 /// succeeded. The accept loop ends when the returned stream is dropped.

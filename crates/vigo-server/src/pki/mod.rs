@@ -357,16 +357,18 @@ impl Pki {
         )
     }
 
-    /// The gRPC listener's TLS: every client must present a certificate issued by our CA
-    /// (mTLS). ALPN `h2`.
+    /// The gRPC listener's TLS, ALPN `h2`: a client certificate from our CA is verified
+    /// when presented but not required at the TLS layer, so `Register` works from a host
+    /// that has no certificate yet; every other RPC refuses a request without one
+    /// (`grpc::auth`).
     pub fn grpc_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, PkiError> {
-        tls::server_config(self, tls::ClientAuth::Required, &[b"h2"])
+        tls::server_config(self, &[b"h2"])
     }
 
     /// The REST listener's TLS: a client certificate from our CA is verified when one is
     /// presented, and not required. ALPN `h2`, `http/1.1`.
     pub fn rest_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, PkiError> {
-        tls::server_config(self, tls::ClientAuth::Optional, &[b"h2", b"http/1.1"])
+        tls::server_config(self, &[b"h2", b"http/1.1"])
     }
 
     fn server_key(&self) -> Result<PrivateKeyDer<'static>, PkiError> {

@@ -16,30 +16,20 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Whether a server asks for client certificates.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum ClientAuth {
-    /// A certificate from our CA is mandatory.
-    Required,
-    /// A certificate is verified when presented, and not required.
-    Optional,
-}
-
-/// A server configuration with our certificate, verifying clients against our CA.
+/// A server configuration with our certificate. A client certificate is verified against
+/// our CA when one is presented, and not required at the TLS layer: both listeners serve
+/// callers that have none (gRPC `Register`, REST operators and `/bootstrap`); the gRPC
+/// service refuses every other call without one.
 pub(super) fn server_config(
     pki: &Pki,
-    auth: ClientAuth,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
     let provider = crypto_provider();
     let roots = Arc::new(roots_of(std::slice::from_ref(pki.ca_der()))?);
-    let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
-    let verifier = match auth {
-        ClientAuth::Required => builder,
-        ClientAuth::Optional => builder.allow_unauthenticated(),
-    }
-    .build()
-    .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| PkiError::Tls(e.to_string()))?
