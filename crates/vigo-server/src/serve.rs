@@ -5,10 +5,8 @@
 //! [`Running::grpc_addr`]); [`Running::shutdown`] stops the listeners, waits for requests
 //! in flight, flushes the fleet index and closes the store.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +18,7 @@ use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
 use crate::ops::PublishError;
-use crate::pki::{Pki, PkiError, PkiOptions};
+use crate::pki::{Pki, PkiError, PkiOptions, files};
 use crate::publish::{Publisher, PublisherOptions, now_unix};
 use crate::secrets::{LocalSecrets, SecretsError};
 use crate::state::AppState;
@@ -223,32 +221,23 @@ pub async fn ensure_local_admin_token(store: &Store, file: &Path) -> Result<(), 
 
 async fn write_new_token(store: &Store, file: &Path, replace: bool) -> Result<(), ServeError> {
     let secret = format!("vgot_{}", random_hex(32)?);
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| ServeError::Io {
-            what: format!("creating {}", dir.display()),
-            source,
-        })?;
-    }
-    let tmp = PathBuf::from(format!("{}.tmp", file.display()));
-    let _ = std::fs::remove_file(&tmp);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(secret.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })
-        .and_then(|()| {
-            if replace {
-                std::fs::rename(&tmp, file)
+    let content = format!("{secret}\n");
+    // The same private-file writer as the keys: temp file, fsync, rename (or, for a new
+    // file, a link that never clobbers one another process created meanwhile).
+    let written = if replace {
+        files::write_private(file, content.as_bytes())
+    } else {
+        files::create_private(file, content.as_bytes()).and_then(|created| {
+            if created {
+                Ok(())
             } else {
-                // Never clobber a file another process created meanwhile.
-                std::fs::hard_link(&tmp, file).and_then(|()| std::fs::remove_file(&tmp))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "created by another process meanwhile",
+                ))
             }
-        });
+        })
+    };
     written.map_err(|source| ServeError::Io {
         what: format!("writing {}", file.display()),
         source,
@@ -288,18 +277,13 @@ async fn register_admin_token(store: &Store, secret: &str) -> Result<(), ServeEr
 }
 
 fn check_private(file: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(file)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(std::io::Error::new(
+    match files::wider_than_owner(file)? {
+        None => Ok(()),
+        Some(mode) => Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
-            format!(
-                "mode {:o} lets others read the token; chmod 600 it",
-                mode & 0o777
-            ),
-        ));
+            format!("mode {mode:o} lets others read the token; chmod 600 it"),
+        )),
     }
-    Ok(())
 }
 
 fn random_hex(bytes: usize) -> Result<String, ServeError> {
