@@ -210,7 +210,7 @@ pub enum ConfigCmd {
         /// Stacks directory (default: ./stacks when present, else /srv/vigo/stacks)
         dir: Option<PathBuf>,
     },
-    /// Roll back to a published version (not supported by this server yet)
+    /// Make a published version's tree live again, as a new version
     Rollback {
         /// The version (YYYYMMDDTHHMMSSZ)
         version: String,

@@ -47,14 +47,6 @@ pub enum CliError {
         /// How to write it.
         hint: String,
     },
-    /// The server has no API for this yet.
-    #[error("{what} is not supported by this server yet")]
-    NotSupported {
-        /// The command.
-        what: String,
-        /// What to do instead.
-        hint: String,
-    },
 }
 
 impl CliError {
@@ -72,9 +64,7 @@ impl CliError {
                 "pass the stacks directory (the one holding envoys.vgo and configcrates/)".into(),
             ),
             CliError::Io { .. } => None,
-            CliError::BadArgument { hint, .. } | CliError::NotSupported { hint, .. } => {
-                Some(hint.clone())
-            }
+            CliError::BadArgument { hint, .. } => Some(hint.clone()),
         }
     }
 }
