@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{ConfigError, DatabaseDriver, SecretsBackend, ServerConfig};
+use crate::config::{ConfigError, DatabaseDriver, ServerConfig};
 use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
@@ -105,10 +105,9 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 /// Builds the shared state from a loaded config: secrets (and the config's `secret:`
 /// values), PKI, store, the live version, the fleet index, the enroller.
 pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeError> {
-    let secrets = match config.secrets.backend {
-        SecretsBackend::Local => Some(Arc::new(LocalSecrets::from_config(&config.secrets)?)),
-        SecretsBackend::Isopass => None,
-    };
+    // Only the local backend is built: `isopass` stops the start with that reason instead
+    // of serving without secrets.
+    let secrets = Some(Arc::new(LocalSecrets::from_config(&config.secrets)?));
     if let Some(s) = &secrets {
         config.resolve_secrets_from(s)?;
     }
