@@ -15,13 +15,14 @@
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::Command as Cli;
 use predicates::prelude::PredicateBooleanExt;
 use serde_json::{Value, json};
+use vigo_testkit::{Vigosrv, VigosrvOptions};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -81,9 +82,9 @@ fn write_broken(stacks: &Path) {
 
 /// A running `vigosrv`, killed by its own PID on drop.
 struct Server {
-    child: Child,
+    // Declared first: the server stops before its data dir is removed.
+    srv: Vigosrv,
     dir: PathBuf,
-    api: u16,
     _tmp: tempfile::TempDir,
 }
 
@@ -100,43 +101,31 @@ impl Server {
         );
         write_stacks(&dir);
         std::fs::create_dir_all(dir.join("home")).unwrap();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(vigosrv_path())
-            .arg("--config")
-            .arg(dir.join("server.yaml"))
-            .arg("serve")
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start vigosrv");
+        let srv = Vigosrv::start(VigosrvOptions {
+            binary: vigosrv_path(),
+            dir: dir.clone(),
+            host: "127.0.0.1".into(),
+            api_port: api,
+            grpc_port: grpc,
+            netns: None,
+        })
+        .expect("start vigosrv");
         let server = Server {
-            child,
+            srv,
             dir,
-            api,
             _tmp: tmp,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if server.dir.join("tls/ca").is_file()
-                && server.dir.join("local-admin.token").is_file()
-                && server.cli().args(["server", "health"]).ok().is_ok()
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vigosrv did not become healthy:\n{}",
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // vigocli itself must see it healthy too.
+        assert!(
+            server.cli().args(["server", "health"]).ok().is_ok(),
+            "vigocli server health failed:\n{}",
+            server.log()
+        );
         server
     }
 
     fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.api)
+        self.srv.url()
     }
 
     fn ca(&self) -> PathBuf {
@@ -148,14 +137,11 @@ impl Server {
     }
 
     fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.dir.join("local-admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned()
+        self.srv.admin_token().unwrap()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        self.srv.log()
     }
 
     /// `vigocli` with a clean environment: no settings file, no local admin token, no
@@ -278,14 +264,6 @@ impl Server {
             store.record_run(&run, &results).await.unwrap();
         });
         run_id.to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Only our own child, by its PID.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -13,11 +13,10 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigo_testkit::SandboxRoot;
+use vigo_testkit::{SandboxRoot, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
@@ -41,158 +40,40 @@ fn vigo_binary() -> PathBuf {
     p
 }
 
-/// A running `vigosrv`, killed (by its own PID) on drop.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    api: u16,
-    grpc: u16,
-    /// Where it listens: loopback, or a test network namespace's address.
-    host: String,
-    /// The network namespace it runs in (`None`: the host's loopback).
-    netns: Option<String>,
+/// The real `vigosrv` on `dir` (whose server.yaml the test wrote), on loopback.
+fn start_server(dir: &Path, api: u16, grpc: u16) -> Vigosrv {
+    start_server_in(dir, api, grpc, None, "127.0.0.1")
 }
 
-impl Server {
-    fn start(dir: &Path, api: u16, grpc: u16) -> Server {
-        Server::start_in(dir, api, grpc, None, "127.0.0.1")
-    }
+/// The real `vigosrv`, inside the network namespace at `netns` when given, listening on
+/// `host`.
+fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: Option<&str>, host: &str) -> Vigosrv {
+    Vigosrv::start(VigosrvOptions {
+        binary: env!("CARGO_BIN_EXE_vigosrv").into(),
+        dir: dir.to_path_buf(),
+        host: host.to_owned(),
+        api_port: api,
+        grpc_port: grpc,
+        netns: netns.map(str::to_owned),
+    })
+    .expect("start vigosrv")
+}
 
-    /// Starts the server inside the network namespace at `netns` (a path under
-    /// /run/netns), listening on `host`.
-    fn start_in(dir: &Path, api: u16, grpc: u16, netns: Option<&str>, host: &str) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .unwrap();
-        let mut cmd = match netns {
-            // nsenter execs vigosrv in place: the child's PID is the server's.
-            Some(ns) => {
-                let mut c = Command::new("nsenter");
-                c.arg(format!("--net={ns}"))
-                    .arg("--")
-                    .arg(env!("CARGO_BIN_EXE_vigosrv"));
-                c
-            }
-            None => Command::new(env!("CARGO_BIN_EXE_vigosrv")),
-        };
-        let child = cmd
-            .args([
-                "--config",
-                dir.join("server.yaml").to_str().unwrap(),
-                "serve",
-            ])
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start vigosrv");
-        let server = Server {
-            child,
-            dir: dir.to_path_buf(),
-            api,
-            grpc,
-            host: host.to_owned(),
-            netns: netns.map(str::to_owned),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (code, _) = server.curl("GET", "/api/v1/health", None, None);
-            if code == 200 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vigosrv did not become healthy: {}",
-                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        server
-    }
+/// REST calls as the local admin that fail the test unless answered 2xx.
+trait Admin {
+    fn token(&self) -> String;
+    fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Value;
+}
 
-    fn url(&self) -> String {
-        format!("https://{}:{}", self.host, self.api)
-    }
-
-    fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.dir.join("local-admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned()
-    }
-
-    /// One REST call with curl: (status, body).
-    fn curl(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, String) {
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("nsenter");
-                c.arg(format!("--net={ns}")).arg("--").arg("curl");
-                c
-            }
-            None => Command::new("curl"),
-        };
-        cmd.args([
-            "-sS",
-            "--max-time",
-            "30",
-            "-X",
-            method,
-            "-w",
-            "\n%{http_code}",
-        ])
-        .arg("--cacert")
-        .arg(self.dir.join("tls/ca"));
-        if let Some(t) = token {
-            cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-        }
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
-        }
-        let out = cmd.arg(format!("{}{path}", self.url())).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
+impl Admin for Vigosrv {
+    fn token(&self) -> String {
+        self.admin_token().expect("the local admin token")
     }
 
     fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Value {
-        let (code, text) = self.curl(method, path, Some(&self.admin_token()), body);
+        let (code, text) = self.curl(method, path, Some(&self.token()), body);
         assert!((200..300).contains(&code), "{method} {path}: {code} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    fn stop(mut self) {
-        // SIGTERM by the child's own PID, then wait: a clean shutdown flushes the fleet.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -239,13 +120,13 @@ fn sh(root: &SandboxRoot, cmd: &str) -> vigo_testkit::Output {
         .expect("run in sandbox")
 }
 
-fn bootstrap(root: &SandboxRoot, server: &Server, token: &str) -> vigo_testkit::Output {
+fn bootstrap(root: &SandboxRoot, server: &Vigosrv, token: &str) -> vigo_testkit::Output {
     sh(
         root,
         &format!(
             "{VIGO} bootstrap --server {} --token {token} --grpc-port {}",
             server.url(),
-            server.grpc
+            server.grpc_port()
         ),
     )
 }
@@ -267,13 +148,13 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     )
     .unwrap();
     write_stack(dir, "hello", false);
-    let server = Server::start_in(dir, api, grpc, Some(&hub), &addr);
+    let server = start_server_in(dir, api, grpc, Some(&hub), &addr);
 
     // The operator: a secret, an approved pattern, one token per envoy plus spares.
     let (code, _) = server.curl(
         "PUT",
         "/api/v1/secrets/app/password",
-        Some(&server.admin_token()),
+        Some(&server.token()),
         Some(SECRET),
     );
     assert!((200..300).contains(&code), "secret set: {code}");
@@ -389,7 +270,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let (code, text) = server.curl(
         "POST",
         "/api/v1/config/publish",
-        Some(&server.admin_token()),
+        Some(&server.token()),
         None,
     );
     assert_eq!(code, 422, "{text}");
@@ -409,9 +290,9 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
 
     // The secret is nowhere but in the file it was meant for.
     let stop_dir = dir.to_path_buf();
-    server.stop();
+    server.stop().unwrap();
     // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
-    let server = Server::start_in(&stop_dir, api, grpc, Some(&hub), &addr);
+    let server = start_server_in(&stop_dir, api, grpc, Some(&hub), &addr);
     let out = sh(&envoys[1], &format!("{VIGO} run"));
     assert_eq!(
         out.code,
@@ -443,7 +324,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     }
     let runs = server.admin("GET", "/api/v1/envoys/envoy-2/runs", None);
     assert!(!runs.to_string().contains(SECRET));
-    server.stop();
+    server.stop().unwrap();
     drop((envoys, extra, stranger));
     star.close().unwrap();
 }
@@ -472,7 +353,7 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The run ids the server holds for `hostname`, newest first.
-fn run_ids(server: &Server, hostname: &str) -> Vec<String> {
+fn run_ids(server: &Vigosrv, hostname: &str) -> Vec<String> {
     let runs = server.admin(
         "GET",
         &format!("/api/v1/envoys/{hostname}/runs?limit=100"),
@@ -515,7 +396,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let (api, grpc) = (free_port(), free_port());
     server_yaml(&dir, api, grpc, "20s");
     write_stack(&dir, "hello", false);
-    let server = Server::start(&dir, api, grpc);
+    let server = start_server(&dir, api, grpc);
     server.admin(
         "POST",
         "/api/v1/patterns",
@@ -533,7 +414,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
 
     // The server goes away; someone edits the managed file; the agent repairs it from
     // its cached bundle and queues the report.
-    server.stop();
+    server.stop().unwrap();
     root.write_file("/etc/app/greeting", "tampered\n").unwrap();
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
@@ -555,7 +436,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     );
 
     // Back online: the queue drains first, in order, exactly once.
-    let server = Server::start(&dir, api, grpc);
+    let server = start_server(&dir, api, grpc);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     let ids = run_ids(&server, "envoy-1");
@@ -574,13 +455,13 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
 
     // A fallback server (a replica of the data dir on other ports) takes over when the
     // primary is down.
-    server.stop();
+    server.stop().unwrap();
     let dir_b = tmp.path().join("b");
     copy_dir(&dir, &dir_b);
     let _ = std::fs::remove_file(dir_b.join("server.log"));
     let (api_b, grpc_b) = (free_port(), free_port());
     server_yaml(&dir_b, api_b, grpc_b, "20s");
-    let fallback = Server::start(&dir_b, api_b, grpc_b);
+    let fallback = start_server(&dir_b, api_b, grpc_b);
     let config = root.read_file("/etc/vigo-envoy/config").unwrap();
     root.write_file(
         "/etc/vigo-envoy/config",
@@ -601,7 +482,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
         4,
         "the fallback got the report"
     );
-    fallback.stop();
+    fallback.stop().unwrap();
 
     // With every server gone past the bundle's max age, convergence stops and says why.
     std::thread::sleep(Duration::from_secs(21));
@@ -640,7 +521,7 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
         envoys.replace("\"envoy-*\"", "\"*\""),
     )
     .unwrap();
-    let server = Server::start_in(dir, 8443, 1530, Some(&server_ns), &addr);
+    let server = start_server_in(dir, 8443, 1530, Some(&server_ns), &addr);
     server.admin("POST", "/api/v1/patterns", Some(r#"{"pattern": "*"}"#));
     let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
         .as_str()
@@ -686,7 +567,7 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
     let rss = sh("grep VmRSS /proc/$(systemctl show -p MainPID --value vigo-envoy)/status");
     println!("daemon {rss}");
     c.shutdown().unwrap();
-    server.stop();
+    server.stop().unwrap();
     pair.close().unwrap();
 }
 
@@ -710,7 +591,7 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         ));
     }
     std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
-    let server = Server::start(dir, api, grpc);
+    let server = start_server(dir, api, grpc);
     server.admin(
         "POST",
         "/api/v1/patterns",
@@ -754,5 +635,5 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         "daemon ran {daemon_steps} steps before yielding: {steps}"
     );
     assert_eq!(&lines[daemon_steps..], ["1", "2", "3", "4", "5", "6"]);
-    server.stop();
+    server.stop().unwrap();
 }

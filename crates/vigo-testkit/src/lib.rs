@@ -24,6 +24,7 @@ mod footprint;
 mod netns;
 mod output;
 mod sandbox;
+mod vigosrv;
 
 pub use base::{BaseKind, base_root, cache_dir};
 pub use container::{ContainerBuilder, SystemdContainer};
@@ -32,3 +33,4 @@ pub use footprint::Footprint;
 pub use netns::{Netns, NetnsPair, NetnsStar, Side};
 pub use output::Output;
 pub use sandbox::{SandboxBuilder, SandboxRoot};
+pub use vigosrv::{Vigosrv, VigosrvOptions};

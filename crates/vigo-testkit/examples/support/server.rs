@@ -1,13 +1,15 @@
-//! A `vigosrv` for the examples (demo, agent benchmark): started on loopback with a copy of
-//! a stacks tree, driven with curl as the local admin, stopped by its own PID.
+//! A `vigosrv` for the examples (demo, agent benchmark): [`vigo_testkit::Vigosrv`] on
+//! loopback with a copy of a stacks tree in a fresh data dir, driven as the local admin.
 
 use std::path::Path;
 
-/// A `vigosrv` on loopback, stopped (by its own PID) on drop.
+use vigo_testkit::{Vigosrv, VigosrvOptions};
+
+/// A `vigosrv` on loopback and its data dir, both gone on drop.
 pub struct Server {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-    api: u16,
+    // Declared first: the server stops before its data dir is removed.
+    srv: Vigosrv,
+    _dir: tempfile::TempDir,
     /// The gRPC port.
     pub grpc: u16,
 }
@@ -32,84 +34,31 @@ impl Server {
         )
         .map_err(|e| e.to_string())?;
         copy_host_tree(stacks, &dir.path().join("stacks")).map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
-        let child = std::process::Command::new(vigosrv)
-            .arg("--config")
-            .arg(dir.path().join("server.yaml"))
-            .arg("serve")
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting {vigosrv}: {e}"))?;
-        let server = Server {
-            child,
-            dir,
-            api,
+        let srv = Vigosrv::start(VigosrvOptions {
+            binary: vigosrv.into(),
+            dir: dir.path().to_path_buf(),
+            host: "127.0.0.1".into(),
+            api_port: api,
+            grpc_port: grpc,
+            netns: None,
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Server {
+            srv,
+            _dir: dir,
             grpc,
-        };
-        for _ in 0..300 {
-            if server.curl("GET", "/api/v1/health", None).0 == 200 {
-                return Ok(server);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Err(format!(
-            "vigosrv did not become healthy: {}",
-            std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default()
-        ))
+        })
     }
 
     /// The REST base URL.
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.api)
+        self.srv.url()
     }
 
     /// A REST call as the local admin: (status, body).
     pub fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let token =
-            std::fs::read_to_string(self.dir.path().join("local-admin.token")).unwrap_or_default();
-        let mut cmd = std::process::Command::new("curl");
-        cmd.args([
-            "-sS",
-            "--max-time",
-            "30",
-            "-X",
-            method,
-            "-w",
-            "\n%{http_code}",
-        ])
-        .arg("--cacert")
-        .arg(self.dir.path().join("tls/ca"))
-        .args(["-H", &format!("Authorization: Bearer {}", token.trim())]);
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
-        }
-        match cmd.arg(format!("{}{path}", self.url())).output() {
-            Ok(out) => {
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-                (code.trim().parse().unwrap_or(0), body.to_owned())
-            }
-            Err(e) => (0, e.to_string()),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let token = self.srv.admin_token().unwrap_or_default();
+        self.srv.curl(method, path, Some(&token), body)
     }
 }
 
