@@ -46,10 +46,6 @@ pub struct EnvoyEntry {
     pub public_key: VerifyingKey,
     /// Active or revoked.
     pub status: EnvoyStatus,
-    /// Its last check-in (Unix seconds).
-    pub last_seen: Option<i64>,
-    /// The policy version it last reported.
-    pub policy_version: Option<String>,
     /// SHA-256 (hex) of its latest traits document.
     pub traits_hash: Option<String>,
 }
@@ -140,7 +136,7 @@ impl Fleet {
         Ok(envoys.len())
     }
 
-    /// Puts `envoys` into the index, keeping the newer in-memory last-seen and traits hash.
+    /// Puts `envoys` into the index, keeping the in-memory traits hash.
     /// Keys are parsed before the lock is taken: check-ins wait only for the map updates.
     fn merge(&self, envoys: &[Envoy]) {
         let fresh: Vec<(Uuid, EnvoyEntry)> = envoys
@@ -155,14 +151,10 @@ impl Fleet {
             .collect();
         let mut map = write(&self.envoys);
         for (id, mut entry) in fresh {
-            if let Some(old) = map.get(&id) {
-                if old.last_seen > entry.last_seen {
-                    entry.last_seen = old.last_seen;
-                    entry.policy_version.clone_from(&old.policy_version);
-                }
-                if old.traits_hash.is_some() {
-                    entry.traits_hash.clone_from(&old.traits_hash);
-                }
+            if let Some(old) = map.get(&id)
+                && old.traits_hash.is_some()
+            {
+                entry.traits_hash.clone_from(&old.traits_hash);
             }
             map.insert(id, entry);
         }
@@ -199,14 +191,10 @@ impl Fleet {
         }
     }
 
-    /// Records a check-in at `now` with the policy version the envoy holds.
+    /// Records a check-in at `now` with the policy version the envoy holds, for the next
+    /// batched write (last-seen lives only there until it reaches the store).
     pub fn mark_seen(&self, id: Uuid, now: i64, policy_version: Option<&str>) {
-        if let Some(e) = write(&self.envoys).get_mut(&id) {
-            e.last_seen = Some(e.last_seen.map_or(now, |t| t.max(now)));
-            if let Some(v) = policy_version {
-                e.policy_version = Some(v.to_owned());
-            }
-        }
+        // Only the pending batch: the hot path takes no lock on the index itself.
         let mut pending = lock(&self.pending);
         let seen = pending.seen.entry(id).or_insert(EnvoySeen {
             id,
@@ -355,8 +343,6 @@ fn entry_of(envoy: &Envoy) -> Option<EnvoyEntry> {
         hostname: envoy.hostname.clone(),
         public_key: VerifyingKey::from_bytes(&envoy.public_key).ok()?,
         status: envoy.status,
-        last_seen: envoy.last_seen_at,
-        policy_version: envoy.policy_version.clone(),
         traits_hash: envoy.traits_sha256.clone(),
     })
 }
