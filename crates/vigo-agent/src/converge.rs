@@ -16,8 +16,9 @@
 //! ```
 //!
 //! Invariants: a bundle is applied only after [`accept_bundle`] (signature by the pinned
-//! key over its exact bytes, then its max age); secret values live in memory for one cycle
-//! and are scrubbed from every result message before it is sent or queued.
+//! key over its exact bytes, then its max age); secret values live in memory for one cycle,
+//! and what derives from them is redacted by the engine (`engine::Sensitive`) before any
+//! result is traced, printed, sent or queued.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use prost::Message;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use vigo_core::secret;
 use vigo_core::signing::{self, VerifyError};
 use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
@@ -40,8 +42,7 @@ use vigo_proto::v1::{
 
 use crate::client::{Client, ClientError, TlsMaterial};
 use crate::engine::{
-    self, Action, LangEvaluator, Options, PlanInput, RunReport, SECRET_PREFIX, SECRET_SUFFIX,
-    SystemProbe, Trace,
+    self, Action, LangEvaluator, Options, PlanInput, RunReport, SystemProbe, Trace,
 };
 use crate::identity::AgentIdentity;
 use crate::preempt::ConvergenceGuard;
@@ -165,48 +166,34 @@ pub fn state_fingerprint(signed: Option<&SignedBundle>) -> String {
 /// The secret paths the bundle's markers name (`__VIGO_SECRET__<path>__END__`), sorted.
 pub fn secret_paths(bundle: &PolicyBundle) -> Vec<String> {
     let mut out = BTreeSet::new();
-    let mut scan = |s: &str| {
-        let mut rest = s;
-        while let Some(start) = rest.find(SECRET_PREFIX) {
-            let after = &rest[start + SECRET_PREFIX.len()..];
-            let Some(end) = after.find(SECRET_SUFFIX) else {
-                break;
-            };
-            out.insert(after[..end].to_owned());
-            rest = &after[end + SECRET_SUFFIX.len()..];
-        }
-    };
     for t in bundle.templates.values() {
-        scan(t);
+        secret::collect_paths(t, &mut out);
     }
     for c in &bundle.configcrates {
-        scan(&c.vars_json);
+        secret::collect_paths(&c.vars_json, &mut out);
         for r in &c.resources {
-            scan(&r.attributes_json);
+            secret::collect_paths(&r.attributes_json, &mut out);
         }
     }
     out.into_iter().collect()
 }
 
-/// Replaces every secret value in `text` with `[secret]` (longest first).
-pub fn scrub(text: &str, secrets: &HashMap<String, String>) -> String {
-    let mut values: Vec<&String> = secrets.values().filter(|v| v.len() >= 3).collect();
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    let mut out = text.to_owned();
-    for v in values {
-        if out.contains(v.as_str()) {
-            out = out.replace(v.as_str(), "[secret]");
-        }
+/// Why a resolved secret is not used: it is not text, or it holds a secret marker (which
+/// would make a value look like a reference).
+pub fn unusable_secret(value: &[u8]) -> Option<&'static str> {
+    match std::str::from_utf8(value) {
+        Err(_) => Some("is not UTF-8 text"),
+        Ok(v) if secret::has_marker(v) => Some("holds a Vigo secret marker"),
+        Ok(_) => None,
     }
-    out
 }
 
-/// The wire report of a run (messages scrubbed of secret values).
+/// The wire report of a run. Its messages were redacted by the engine, resource by
+/// resource, from what the resource derives from a secret.
 pub fn wire_report(
     report: &RunReport,
     policy_version: &str,
     started_at_unix: i64,
-    secrets: &HashMap<String, String>,
 ) -> ReportResultRequest {
     ReportResultRequest {
         run_id: uuid::Uuid::now_v7().to_string(),
@@ -223,7 +210,7 @@ pub fn wire_report(
                 name: r.name.clone(),
                 action: r.action.to_wire() as i32,
                 duration_micros: r.duration_micros,
-                message: scrub(&r.message, secrets),
+                message: r.message.clone(),
             })
             .collect(),
         steady: false,
@@ -590,12 +577,15 @@ impl Converger {
                     match client.resolve_secrets(&req).await {
                         Ok(resp) => {
                             for (path, value) in resp.values {
-                                match String::from_utf8(value) {
-                                    Ok(v) => {
-                                        secrets.insert(path, v);
+                                match unusable_secret(&value) {
+                                    None => {
+                                        secrets.insert(
+                                            path,
+                                            String::from_utf8(value).unwrap_or_default(),
+                                        );
                                     }
-                                    Err(_) => eprintln!(
-                                        "vigo: warning: secret `{path}` is not UTF-8 text"
+                                    Some(why) => eprintln!(
+                                        "vigo: warning: secret `{path}` {why}: the resources that use it fail"
                                     ),
                                 }
                             }
@@ -683,7 +673,7 @@ impl Converger {
         };
 
         // Report, or queue.
-        let mut wire = wire_report(&report, &policy_version, started_at, &secrets);
+        let mut wire = wire_report(&report, &policy_version, started_at);
         drop(secrets);
         let previous = self
             .store
@@ -906,11 +896,12 @@ mod tests {
     }
 
     #[test]
-    fn scrub_hides_secret_values() {
-        let secrets: HashMap<String, String> = [("a".to_owned(), "hunter22".to_owned())].into();
+    fn secrets_that_are_not_text_or_hold_a_marker_are_not_used() {
+        assert_eq!(unusable_secret(b"hunter2"), None);
+        assert_eq!(unusable_secret(&[0xff, 0xfe]), Some("is not UTF-8 text"));
         assert_eq!(
-            scrub("diff: -old +hunter22", &secrets),
-            "diff: -old +[secret]"
+            unusable_secret(b"x__VIGO_SECRET__other__END__"),
+            Some("holds a Vigo secret marker")
         );
     }
 

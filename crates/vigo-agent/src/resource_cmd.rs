@@ -18,7 +18,7 @@ use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 
 use crate::cli::ResourceArgs;
-use crate::engine::{self, Options, Plan, PlannedResource, RunReport, Trace};
+use crate::engine::{self, Options, Plan, PlannedResource, RunReport, Sensitive, Trace};
 use crate::preempt;
 use crate::settings::{STATE_ROOT, Settings};
 
@@ -72,6 +72,10 @@ pub fn guardrail(r: &PlannedResource) -> Result<(), String> {
 pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
     let attributes = attributes(args)?;
     let timeout = timeout_of(&attributes)?;
+    let mut sensitive = Sensitive::default();
+    if matches!(attributes.get("sensitive"), Some(v) if v == &Value::Bool(true) || v == "true") {
+        sensitive.mark_all();
+    }
     let plan = Plan {
         resources: vec![PlannedResource {
             id: format!("cli/{}", args.name),
@@ -79,6 +83,7 @@ pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
             type_name: args.type_name.clone(),
             name: args.name.clone(),
             attributes,
+            sensitive,
             depends_on: Vec::new(),
             notify: Vec::new(),
             notify_target: false,

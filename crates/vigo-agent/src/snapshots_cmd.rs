@@ -54,12 +54,17 @@ fn absolute(p: &Path) -> Result<std::path::PathBuf> {
 
 fn list_line(s: &SnapshotInfo) -> String {
     format!(
-        "{:<37}  {:<20}  {:>9}  {:04o}   {}",
+        "{:<37}  {:<20}  {:>9}  {:04o}   {}{}",
         s.id,
         format_utc(s.meta.taken_at_nanos),
         s.meta.size,
         s.meta.mode,
-        s.path.display()
+        s.path.display(),
+        if s.meta.content_kept {
+            ""
+        } else {
+            "  (no content: written from a secret)"
+        }
     )
 }
 
@@ -78,6 +83,25 @@ fn format_utc(nanos: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_without_content_says_why() {
+        let meta = vigo_exec::snapshot::SnapshotMeta {
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            size: 24,
+            sha256: String::new(),
+            taken_at_nanos: 1_700_000_000_000_000_000,
+            content_kept: false,
+        };
+        let info = SnapshotInfo {
+            id: "5f0c3b0e9a4d2c11-01700000000000000000".into(),
+            path: "/etc/app/raw".into(),
+            meta,
+        };
+        insta::assert_snapshot!(list_line(&info), @"5f0c3b0e9a4d2c11-01700000000000000000  2023-11-14T22:13:20Z         24  0600   /etc/app/raw  (no content: written from a secret)");
+    }
 
     #[test]
     fn formats_epoch_nanos_as_rfc3339() {

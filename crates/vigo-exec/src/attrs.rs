@@ -26,6 +26,7 @@ pub const ENGINE_ATTRIBUTES: &[&str] = &[
     "on_revert",
     "timeout",
     "timeout_secs",
+    "sensitive",
 ];
 
 /// A bad attribute: which resource, which attribute, what was expected.

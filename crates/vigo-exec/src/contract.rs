@@ -120,6 +120,15 @@ pub enum ExecError {
     /// result is `blocked`, which maps to *diverged*.
     #[error("blocked: {0}")]
     Blocked(String),
+    /// A program ran and failed; `output` is what it printed (already bounded). The engine
+    /// shows the output only for resources that derive nothing from a secret.
+    #[error("{summary}{output}")]
+    Output {
+        /// What failed (`command failed (exit code 4)`), without the program's output.
+        summary: String,
+        /// The program's output as it should follow the summary (`; stderr: …`), or empty.
+        output: String,
+    },
     /// A program could not be started.
     #[error(transparent)]
     Command(#[from] CommandError),

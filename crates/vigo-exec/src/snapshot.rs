@@ -12,6 +12,12 @@
 //!
 //! A snapshot's id is `<key>-<stamp>`. Each file keeps its newest `retention` snapshots.
 //! Snapshot files are 0600 and the directories 0700: old content may be sensitive.
+//!
+//! A resource whose attributes derive from a secret writes through a *sensitive* store
+//! ([`SnapshotStore::sensitive`]): its snapshots keep no content, only the metadata (mode,
+//! owner, size and time, no checksum), and taking one removes every earlier snapshot of
+//! that path, so no clear copy of a secret — the current one or one rotated out — stays on
+//! disk. `show` and `restore` of such a snapshot say why there is nothing to restore.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -30,6 +36,7 @@ use crate::atomic::{self, FileError, FileMeta};
 pub struct SnapshotStore {
     dir: PathBuf,
     retention: usize,
+    keep_content: bool,
 }
 
 /// What a snapshot records beside the content.
@@ -47,6 +54,14 @@ pub struct SnapshotMeta {
     pub sha256: String,
     /// When the snapshot was taken, nanoseconds since the Unix epoch.
     pub taken_at_nanos: u128,
+    /// The content was kept; `false` for a file written with secret-derived content,
+    /// whose snapshots hold metadata only (and an empty `sha256`).
+    #[serde(default = "content_kept_default")]
+    pub content_kept: bool,
+}
+
+fn content_kept_default() -> bool {
+    true
 }
 
 /// One snapshot, as listed.
@@ -74,6 +89,11 @@ pub enum SnapshotError {
     /// No snapshot has this id.
     #[error("no snapshot with id `{0}` (see `vigo snapshots list`)")]
     NotFound(String),
+    /// The snapshot was taken without its content.
+    #[error(
+        "snapshot `{0}` holds no content: the file was written with content derived from a secret, which is never kept in a snapshot"
+    )]
+    Withheld(String),
     /// A metadata file could not be read.
     #[error("snapshot metadata {path} is damaged: {reason}")]
     BadMeta {
@@ -100,6 +120,16 @@ impl SnapshotStore {
         Self {
             dir: dir.into(),
             retention: retention.max(1),
+            keep_content: true,
+        }
+    }
+
+    /// The same store for a resource whose content derives from a secret: snapshots keep
+    /// metadata only, and taking one removes the earlier snapshots of that path.
+    pub fn sensitive(&self) -> Self {
+        Self {
+            keep_content: false,
+            ..self.clone()
         }
     }
 
@@ -145,11 +175,23 @@ impl SnapshotStore {
             uid: md.uid(),
             gid: md.gid(),
             size: content.len() as u64,
-            sha256: hex::encode(Sha256::digest(&content)),
+            sha256: if self.keep_content {
+                hex::encode(Sha256::digest(&content))
+            } else {
+                String::new()
+            },
             taken_at_nanos,
+            content_kept: self.keep_content,
         };
         let s = stamp(taken_at_nanos);
-        write_private(&key_dir.join(&s), &content)?;
+        if self.keep_content {
+            write_private(&key_dir.join(&s), &content)?;
+        } else {
+            // Earlier snapshots may hold the secret this file carried before (rotated or not).
+            for old in stamps(&key_dir)? {
+                remove_snapshot(&key_dir, &old)?;
+            }
+        }
         let meta_json = serde_json::to_vec_pretty(&meta).expect("SnapshotMeta serializes");
         write_private(&key_dir.join(format!("{s}.meta.json")), &meta_json)?;
         self.prune(&key_dir)?;
@@ -202,12 +244,16 @@ impl SnapshotStore {
     /// The content and description of one snapshot.
     pub fn show(&self, id: &str) -> Result<(SnapshotInfo, Vec<u8>), SnapshotError> {
         let (key_dir, s) = self.locate(id)?;
+        let meta = read_meta(&key_dir, &s)?;
+        if !meta.content_kept {
+            return Err(SnapshotError::Withheld(id.to_owned()));
+        }
         let content_path = key_dir.join(&s);
         let content = fs::read(&content_path).map_err(io_err(&content_path))?;
         let info = SnapshotInfo {
             id: id.to_owned(),
             path: original_path(&key_dir)?,
-            meta: read_meta(&key_dir, &s)?,
+            meta,
         };
         Ok((info, content))
     }
@@ -236,7 +282,7 @@ impl SnapshotStore {
             return Err(not_found());
         }
         let key_dir = self.dir.join(key);
-        if !key_dir.join(s).is_file() {
+        if !key_dir.join(format!("{s}.meta.json")).is_file() {
             return Err(not_found());
         }
         Ok((key_dir, s.to_owned()))
@@ -248,16 +294,22 @@ impl SnapshotStore {
             return Ok(());
         }
         for s in &all[..all.len() - self.retention] {
-            for p in [key_dir.join(s), key_dir.join(format!("{s}.meta.json"))] {
-                match fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(SnapshotError::Io { path: p, source }),
-                }
-            }
+            remove_snapshot(key_dir, s)?;
         }
         Ok(())
     }
+}
+
+/// Removes one snapshot's content (if kept) and metadata.
+fn remove_snapshot(key_dir: &Path, s: &str) -> Result<(), SnapshotError> {
+    for p in [key_dir.join(s), key_dir.join(format!("{s}.meta.json"))] {
+        match fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SnapshotError::Io { path: p, source }),
+        }
+    }
+    Ok(())
 }
 
 /// The per-file directory name: 16 hex digits of the SHA-256 of the path's bytes.
@@ -276,13 +328,16 @@ fn now_nanos() -> u128 {
         .unwrap_or(0)
 }
 
-/// Content stamps of one file, oldest first.
+/// Snapshot stamps of one file (by their metadata, content kept or not), oldest first.
 fn stamps(key_dir: &Path) -> Result<Vec<String>, SnapshotError> {
     let mut out: Vec<String> = fs::read_dir(key_dir)
         .map_err(io_err(key_dir))?
         .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let s = name.strip_suffix(".meta.json")?;
+            (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.to_owned())
+        })
         .collect();
     out.sort();
     Ok(out)
@@ -379,6 +434,42 @@ mod tests {
                 err.to_string(),
                 format!("no snapshot with id `{id}` (see `vigo snapshots list`)")
             );
+        }
+    }
+
+    #[test]
+    fn a_sensitive_snapshot_keeps_no_content_and_removes_earlier_clear_copies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+        let file = tmp.path().join("db.conf");
+        fs::write(&file, "password=old-secret\n").unwrap();
+        store.take(&file).unwrap().unwrap();
+        fs::write(&file, "password=rotated-secret\n").unwrap();
+        let info = store.sensitive().take(&file).unwrap().unwrap();
+        assert!(!info.meta.content_kept);
+        assert_eq!(info.meta.sha256, "", "not even a checksum of the secret");
+        assert_eq!(info.meta.size, 24);
+        let listed = store.list(Some(&file)).unwrap();
+        assert_eq!(listed.len(), 1, "the clear copy taken before is gone");
+        assert!(matches!(
+            store.show(&info.id),
+            Err(SnapshotError::Withheld(_))
+        ));
+        assert!(matches!(
+            store.restore(&info.id),
+            Err(SnapshotError::Withheld(_))
+        ));
+        for entry in walkdir::WalkDir::new(store.dir()) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                let bytes = fs::read(entry.path()).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains("secret"),
+                    "{} holds a secret: {text}",
+                    entry.path().display()
+                );
+            }
         }
     }
 

@@ -350,6 +350,7 @@ pub const ENGINE_ATTRS: &[&str] = &[
     "on_revert",
     "timeout",
     "timeout_secs",
+    "sensitive",
 ];
 
 /// The schema of a built-in type.

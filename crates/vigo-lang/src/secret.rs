@@ -10,10 +10,9 @@ use serde_json::Value;
 
 /// What starts a reference.
 pub const PREFIX: &str = "secret:";
-/// What starts a marker in a bundle.
-pub const MARKER_START: &str = "__VIGO_SECRET__";
-/// What ends a marker in a bundle.
-pub const MARKER_END: &str = "__END__";
+pub use vigo_core::secret::{MARKER_END, MARKER_START, SECRET_FILE_PLACEHOLDER};
+
+use crate::template::{Template, TemplateError};
 
 fn path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')
@@ -102,6 +101,18 @@ pub fn check_value(v: &Value) -> Result<(), String> {
     }
 }
 
+/// The one way an attribute string is parsed as a template (publish, `foreach` expansion
+/// and the agent's planner alike): `exec`'s [`SECRET_FILE_PLACEHOLDER`] is plain text, not a
+/// template action, so it is parsed as an action that prints itself.
+pub fn parse_attribute(name: &str, text: &str) -> Result<Template, TemplateError> {
+    if text.contains(SECRET_FILE_PLACEHOLDER) {
+        let literal = format!("{{{{\"{SECRET_FILE_PLACEHOLDER}\"}}}}");
+        Template::parse(name, &text.replace(SECRET_FILE_PLACEHOLDER, &literal))
+    } else {
+        Template::parse(name, text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -133,6 +144,15 @@ mod tests {
             "bad secret path `a//b`: segments separated by single `/`, none empty, `.` or `..`"
         );
         assert!(references("secret:../etc/shadow").is_err());
+    }
+
+    #[test]
+    fn the_secret_file_placeholder_is_text_not_a_template_action() {
+        let t = parse_attribute("command", "psql -f {{secret_file}} -h {{ .Vars.h }}").unwrap();
+        assert_eq!(
+            t.render(&json!({"Vars": {"h": "db"}})).unwrap(),
+            "psql -f {{secret_file}} -h db"
+        );
     }
 
     #[test]

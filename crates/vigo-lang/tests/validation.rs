@@ -497,3 +497,28 @@ fn every_error_of_the_tree_is_reported() {
     let out = crate_c("  - name: a\n    type: fille\n  - name: b\n    type: file\n    mdoe: 1\n");
     assert_eq!(out.lines().count(), 4, "{out}");
 }
+
+#[test]
+fn exec_secret_file_placeholder_publishes_and_is_checked_both_ways() {
+    let exec = |attrs: &str| crate_c(&format!("  - name: e\n    type: exec\n{attrs}"));
+    assert_eq!(
+        exec(
+            "    command: \"psql -f {{secret_file}} -h {{ .Vars.h }}\"\n    secret_file: \"secret:db/pw\"\n"
+        ),
+        "OK"
+    );
+    insta::assert_snapshot!(
+        exec("    command: \"psql -h db\"\n    secret_file: \"secret:db/pw\"\n"),
+        @"configcrates/c.vgo:6:5: configcrate \"c\" resource \"e\": attribute `secret_file`: `command` must use `{{secret_file}}`, which is replaced by the path of the file holding it"
+    );
+    insta::assert_snapshot!(
+        exec("    command: \"cat {{secret_file}}\"\n"),
+        @"configcrates/c.vgo:5:5: configcrate \"c\" resource \"e\": attribute `command` uses `{{secret_file}}` but `secret_file` is not set"
+    );
+}
+
+#[test]
+fn sensitive_is_an_engine_attribute_taking_a_boolean() {
+    assert_eq!(crate_c(&format!("{FILE}    sensitive: true\n")), "OK");
+    assert!(crate_c(&format!("{FILE}    sensitive: maybe\n")).contains("`sensitive`"),);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vigo_exec::command::{self, CommandSpec};
-use vigo_lang::template::Template;
+use vigo_lang::template::Rendered;
 use vigo_lang::when::{self, HostProbe, When};
 
 use super::planner::Evaluator;
@@ -72,9 +72,15 @@ impl std::fmt::Debug for LangEvaluator<'_> {
 }
 
 impl Evaluator for LangEvaluator<'_> {
-    fn render(&self, template: &str, data: &Value) -> Result<String, String> {
-        Template::parse("template", template)
-            .and_then(|t| t.render(data))
+    fn render(
+        &self,
+        name: &str,
+        template: &str,
+        data: &Value,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Rendered, String> {
+        vigo_lang::secret::parse_attribute(name, template)
+            .and_then(|t| t.render_with_secrets(data, secret))
             .map_err(|e| e.to_string())
     }
 
@@ -110,10 +116,12 @@ mod tests {
             probe: &SystemProbe,
         };
         let data = json!({"Vars": {"port": 80}, "Traits": {"os": {"family": "debian"}}});
-        assert_eq!(
-            ev.render("listen {{ .Vars.port }};", &data).unwrap(),
-            "listen 80;"
-        );
+        let none = |_: &str| None;
+        let r = ev
+            .render("listen", "listen {{ .Vars.port }};", &data, &none)
+            .unwrap();
+        assert_eq!(r.text, "listen 80;");
+        assert!(!r.sensitive);
         assert!(
             ev.when("os_family('debian') && dir_exists('/etc')", &data)
                 .unwrap()
@@ -124,7 +132,7 @@ mod tests {
             "column 1: unknown builtin `os_famly` (did you mean `os_family`?)"
         );
         assert!(
-            ev.render("{{ .Vars.nope }}", &data)
+            ev.render("x", "{{ .Vars.nope }}", &data, &none)
                 .unwrap_err()
                 .contains("map has no entry for key \"nope\"")
         );

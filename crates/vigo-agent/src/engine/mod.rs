@@ -12,11 +12,15 @@
 //!   after it, when at least one of their notifiers changed something.
 //! - **Preemption**: between resources the engine asks whether a manual run wants the
 //!   machine, and stops the pass if so.
+//! - **Taint**: what a resource derives from a secret is never shown; every message about
+//!   it passes through its [`Sensitive`] (see `redact`), and its files are snapshotted
+//!   without content.
 
 mod language;
 mod needs;
 mod plan;
 mod planner;
+mod redact;
 mod result;
 mod run;
 mod trace;
@@ -24,7 +28,8 @@ mod trace;
 pub use language::{LangEvaluator, SystemProbe};
 pub use needs::{TraitNeeds, trait_needs};
 pub use plan::{Plan, PlannedResource};
-pub use planner::{Evaluator, PlanInput, SECRET_PREFIX, SECRET_SUFFIX, plan, resolve_secrets};
+pub use planner::{Evaluator, PlanInput, plan};
+pub use redact::Sensitive;
 pub use result::{Action, ResourceResult, RunReport};
 pub use run::{Options, run};
 pub use trace::Trace;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::redact::Sensitive;
+
 /// One resource, ready for the engine.
 #[derive(Debug, Clone)]
 pub struct PlannedResource {
@@ -18,6 +20,8 @@ pub struct PlannedResource {
     pub name: String,
     /// Attributes with templates rendered (and secrets resolved, in memory only).
     pub attributes: Map<String, Value>,
+    /// What of the attributes derives from a secret: redacted from every result.
+    pub sensitive: Sensitive,
     /// Ids this resource runs after; if one fails, this one is skipped.
     pub depends_on: Vec<String>,
     /// Ids of the notify targets to run when this resource changes something.

@@ -2,9 +2,12 @@
 //!
 //! For each configcrate, in bundle order: its vars and the fresh traits form the template
 //! data (`.Vars`, `.Traits`, `.Envoy`); a crate-level `when:` that is false skips the
-//! crate; every string attribute holding `{{` is rendered; `source:` is rendered from the
-//! bundle's templates into `content`; secret markers are replaced from the secrets resolved
-//! for this run (in memory only); `when:` is evaluated (`"changed"` makes a notify target).
+//! crate; every string attribute is rendered exactly once — the template (if it holds
+//! `{{`), then the secret markers of its own text — and `source:` is rendered from the
+//! bundle's templates into `content` (also once: template output is never a template).
+//! Secrets are resolved in memory only and are data, never template text; an attribute
+//! that derives from one is marked in the resource's [`Sensitive`] so that nothing the
+//! engine reports shows it. `when:` is evaluated (`"changed"` makes a notify target).
 //! References are resolved to ids (`crate/name`): a name in the same crate, `crate/name`,
 //! or a crate name (all its resources); `before` and `subscribes` are turned around into
 //! `depends_on` and `notify`. Resources are then ordered dependencies-first, keeping the
@@ -14,18 +17,30 @@
 //! Rendering templates and evaluating `when:` belong to the language; the planner reaches
 //! them through [`Evaluator`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+use vigo_core::secret;
+use vigo_lang::template::Rendered;
 use vigo_proto::v1::PolicyBundle;
 
 use super::plan::{Plan, PlannedResource};
+use super::redact::Sensitive;
 
 /// The language's two agent-side operations.
 pub trait Evaluator {
-    /// Renders a template (Go `text/template` syntax) against `data`.
-    fn render(&self, template: &str, data: &Value) -> Result<String, String>;
+    /// Renders an attribute string or a `source:` template (Go `text/template` syntax)
+    /// against `data`: secret markers in `data` are replaced by `secret(path)` as they are
+    /// read, and the result says whether any output derives from one. A secret is data:
+    /// it is never parsed as template text.
+    fn render(
+        &self,
+        name: &str,
+        template: &str,
+        data: &Value,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Rendered, String>;
     /// Evaluates a `when:` expression against `data` (its `.Traits`) and the host.
     fn when(&self, expr: &str, data: &Value) -> Result<bool, String>;
 }
@@ -46,63 +61,58 @@ pub struct PlanInput<'a> {
     pub default_timeout: Duration,
 }
 
-/// The marker the server puts where a `secret:` reference was.
-pub const SECRET_PREFIX: &str = "__VIGO_SECRET__";
-/// The end of a secret marker.
-pub const SECRET_SUFFIX: &str = "__END__";
-/// `exec`'s placeholder, which is not a template.
-const SECRET_FILE: &str = "{{secret_file}}";
-const SECRET_FILE_GUARD: &str = "\u{0}VIGO_SECRET_FILE\u{0}";
-
-/// Replaces every secret marker in `s`; the error names a missing path (never a value).
-pub fn resolve_secrets(s: &str, secrets: &HashMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find(SECRET_PREFIX) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + SECRET_PREFIX.len()..];
-        let end = after
-            .find(SECRET_SUFFIX)
-            .ok_or_else(|| "an unterminated secret marker".to_owned())?;
-        let path = &after[..end];
-        out.push_str(
-            secrets
-                .get(path)
-                .ok_or_else(|| format!("secret `{path}` was not resolved for this run"))?,
-        );
-        rest = &after[end + SECRET_SUFFIX.len()..];
+impl PlanInput<'_> {
+    fn secret(&self, path: &str) -> Option<String> {
+        self.secrets.get(path).cloned()
     }
-    out.push_str(rest);
-    Ok(out)
+
+    /// Renders one string exactly once: the template first (secrets in its data are read
+    /// as values), then the markers written in the template text itself. Secret values
+    /// are never scanned again (the agent refuses a secret that holds a marker).
+    fn render_str(&self, name: &str, text: &str, data: &Value) -> Result<Rendered, String> {
+        let lookup = |p: &str| self.secret(p);
+        let rendered = if text.contains("{{") {
+            self.evaluator.render(name, text, data, &lookup)?
+        } else {
+            Rendered {
+                text: text.to_owned(),
+                sensitive: false,
+            }
+        };
+        let out = secret::substitute(&rendered.text, &lookup).map_err(|e| e.to_string())?;
+        Ok(Rendered {
+            text: out.text,
+            sensitive: rendered.sensitive || out.sensitive,
+        })
+    }
 }
 
-/// Renders templates and resolves secrets in every string of `v`.
-fn render_value(v: &mut Value, data: &Value, input: &PlanInput<'_>) -> Result<(), String> {
+/// Renders every string of `v` in place; true when any of them derives from a secret.
+fn render_value(
+    v: &mut Value,
+    name: &str,
+    data: &Value,
+    input: &PlanInput<'_>,
+) -> Result<bool, String> {
     match v {
         Value::String(s) => {
-            let mut text = resolve_secrets(s, input.secrets)?;
-            if text.contains("{{") {
-                let guarded = text.replace(SECRET_FILE, SECRET_FILE_GUARD);
-                text = input
-                    .evaluator
-                    .render(&guarded, data)?
-                    .replace(SECRET_FILE_GUARD, SECRET_FILE);
-            }
-            *s = text;
+            let r = input.render_str(name, s, data)?;
+            *s = r.text;
+            Ok(r.sensitive)
         }
-        Value::Array(items) => {
-            for item in items {
-                render_value(item, data, input)?;
-            }
-        }
-        Value::Object(map) => {
-            for item in map.values_mut() {
-                render_value(item, data, input)?;
-            }
-        }
-        _ => {}
+        Value::Array(items) => items.iter_mut().try_fold(false, |acc, item| {
+            Ok(render_value(item, name, data, input)? || acc)
+        }),
+        Value::Object(map) => map.values_mut().try_fold(false, |acc, item| {
+            Ok(render_value(item, name, data, input)? || acc)
+        }),
+        _ => Ok(false),
     }
-    Ok(())
+}
+
+/// The plain text of an attribute value, for redaction.
+fn value_text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
 }
 
 struct Draft {
@@ -149,11 +159,25 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
 
     let mut drafts: Vec<Draft> = Vec::new();
     for c in &bundle.configcrates {
-        let vars: Value = if c.vars_json.is_empty() {
-            json!({})
+        // A crate whose vars do not parse fails each of its resources, saying why.
+        let (vars, vars_error) = if c.vars_json.is_empty() {
+            (json!({}), None)
         } else {
-            serde_json::from_str(&c.vars_json).unwrap_or_else(|_| json!({}))
+            match serde_json::from_str::<Value>(&c.vars_json) {
+                Ok(v @ Value::Object(_)) => (v, None),
+                Ok(_) => (
+                    json!({}),
+                    Some("the crate's vars are not a JSON object".to_owned()),
+                ),
+                Err(e) => (
+                    json!({}),
+                    Some(format!("the crate's vars are not valid JSON: {e}")),
+                ),
+            }
         };
+        // The raw secrets this crate can read: redacted from its resources' messages.
+        let mut crate_secrets = BTreeSet::new();
+        secret::collect_paths(&c.vars_json, &mut crate_secrets);
         let data = json!({ "Vars": vars, "Traits": input.traits, "Envoy": input.envoy });
         let crate_skip = match c.when.as_str() {
             "" => Ok(None),
@@ -175,7 +199,7 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
         for r in &c.resources {
             let id = format!("{}/{}", c.name, r.name);
             // Every problem found while planning; the first becomes the resource's error.
-            let mut errors: Vec<String> = Vec::new();
+            let mut errors: Vec<String> = vars_error.iter().cloned().collect();
             let mut attributes: Map<String, Value> =
                 match serde_json::from_str::<Value>(if r.attributes_json.is_empty() {
                     "{}"
@@ -205,28 +229,52 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
                 Ok(None) => {}
                 Err(e) => errors.push(format!("configcrate when: {e}")),
             }
+            let mut sensitive = Sensitive::default();
+            if attributes.get("sensitive") == Some(&Value::Bool(true)) {
+                sensitive.mark_all();
+            }
             if skip.is_none() && errors.is_empty() {
-                if let Some(Value::String(source)) = attributes.remove("source") {
+                // `source:` renders into `content`, once: its output is never a template.
+                let source = match attributes.remove("source") {
+                    Some(Value::String(source)) => Some(source),
+                    Some(other) => {
+                        errors.push(format!(
+                            "attribute `source`: expected a template name, found {other}"
+                        ));
+                        None
+                    }
+                    None => None,
+                };
+                let mut paths = crate_secrets.clone();
+                secret::collect_paths(&r.attributes_json, &mut paths);
+                for (key, value) in attributes.iter_mut() {
+                    match render_value(value, key, &data, input) {
+                        Ok(true) => sensitive.mark(key, &value_text(value)),
+                        Ok(false) => {}
+                        Err(e) => errors.push(format!("attribute `{key}`: {e}")),
+                    }
+                }
+                if let Some(source) = source {
                     match bundle.templates.get(&source) {
-                        Some(tmpl) => match input
-                            .evaluator
-                            .render(tmpl, &data)
-                            .and_then(|t| resolve_secrets(&t, input.secrets))
-                        {
-                            Ok(text) => {
-                                attributes.insert("content".into(), Value::String(text));
+                        Some(tmpl) => {
+                            secret::collect_paths(tmpl, &mut paths);
+                            match input.render_str(&source, tmpl, &data) {
+                                Ok(r) => {
+                                    if r.sensitive {
+                                        sensitive.mark("content", &r.text);
+                                    }
+                                    attributes.insert("content".into(), Value::String(r.text));
+                                }
+                                Err(e) => errors.push(format!("template {source}: {e}")),
                             }
-                            Err(e) => errors.push(format!("template {source}: {e}")),
-                        },
+                        }
                         None => errors.push(format!("template `{source}` is not in the bundle")),
                     }
                 }
-                let mut v = Value::Object(std::mem::take(&mut attributes));
-                if let Err(e) = render_value(&mut v, &data, input) {
-                    errors.push(e);
-                }
-                if let Value::Object(m) = v {
-                    attributes = m;
+                for path in &paths {
+                    if let Some(v) = input.secrets.get(path) {
+                        sensitive.remember(v);
+                    }
                 }
             }
             let mut depends_on = Vec::new();
@@ -252,15 +300,21 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
             let timeout = if r.timeout_secs > 0 {
                 Duration::from_secs(u64::from(r.timeout_secs))
             } else {
-                attributes
+                match attributes
                     .get("timeout")
                     .or_else(|| attributes.get("timeout_secs"))
-                    .and_then(|v| {
-                        vigo_exec::attrs::parse_duration(
-                            &v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .unwrap_or(input.default_timeout)
+                {
+                    None => input.default_timeout,
+                    Some(v) => {
+                        let text = value_text(v);
+                        vigo_exec::attrs::parse_duration(&text).unwrap_or_else(|| {
+                            errors.push(format!(
+                                "attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"{text}\""
+                            ));
+                            input.default_timeout
+                        })
+                    }
+                }
             };
             drafts.push(Draft {
                 res: PlannedResource {
@@ -269,6 +323,7 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
                     type_name: r.r#type.clone(),
                     name: r.name.clone(),
                     attributes,
+                    sensitive,
                     depends_on,
                     notify,
                     notify_target,
@@ -428,44 +483,9 @@ mod tests {
     use vigo_proto::v1::{Configcrate, Resource};
 
     use super::*;
+    use crate::engine::{LangEvaluator, SystemProbe};
 
-    /// Stands in for the language in these planner tests: `{{ .Vars.NAME }}` and
-    /// `{{ .Traits.A.B }}` substitutions, and `when:` literals `true`/`false`.
-    struct TinyEvaluator;
-
-    impl Evaluator for TinyEvaluator {
-        fn render(&self, template: &str, data: &Value) -> Result<String, String> {
-            let mut out = String::new();
-            let mut rest = template;
-            while let Some(start) = rest.find("{{") {
-                out.push_str(&rest[..start]);
-                let end = rest[start..].find("}}").ok_or("unclosed action")? + start;
-                let path = rest[start + 2..end].trim().trim_start_matches('.');
-                let mut node = data;
-                for seg in path.split('.') {
-                    node = node
-                        .get(seg)
-                        .ok_or_else(|| format!("no value at .{path}"))?;
-                }
-                out.push_str(
-                    node.as_str()
-                        .map_or_else(|| node.to_string(), str::to_owned)
-                        .as_str(),
-                );
-                rest = &rest[end + 2..];
-            }
-            out.push_str(rest);
-            Ok(out)
-        }
-
-        fn when(&self, expr: &str, _data: &Value) -> Result<bool, String> {
-            match expr {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                other => Err(format!("cannot evaluate `{other}`")),
-            }
-        }
-    }
+    const OFF: &str = "file_exists('/no/such/file')";
 
     fn res(name: &str, ty: &str, attrs: &Value) -> Resource {
         Resource {
@@ -482,7 +502,9 @@ mod tests {
             envoy: json!({"hostname": "web-01"}),
             secrets,
             only_crate: None,
-            evaluator: &TinyEvaluator,
+            evaluator: &LangEvaluator {
+                probe: &SystemProbe,
+            },
             default_timeout: Duration::from_secs(300),
         }
     }
@@ -626,7 +648,7 @@ mod tests {
             &json!({"command": "psql -f {{secret_file}} -h {{ .Vars.db_host }}", "secret_file": "__VIGO_SECRET__db/pw__END__"}),
         );
         let mut off = res("off", "file", &json!({}));
-        off.when = "false".into();
+        off.when = OFF.into();
         let mut broken = res("broken", "file", &json!({"content": "{{ .Vars.missing }}"}));
         broken.timeout_secs = 7;
         let c = Configcrate {
@@ -670,16 +692,24 @@ mod tests {
             "placeholder kept"
         );
         assert_eq!(get("c/db").attributes["secret_file"], "hunter2");
-        assert_eq!(get("c/off").skip.as_deref(), Some("when: false is false"));
         assert_eq!(
-            get("c/broken").error.as_deref(),
-            Some("no value at .Vars.missing")
+            get("c/off").skip.as_deref(),
+            Some("when: file_exists('/no/such/file') is false")
+        );
+        let broken_error = get("c/broken").error.clone().unwrap();
+        assert!(
+            broken_error.starts_with("attribute `content`: ")
+                && broken_error.contains("map has no entry for key \"missing\""),
+            "{broken_error}"
         );
         assert_eq!(get("c/broken").timeout, Duration::from_secs(7));
         assert_eq!(
             get("c/nosecret").error.as_deref(),
-            Some("secret `other` was not resolved for this run")
+            Some("attribute `content`: secret `other` was not resolved for this run")
         );
+        assert!(get("c/db").sensitive.covers("secret_file"));
+        assert!(!get("c/db").sensitive.covers("command"));
+        assert!(get("c/motd").sensitive.is_empty());
     }
 
     #[test]
@@ -697,7 +727,7 @@ mod tests {
         };
         let off = Configcrate {
             name: "off".into(),
-            when: "false".into(),
+            when: OFF.into(),
             resources: vec![res("x", "file", &json!({}))],
             ..Default::default()
         };
@@ -718,29 +748,130 @@ mod tests {
         );
         assert_eq!(
             get("off/x").skip.as_deref(),
-            Some("configcrate `off`: when: false is false")
+            Some("configcrate `off`: when: file_exists('/no/such/file') is false")
         );
         let mut only = input(&traits, &secrets);
         only.only_crate = Some("off");
         assert_eq!(ids(&plan(&bundle, &only)), vec!["off/x"]);
     }
 
+    fn one(
+        attrs: &Value,
+        vars: &Value,
+        templates: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) -> PlannedResource {
+        let bundle = PolicyBundle {
+            configcrates: vec![Configcrate {
+                name: "c".into(),
+                vars_json: vars.to_string(),
+                resources: vec![res("r", "file", attrs)],
+                ..Default::default()
+            }],
+            templates: templates
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        };
+        let secrets: HashMap<String, String> = secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let traits = json!({});
+        plan(&bundle, &input(&traits, &secrets)).resources.remove(0)
+    }
+
     #[test]
-    fn secret_markers() {
-        let s: HashMap<String, String> = [
-            ("a".to_owned(), "1".to_owned()),
-            ("b/c".to_owned(), "2".to_owned()),
-        ]
-        .into();
+    fn a_secret_is_data_never_template_code() {
+        let evil = "p{{ .Vars.x }}w{{";
+        // Written in the attribute itself, and read by a template from the vars.
+        let r = one(
+            &json!({"content": "a=__VIGO_SECRET__s__END__ b={{ .Vars.pw }}"}),
+            &json!({"pw": "__VIGO_SECRET__s__END__", "x": "X"}),
+            &[],
+            &[("s", evil)],
+        );
+        assert_eq!(r.error, None);
+        assert_eq!(r.attributes["content"], format!("a={evil} b={evil}"));
+        assert!(r.sensitive.covers("content"));
+    }
+
+    #[test]
+    fn a_transformed_secret_is_sensitive() {
+        let r = one(
+            &json!({"content": "url=https://u:{{ .Vars.pw | urlquery }}@db/"}),
+            &json!({"pw": "__VIGO_SECRET__db__END__"}),
+            &[],
+            &[("db", "a b&c")],
+        );
+        assert_eq!(r.attributes["content"], "url=https://u:a+b%26c@db/");
+        assert!(r.sensitive.covers("content"));
         assert_eq!(
-            resolve_secrets("x=__VIGO_SECRET__a__END__,y=__VIGO_SECRET__b/c__END__", &s).unwrap(),
-            "x=1,y=2"
+            r.sensitive
+                .text("failed: url=https://u:a+b%26c@db/ (raw a b&c)"),
+            "failed: [sensitive] (raw [sensitive])"
         );
-        assert_eq!(resolve_secrets("plain", &s).unwrap(), "plain");
+    }
+
+    #[test]
+    fn a_source_template_is_rendered_exactly_once() {
+        // A Helm/Prometheus-style file legitimately holds `{{`: the template's output.
+        let r = one(
+            &json!({"target_path": "/etc/alerts.yml", "source": "alerts.tmpl"}),
+            &json!({"job": "node"}),
+            &[(
+                "alerts.tmpl",
+                "job: {{ .Vars.job }}\nsummary: {{ `{{ $labels.instance }}` }}\n",
+            )],
+            &[],
+        );
+        assert_eq!(r.error, None);
+        assert_eq!(
+            r.attributes["content"],
+            "job: node\nsummary: {{ $labels.instance }}\n"
+        );
+        assert!(r.sensitive.is_empty());
+    }
+
+    #[test]
+    fn bad_vars_json_and_bad_timeouts_are_errors_not_defaults() {
+        let bundle = PolicyBundle {
+            configcrates: vec![Configcrate {
+                name: "c".into(),
+                vars_json: "{not json".into(),
+                resources: vec![res("r", "file", &json!({}))],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (traits, secrets) = (json!({}), HashMap::new());
+        let p = plan(&bundle, &input(&traits, &secrets));
         assert!(
-            resolve_secrets("__VIGO_SECRET__a", &s)
-                .unwrap_err()
-                .contains("unterminated")
+            p.resources[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("the crate's vars are not valid JSON")),
+            "{:?}",
+            p.resources[0].error
         );
+        let r = one(&json!({"timeout": "soon"}), &json!({}), &[], &[]);
+        assert_eq!(
+            r.error.as_deref(),
+            Some(
+                "attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"soon\""
+            )
+        );
+    }
+
+    #[test]
+    fn sensitive_true_marks_the_whole_resource() {
+        let r = one(
+            &json!({"content": "plain", "sensitive": true}),
+            &json!({}),
+            &[],
+            &[],
+        );
+        assert!(r.sensitive.covers("content") && r.sensitive.covers("mode"));
     }
 }

@@ -168,7 +168,9 @@ fn run_one(
     pending: &HashSet<&str>,
 ) -> ResourceResult {
     let started = Instant::now();
-    let done = |action, message: String| outcome(res, action, message, started);
+    // Every message about the resource leaves through its taint.
+    let secret = &res.sensitive;
+    let done = |action, message: String| outcome(res, action, secret.text(&message), started);
     if let Some(dep) = res.depends_on.iter().find(|d| failed.contains(d.as_str())) {
         return done(Action::Skipped, format!("{DEPENDENCY_FAILED}{dep}"));
     }
@@ -199,8 +201,13 @@ fn run_one(
         Ok(p) => p,
         Err(e) => return done(Action::Error, e.to_string()),
     };
+    // A file written from a secret keeps no clear copy in a snapshot.
+    let sensitive_store = opts
+        .snapshots
+        .filter(|_| !secret.is_empty())
+        .map(SnapshotStore::sensitive);
     let ctx = Ctx {
-        snapshots: opts.snapshots,
+        snapshots: sensitive_store.as_ref().or(opts.snapshots),
         timeout: res.timeout,
     };
     let drift = match prepared.check(&ctx) {
@@ -212,23 +219,26 @@ fn run_one(
             {
                 return done(
                     Action::Skipped,
-                    format!("{WAITS_FOR}{dep} is applied (dry-run): {e}"),
+                    format!(
+                        "{WAITS_FOR}{dep} is applied (dry-run): {}",
+                        secret.error(&e)
+                    ),
                 );
             }
-            return done(error_action(&e), e.to_string());
+            return done(error_action(&e), secret.error(&e));
         }
     };
     match &drift {
         Drift::InSync => done(Action::None, String::new()),
         Drift::Skipped(why) => done(Action::Skipped, why.clone()),
         Drift::Change { kind, .. } => {
-            let summary = drift.summary();
+            let summary = secret.summary(&drift);
             if opts.dry_run {
                 return done(action_of(*kind), summary);
             }
             match prepared.apply(&drift, &ctx) {
                 Ok(()) => done(action_of(*kind), summary),
-                Err(e) => done(error_action(&e), e.to_string()),
+                Err(e) => done(error_action(&e), secret.error(&e)),
             }
         }
     }
@@ -263,6 +273,7 @@ mod tests {
             type_name: type_name.to_owned(),
             name: name.to_owned(),
             attributes,
+            sensitive: Default::default(),
             depends_on: vec![],
             notify: vec![],
             notify_target: false,
@@ -573,5 +584,64 @@ mod tests {
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         assert!(text.starts_with("   would create  file[motd]  "), "{text}");
         assert!(text.contains("ms  content absent → sha256:"), "{text}");
+    }
+
+    #[test]
+    fn a_sensitive_resource_shows_no_value_and_keeps_no_clear_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+        let path = tmp.path().join("creds");
+        fs::write(&path, "password=old-Sekret-1\n").unwrap();
+        let mut creds = file("c/creds", &path, "password=new-Sekret-2\n");
+        creds.sensitive.mark("content", "password=new-Sekret-2\n");
+        creds.sensitive.remember("new-Sekret-2");
+        let mut leaky = resource(
+            "c/leaky",
+            "exec",
+            json!({"command": "echo new-Sekret-2 >&2; exit 3"}),
+        );
+        leaky
+            .sensitive
+            .mark("command", "echo new-Sekret-2 >&2; exit 3");
+        let registry = Registry::builtin();
+        let opts = Options {
+            dry_run: false,
+            registry: &registry,
+            snapshots: Some(&store),
+            guardrail: &|_| Ok(()),
+            preempted: &|| false,
+        };
+        let report = run(
+            &Plan {
+                resources: vec![creds, leaky],
+            },
+            &opts,
+            &mut Trace::quiet(),
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "password=new-Sekret-2\n"
+        );
+        let messages: Vec<(&str, Action)> = report
+            .results
+            .iter()
+            .map(|r| (r.message.as_str(), r.action))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                ("content [sensitive] → [sensitive]", Action::Updated),
+                (
+                    "command failed (exit code 3) (output hidden: the resource uses a secret)",
+                    Action::Error
+                ),
+            ]
+        );
+        let snaps = store.list(Some(&path)).unwrap();
+        assert_eq!(snaps.len(), 1);
+        assert!(
+            !snaps[0].meta.content_kept,
+            "no clear copy of the old secret"
+        );
     }
 }

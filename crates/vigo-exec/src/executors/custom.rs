@@ -129,24 +129,25 @@ impl CustomResource {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        let reply: Reply = serde_json::from_str(line).map_err(|e| {
-            ExecError::failed(format!(
-                "custom executor {script} ({}) did not answer with JSON on stdout ({e}); stderr: {}",
+        let stderr = || format!("; stderr: {}", out.stderr_str().trim());
+        let reply: Reply = serde_json::from_str(line).map_err(|e| ExecError::Output {
+            summary: format!(
+                "custom executor {script} ({}) did not answer with JSON on stdout ({e})",
                 out.describe_exit(),
-                out.stderr_str().trim()
-            ))
+            ),
+            output: stderr(),
         })?;
         if let Some(err) = reply.error.filter(|e| !e.is_empty()) {
-            return Err(ExecError::failed(format!(
-                "custom executor {script}: {err}"
-            )));
+            return Err(ExecError::Output {
+                summary: format!("custom executor {script} reported an error"),
+                output: format!(": {err}"),
+            });
         }
         if !out.success() {
-            return Err(ExecError::failed(format!(
-                "custom executor {script} {}: {}",
-                out.describe_exit(),
-                out.stderr_str().trim()
-            )));
+            return Err(ExecError::Output {
+                summary: format!("custom executor {script} {}", out.describe_exit()),
+                output: stderr(),
+            });
         }
         let action = reply.action.unwrap_or_else(|| {
             if reply.changed == Some(true) {
@@ -280,7 +281,7 @@ echo '{{"action":"updated","changed":true,"error":""}}'"#,
             r#"cat >/dev/null; echo '{"action":"none","error":"disk on fire"}'"#,
             "a",
         );
-        assert!(e.ends_with("a: disk on fire"), "{e}");
+        assert!(e.ends_with("a reported an error: disk on fire"), "{e}");
         let e = run("cat >/dev/null; echo not json", "b");
         assert!(e.contains("did not answer with JSON on stdout"), "{e}");
         let e = run(r#"cat >/dev/null; echo '{"action":"exploded"}'"#, "c");

@@ -42,8 +42,8 @@ use crate::contract::{
 #[derive(Debug, Default)]
 pub struct ExecExecutor;
 
-/// The placeholder `secret_file` replaces in `command`.
-pub const SECRET_FILE_PLACEHOLDER: &str = "{{secret_file}}";
+/// The placeholder `secret_file` replaces in `command` (defined with the secret markers).
+pub use vigo_core::secret::SECRET_FILE_PLACEHOLDER;
 
 #[derive(Clone)]
 struct ExecSpec {
@@ -303,13 +303,18 @@ impl Prepared for ExecSpec {
         if accepted {
             return Ok(());
         }
-        let mut msg = format!("command failed ({})", out.describe_exit());
+        let summary = format!("command failed ({})", out.describe_exit());
+        let mut msg = String::new();
         if self.logoutput {
             let tail = |b: &[u8]| {
                 let s = String::from_utf8_lossy(b);
                 let s = s.trim();
                 if s.len() > 2_000 {
-                    format!("…{}", &s[s.len() - 2_000..])
+                    // The last 2,000 bytes, starting on a character boundary.
+                    let start = (s.len() - 2_000..s.len())
+                        .find(|&i| s.is_char_boundary(i))
+                        .unwrap_or(s.len());
+                    format!("…{}", &s[start..])
                 } else {
                     s.to_owned()
                 }
@@ -322,7 +327,10 @@ impl Prepared for ExecSpec {
                 msg.push_str(&format!("; stderr: {e}"));
             }
         }
-        Err(ExecError::Failed(msg))
+        Err(ExecError::Output {
+            summary,
+            output: msg,
+        })
     }
 }
 
@@ -411,6 +419,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "command failed (exit code 4)");
+    }
+
+    #[test]
+    fn long_multibyte_output_is_cut_on_a_character_boundary() {
+        // 1,001 three-byte characters: the 2,000-byte tail starts mid-character.
+        let p = prepare(json!({"command": "printf 'é%.0s' $(seq 1 1001) >&2; printf '€%.0s' $(seq 1 1001) >&2; exit 1"})).unwrap();
+        let err = p.apply(&p.check(&CTX).unwrap(), &CTX).unwrap_err();
+        let ExecError::Output { summary, output } = err else {
+            panic!("not an output error: {err}")
+        };
+        assert_eq!(summary, "command failed (exit code 1)");
+        assert!(output.starts_with("; stderr: …€"), "{output:.40}");
+        assert!(output.len() <= 2_000 + "; stderr: …".len());
     }
 
     #[test]

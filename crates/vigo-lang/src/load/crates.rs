@@ -13,7 +13,7 @@ use super::cx::{Cx, valid_name};
 use crate::diag::did_you_mean;
 use crate::model::{CrateDef, CustomType, Named, ResourceDef};
 use crate::schema::{self, ENGINE_ATTRS, Required, TypeSchema};
-use crate::template::Template;
+
 use crate::yaml::{Key, Kind, Node, Pos};
 use crate::{secret, when};
 
@@ -348,6 +348,11 @@ fn parse_resource(
                     r.attrs.insert("on_revert".into(), Value::String(s));
                 }
             }
+            "sensitive" => {
+                if let Some(b) = cx.boolean(v, &context, key) {
+                    r.attrs.insert("sensitive".into(), Value::Bool(b));
+                }
+            }
             "case" => cx.err(
                 k.pos,
                 &context,
@@ -519,6 +524,29 @@ fn check_type_rules(
                 );
             }
         }
+        "exec" => {
+            let command = r.attrs.get("command").and_then(Value::as_str).unwrap_or("");
+            let placeholder = command.contains(secret::SECRET_FILE_PLACEHOLDER);
+            match (r.attrs.contains_key("secret_file"), placeholder) {
+                (true, false) => cx.err(
+                    r.pos_of("secret_file"),
+                    context,
+                    format!(
+                        "attribute `secret_file`: `command` must use `{}`, which is replaced by the path of the file holding it",
+                        secret::SECRET_FILE_PLACEHOLDER
+                    ),
+                ),
+                (false, true) => cx.err(
+                    r.pos_of("command"),
+                    context,
+                    format!(
+                        "attribute `command` uses `{}` but `secret_file` is not set",
+                        secret::SECRET_FILE_PLACEHOLDER
+                    ),
+                ),
+                _ => {}
+            }
+        }
         "file_line" => {
             let state = r.attrs.get("state").and_then(Value::as_str);
             let has = |k: &str| r.attrs.contains_key(k);
@@ -545,7 +573,7 @@ fn check_type_rules(
 fn check_templates(cx: &mut Cx<'_>, context: &str, pos: Pos, key: &str, value: &Value) {
     match value {
         Value::String(s) if schema::is_templated(s) => {
-            if let Err(e) = Template::parse(key, s) {
+            if let Err(e) = secret::parse_attribute(key, s) {
                 cx.err(
                     pos,
                     context,

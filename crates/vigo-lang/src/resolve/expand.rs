@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::schema;
 use crate::template::Template;
+use crate::{schema, secret};
 
 /// Which namespaces a template reads.
 struct Uses {
@@ -55,7 +55,7 @@ pub(crate) fn render_name(name: &str, data: &Value) -> Result<String, String> {
 pub(crate) fn render_items(v: &mut Value, data: &Value) -> Result<(), String> {
     match v {
         Value::String(s) if schema::is_templated(s) => {
-            let t = Template::parse("attribute", s).map_err(|e| e.message)?;
+            let t = secret::parse_attribute("attribute", s).map_err(|e| e.message)?;
             let u = uses(&t);
             if u.item && u.agent {
                 return Err(

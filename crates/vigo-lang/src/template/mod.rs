@@ -89,3 +89,62 @@ impl Template {
         out
     }
 }
+
+/// The text of one render and whether any of it derives from a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The output.
+    pub text: String,
+    /// Some of the output derives from a secret.
+    pub sensitive: bool,
+}
+
+impl Template {
+    /// Renders with secret values substituted for the markers in `data` (integration shim,
+    /// replaced by the engine's value-level taint tracking).
+    pub fn render_with_secrets(
+        &self,
+        data: &Value,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Rendered, TemplateError> {
+        fn subst(
+            v: &mut Value,
+            secret: &dyn Fn(&str) -> Option<String>,
+            any: &mut bool,
+        ) -> Result<(), String> {
+            match v {
+                Value::String(s) => {
+                    let out =
+                        vigo_core::secret::substitute(s, secret).map_err(|e| e.to_string())?;
+                    *any |= out.sensitive;
+                    *s = out.text;
+                }
+                Value::Array(items) => {
+                    for i in items {
+                        subst(i, secret, any)?;
+                    }
+                }
+                Value::Object(m) => {
+                    for i in m.values_mut() {
+                        subst(i, secret, any)?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        let mut data = data.clone();
+        let mut any = false;
+        subst(&mut data, secret, &mut any).map_err(|message| TemplateError {
+            name: self.name.clone(),
+            line: 1,
+            col: 1,
+            message,
+        })?;
+        let text = self.render(&data)?;
+        Ok(Rendered {
+            text,
+            sensitive: any,
+        })
+    }
+}
