@@ -383,13 +383,38 @@ pub fn version_ge(a: &str, b: &str) -> bool {
 }
 
 impl Expr {
-    /// Evaluates against a trait snapshot and the host.
+    /// Evaluates against a trait snapshot and the host, with no secrets (a secret marker in
+    /// an argument is an error).
     pub fn eval(&self, traits: &Value, probe: &dyn HostProbe) -> Result<bool, WhenError> {
+        self.eval_with_secrets(traits, probe, &|_| None)
+    }
+
+    /// Evaluates with secret values: a marker in an argument (`file_exists('secret:p')`) is
+    /// replaced by `secret(path)` after parsing, so a secret is an argument's value and
+    /// never part of the expression.
+    pub fn eval_with_secrets(
+        &self,
+        traits: &Value,
+        probe: &dyn HostProbe,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, WhenError> {
+        let eval = |e: &Expr| e.eval_with_secrets(traits, probe, secret);
         match self {
-            Expr::Or(a, b) => Ok(a.eval(traits, probe)? || b.eval(traits, probe)?),
-            Expr::And(a, b) => Ok(a.eval(traits, probe)? && b.eval(traits, probe)?),
-            Expr::Not(a) => Ok(!a.eval(traits, probe)?),
-            Expr::Call(name, args) => {
+            Expr::Or(a, b) => Ok(eval(a)? || eval(b)?),
+            Expr::And(a, b) => Ok(eval(a)? && eval(b)?),
+            Expr::Not(a) => Ok(!eval(a)?),
+            Expr::Call(name, raw_args) => {
+                let args = raw_args
+                    .iter()
+                    .map(|a| {
+                        vigo_core::secret::substitute(a, secret)
+                            .map(|s| s.text)
+                            .map_err(|e| WhenError {
+                                col: 0,
+                                message: e.to_string(),
+                            })
+                    })
+                    .collect::<Result<Vec<String>, WhenError>>()?;
                 let arg = |i: usize| args.get(i).map_or("", String::as_str);
                 Ok(match name.as_str() {
                     "file_exists" => probe.file_exists(arg(0)),

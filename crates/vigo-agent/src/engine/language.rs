@@ -84,11 +84,18 @@ impl Evaluator for LangEvaluator<'_> {
             .map_err(|e| e.to_string())
     }
 
-    fn when(&self, expr: &str, data: &Value) -> Result<bool, String> {
-        let traits = data.get("Traits").cloned().unwrap_or(Value::Null);
+    fn when(
+        &self,
+        expr: &str,
+        data: &Value,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, String> {
+        let traits = data.get("Traits").unwrap_or(&Value::Null);
         match when::parse(expr).map_err(|e| e.to_string())? {
             When::Changed => Err("`changed` is only valid alone, on a notify target".into()),
-            When::Expr(e) => e.eval(&traits, self.probe).map_err(|e| e.to_string()),
+            When::Expr(e) => e
+                .eval_with_secrets(traits, self.probe, secret)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -123,12 +130,12 @@ mod tests {
         assert_eq!(r.text, "listen 80;");
         assert!(!r.sensitive);
         assert!(
-            ev.when("os_family('debian') && dir_exists('/etc')", &data)
+            ev.when("os_family('debian') && dir_exists('/etc')", &data, &none)
                 .unwrap()
         );
-        assert!(!ev.when("os_family('rhel')", &data).unwrap());
+        assert!(!ev.when("os_family('rhel')", &data, &none).unwrap());
         assert_eq!(
-            ev.when("os_famly('x')", &data).unwrap_err(),
+            ev.when("os_famly('x')", &data, &none).unwrap_err(),
             "column 1: unknown builtin `os_famly` (did you mean `os_family`?)"
         );
         assert!(

@@ -41,8 +41,14 @@ pub trait Evaluator {
         data: &Value,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Rendered, String>;
-    /// Evaluates a `when:` expression against `data` (its `.Traits`) and the host.
-    fn when(&self, expr: &str, data: &Value) -> Result<bool, String>;
+    /// Evaluates a `when:` expression against `data` (its `.Traits`) and the host; secret
+    /// markers in its arguments are replaced by `secret(path)` after parsing.
+    fn when(
+        &self,
+        expr: &str,
+        data: &Value,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, String>;
 }
 
 /// What planning needs besides the bundle.
@@ -179,9 +185,10 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
         let mut crate_secrets = BTreeSet::new();
         secret::collect_paths(&c.vars_json, &mut crate_secrets);
         let data = json!({ "Vars": vars, "Traits": input.traits, "Envoy": input.envoy });
+        let lookup = |p: &str| input.secret(p);
         let crate_skip = match c.when.as_str() {
             "" => Ok(None),
-            expr => input.evaluator.when(expr, &data).map(|ok| {
+            expr => input.evaluator.when(expr, &data, &lookup).map(|ok| {
                 (!ok).then(|| format!("configcrate `{}`: when: {expr} is false", c.name))
             }),
         };
@@ -215,7 +222,7 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
             let (notify_target, mut skip) = match r.when.as_str() {
                 "changed" => (true, None),
                 "" => (false, None),
-                expr => match input.evaluator.when(expr, &data) {
+                expr => match input.evaluator.when(expr, &data, &lookup) {
                     Ok(true) => (false, None),
                     Ok(false) => (false, Some(format!("when: {expr} is false"))),
                     Err(e) => {
@@ -861,6 +868,47 @@ mod tests {
             Some(
                 "attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"soon\""
             )
+        );
+    }
+
+    #[test]
+    fn a_secret_in_a_condition_is_an_argument_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = tmp.path().join("flag");
+        std::fs::write(&flag, "").unwrap();
+        let bundle = |when: &str| PolicyBundle {
+            configcrates: vec![Configcrate {
+                name: "c".into(),
+                resources: vec![Resource {
+                    when: when.into(),
+                    ..res("r", "file", &json!({}))
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let traits = json!({});
+        let secrets: HashMap<String, String> =
+            [("p".to_owned(), flag.display().to_string())].into();
+        let p = plan(
+            &bundle("file_exists('__VIGO_SECRET__p__END__')"),
+            &input(&traits, &secrets),
+        );
+        assert_eq!(
+            (
+                p.resources[0].skip.as_deref(),
+                p.resources[0].error.as_deref()
+            ),
+            (None, None)
+        );
+        let none = HashMap::new();
+        let p = plan(
+            &bundle("file_exists('__VIGO_SECRET__p__END__')"),
+            &input(&traits, &none),
+        );
+        assert_eq!(
+            p.resources[0].error.as_deref(),
+            Some("when: column 0: secret `p` was not resolved for this run")
         );
     }
 
