@@ -1,9 +1,11 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
-//! ed25519 signing, guardrails. Agent, server and CLI all speak these types.
+//! ed25519 signing, guardrails, the patterns of the partial-file types. Agent, server and
+//! CLI all speak these types.
 
 pub mod action;
 pub mod bundle;
 pub mod guardrails;
+pub mod pattern;
 pub mod signing;
 
 pub use action::Action;
