@@ -13,7 +13,11 @@
 //!   `before:RE` (`file_line`'s `position`), or Ansible's `insertafter`/`insertbefore`
 //!   with `EOF`/`BOF` (`blockinfile`).
 
-use regex::{Captures, Regex, RegexBuilder};
+use regex::{Captures, RegexBuilder};
+
+/// The compiled pattern type, re-exported so users of this module need no `regex` of their
+/// own.
+pub use regex::Regex;
 
 /// Compiled patterns larger than this are refused (hostile input must not allocate
 /// without bound).
