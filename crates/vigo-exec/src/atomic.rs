@@ -149,12 +149,15 @@ impl Resolved {
 /// regular file, when links loop, or when the link is refused.
 pub fn resolve(path: &Path, links: Links) -> Result<Resolved, FileError> {
     let mut current = path.to_path_buf();
-    for _ in 0..=MAX_LINKS {
+    for hops in 0..=MAX_LINKS {
+        // Through a link, the file is named by its real path (what snapshots record and
+        // `vigo snapshots list` finds), not by `dir/../../target`.
+        let real = |p: PathBuf| if hops == 0 { p } else { real_path(p) };
         let md = match fs::symlink_metadata(&current) {
             Ok(md) => md,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 return Ok(Resolved {
-                    path: current,
+                    path: real(current),
                     existing: None,
                 });
             }
@@ -168,7 +171,7 @@ pub fn resolve(path: &Path, links: Links) -> Result<Resolved, FileError> {
         let kind = md.file_type();
         if kind.is_file() {
             return Ok(Resolved {
-                path: current,
+                path: real(current),
                 existing: Some(md),
             });
         }
@@ -197,6 +200,15 @@ pub fn resolve(path: &Path, links: Links) -> Result<Resolved, FileError> {
     Err(FileError::LinkLoop {
         path: path.to_path_buf(),
     })
+}
+
+/// `path` with its directory's symbolic links and `..` resolved, when that directory
+/// exists; otherwise `path` unchanged.
+fn real_path(path: PathBuf) -> PathBuf {
+    match (path.parent().map(fs::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => dir.join(name),
+        _ => path,
+    }
 }
 
 /// The directory a file at `path` lives in (`.` for a bare name).
@@ -455,10 +467,17 @@ mod tests {
         let dir = tmp.path();
         fs::create_dir(dir.join("real")).unwrap();
         fs::write(dir.join("real/app.conf"), b"x").unwrap();
-        std::os::unix::fs::symlink("real/app.conf", dir.join("hop")).unwrap();
+        fs::create_dir(dir.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../real/app.conf", dir.join("etc/hop")).unwrap();
+        std::os::unix::fs::symlink("etc/hop", dir.join("hop")).unwrap();
         std::os::unix::fs::symlink(dir.join("hop"), dir.join("link")).unwrap();
         let r = resolve(&dir.join("link"), Links::Follow).unwrap();
-        assert_eq!(r.path, dir.join("real/app.conf"));
+        let real_dir = fs::canonicalize(dir).unwrap();
+        assert_eq!(
+            r.path,
+            real_dir.join("real/app.conf"),
+            "named by its real path"
+        );
         assert!(r.existing.is_some());
         let plain = resolve(&dir.join("real/app.conf"), Links::Refuse).unwrap();
         assert_eq!(plain.path, dir.join("real/app.conf"));
@@ -469,7 +488,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("made-later", tmp.path().join("link")).unwrap();
         let r = resolve(&tmp.path().join("link"), Links::Follow).unwrap();
-        assert_eq!(r.path, tmp.path().join("made-later"));
+        assert_eq!(
+            r.path,
+            fs::canonicalize(tmp.path()).unwrap().join("made-later")
+        );
         assert!(r.existing.is_none());
         r.creatable().unwrap();
         let gone = tmp.path().join("no/such/dir/f");

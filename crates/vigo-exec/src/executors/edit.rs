@@ -441,4 +441,90 @@ mod tests {
             );
         }
     }
+
+    /// The errors users read from the edit types, in one reviewed snapshot.
+    #[test]
+    fn edit_errors_users_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let link = tmp.path().join("link.conf");
+        symlink("real.conf", &link).unwrap();
+        fs::write(tmp.path().join("real.conf"), "a\n").unwrap();
+        let ctx = Ctx {
+            snapshots: None,
+            timeout: Duration::from_secs(10),
+        };
+        let prepare_err = |type_name: &str, attrs: Value| {
+            let Value::Object(map) = attrs else { panic!() };
+            Registry::builtin()
+                .get(type_name)
+                .unwrap()
+                .prepare(&ResourceDecl {
+                    type_name,
+                    name: "r",
+                    attributes: &map,
+                })
+                .err()
+                .map_or_else(|| "accepted".to_owned(), |e| e.to_string())
+        };
+        let f = "/etc/app.conf";
+        let mut out = vec![
+            prepare_err(
+                "replace",
+                json!({"target_path": f, "match_pattern": "v(\\d)", "replacement": "v$1_new"}),
+            ),
+            prepare_err(
+                "replace",
+                json!({"target_path": f, "match_pattern": "(a)(b)", "replacement": "$5"}),
+            ),
+            prepare_err(
+                "replace",
+                json!({"target_path": f, "match_pattern": "a", "replacement": "x${1"}),
+            ),
+            prepare_err(
+                "replace",
+                json!({"target_path": f, "match_pattern": "a", "replacement": "b", "revert": true}),
+            ),
+            prepare_err(
+                "file_line",
+                json!({"target_path": f, "line": "x", "match_pattern": "", "state": "present"}),
+            ),
+            prepare_err(
+                "file_line",
+                json!({"target_path": f, "line": "$1", "backrefs": true, "state": "present"}),
+            ),
+            prepare_err(
+                "blockinfile",
+                json!({"target_path": f, "block_content": "b", "insertafter": "(", "state": "present"}),
+            ),
+            prepare_err("ini", json!({"target_path": f, "state": "absent"})),
+            prepare_err(
+                "ini",
+                json!({"target_path": f, "key": "k", "state": "present"}),
+            ),
+        ];
+        let check_err = |type_name: &str, attrs: Value, path: &Path| {
+            prepare(type_name, &attrs, path)
+                .check(&ctx)
+                .map_or_else(|e| e.to_string(), |d| format!("{d:?}"))
+        };
+        out.push(check_err(
+            "file_line",
+            json!({"line": "b", "follow": false, "state": "present"}),
+            &link,
+        ));
+        out.push(check_err(
+            "ini",
+            json!({"key": "k", "value": "v", "state": "present"}),
+            Path::new("/nonexistent-vigo-dir/app/app.ini"),
+        ));
+        out.push(check_err(
+            "file_line",
+            json!({"line": "b", "state": "present"}),
+            tmp.path(),
+        ));
+        let text = out.join("\n");
+        insta::with_settings!({filters => vec![(tmp.path().to_str().unwrap(), "[TMP]")]}, {
+            insta::assert_snapshot!(text);
+        });
+    }
 }
