@@ -26,7 +26,7 @@ need_root() {
 need_root
 
 # ---------------------------------------------------------------- host packages
-pkgs=(debootstrap systemd-container zstd iproute2 util-linux ca-certificates openssl rpm python3 postgresql ansible-core)
+pkgs=(debootstrap systemd-container zstd iproute2 util-linux ca-certificates openssl rpm python3 postgresql ansible-core ansible)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

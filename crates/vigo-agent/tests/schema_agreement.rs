@@ -3,11 +3,12 @@
 //! would pass `config publish` and then fail on every envoy. For every built-in type and
 //! every attribute, a one-resource stack goes through the real loader and resolver, and the
 //! attributes it produces go through the executor's `prepare`; no "unknown attribute" may
-//! come back.
+//! come back. For the partial-file types, a table of resources (bad patterns, group
+//! references, option combinations) must be accepted by both sides or refused by both.
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use vigo_exec::contract::ResourceDecl;
 use vigo_exec::executors::Registry;
 use vigo_lang::SourceTree;
@@ -92,5 +93,233 @@ fn every_schema_attribute_is_accepted_by_its_executor() {
     assert!(
         checked >= 70 && refused_by_loader.len() <= 6,
         "only {checked} attributes reached an executor; refused by the loader: {refused_by_loader:?}"
+    );
+}
+
+/// Whether the agent's executor accepts these attributes.
+fn prepare(type_name: &str, attrs: &serde_json::Map<String, Value>) -> Result<(), String> {
+    let registry = Registry::builtin();
+    let executor = registry.get(type_name).expect("a built-in type");
+    executor
+        .prepare(&ResourceDecl {
+            type_name,
+            name: "r",
+            attributes: attrs,
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+const ACCEPT: bool = true;
+const REFUSE: bool = false;
+
+fn cases() -> Vec<(&'static str, Value, bool)> {
+    let f = "/srv/app.conf";
+    vec![
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "^x=(\\d+)$", "replacement": "x=${1}0", "region_start": "^\\[a\\]", "region_end": "^\\["}),
+            ACCEPT,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "a", "replacement": "b", "revert": false}),
+            ACCEPT,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "a", "replacement": "b", "revert": true, "on_revert": "true"}),
+            REFUSE,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "v(\\d)", "replacement": "v$1_new"}),
+            REFUSE,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "v(\\d)", "replacement": "v${1}_new"}),
+            ACCEPT,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "(a)", "replacement": "$5"}),
+            REFUSE,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "", "replacement": "x"}),
+            REFUSE,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "(", "replacement": "x"}),
+            REFUSE,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "a", "replacement": "b", "region_end": "["}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "match_pattern": "", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "region_start": "(", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "position": "after:", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "position": "middle", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "position": "before:^y", "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "$1", "backrefs": true, "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "k=$2", "match_pattern": "^k=(.*)$", "backrefs": true, "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "k=${1}0", "match_pattern": "^k=(.*)$", "backrefs": true, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "k=$1", "match_pattern": "^k=(.*)$", "backrefs": true, "position": "begin", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "match_pattern": "^k=", "backrefs": true, "state": "absent"}),
+            REFUSE,
+        ),
+        (
+            "blockinfile",
+            json!({"target_path": f, "block_content": "b", "insertbefore": "BOF", "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "blockinfile",
+            json!({"target_path": f, "block_content": "b", "insertafter": "^# tail", "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "blockinfile",
+            json!({"target_path": f, "block_content": "b", "insertafter": "a", "insertbefore": "b", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "blockinfile",
+            json!({"target_path": f, "block_content": "b", "insertafter": "(", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "ini",
+            json!({"target_path": f, "section": "s", "state": "absent"}),
+            ACCEPT,
+        ),
+        ("ini", json!({"target_path": f, "state": "absent"}), REFUSE),
+        (
+            "ini",
+            json!({"target_path": f, "key": "skip-name-resolve", "allow_no_value": true, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "ini",
+            json!({"target_path": f, "key": "k", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "ini",
+            json!({"target_path": f, "section": "s", "state": "present"}),
+            REFUSE,
+        ),
+        (
+            "file_line",
+            json!({"target_path": f, "line": "x", "follow": false, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "blockinfile",
+            json!({"target_path": f, "block_content": "x", "follow": false, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "replace",
+            json!({"target_path": f, "match_pattern": "a", "replacement": "b", "follow": false}),
+            ACCEPT,
+        ),
+        (
+            "ini",
+            json!({"target_path": f, "key": "k", "value": "v", "follow": false, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "json_file",
+            json!({"target_path": f, "key": "k", "value": 1, "follow": false, "state": "present"}),
+            ACCEPT,
+        ),
+        (
+            "host",
+            json!({"hostname": "h", "ip": "10.0.0.1", "follow": false, "state": "present"}),
+            ACCEPT,
+        ),
+    ]
+}
+
+/// Publish (the loader) and the agent (`prepare`) agree on the partial-file types: every
+/// resource below is accepted by both or refused by both, and each case says which, so
+/// the test fails when either side drifts. Before, `replace` with `region_start` was
+/// refused at publish but ran on the agent, and `revert: true` published but failed on
+/// every envoy.
+#[test]
+fn publish_and_agent_accept_and_refuse_the_same_edit_resources() {
+    let mut disagreements = Vec::new();
+    for (type_name, attrs, expected) in cases() {
+        let Value::Object(attrs) = attrs else {
+            unreachable!()
+        };
+        let lines: Vec<(String, String)> = attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        // JSON is YAML: every value is written as its JSON text.
+        let published = bundled(type_name, &lines).ok_or("refused by the loader");
+        let agent = match &published {
+            // What the agent gets is what publish produced.
+            Ok(bundled) => prepare(type_name, bundled),
+            Err(_) => prepare(type_name, &attrs),
+        };
+        let verdicts = (published.is_ok(), agent.is_ok());
+        if verdicts != (expected, expected) {
+            disagreements.push(format!(
+                "{type_name} {}: expected {}, publish {published:?}, agent {agent:?}",
+                Value::Object(attrs.clone()),
+                if expected { "accepted" } else { "refused" },
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "publish and agent disagree:\n{}",
+        disagreements.join("\n")
     );
 }

@@ -1,20 +1,31 @@
-//! The one atomic file writer every executor uses.
+//! The one atomic file writer every executor uses, and the one place that decides which
+//! file a path really names.
 //!
 //! Invariant: a reader — or a crash, or `kill -9` of the agent — sees a managed file
 //! either entirely old or entirely new, never a mix. [`write_file`] writes a temporary
 //! file in the same directory (same filesystem, so `rename(2)` is atomic), sets its
 //! mode and owner, `fsync`s it, renames it over the target and `fsync`s the directory.
 //! When a [`SnapshotStore`] is given, the previous content is snapshotted first.
+//!
+//! Permissions never widen: a rewrite keeps the mode, owner and group of the file it
+//! replaces (of a symbolic link's target, when it replaces a link) unless the caller sets
+//! them; a new file gets the caller's mode, or 0600 when the caller gives none. Errors
+//! name the file being written and, when it is missing, its directory — never the
+//! temporary file.
+//!
+//! [`resolve`] is how the partial-file executors find the file they edit: a symbolic
+//! link is followed to its final target (as Ansible's `lineinfile` does), so the target
+//! is edited in place and keeps its mode and owner, or refused with [`Links::Refuse`].
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::snapshot::{SnapshotError, SnapshotStore};
 
 /// Mode and owner to give a written file; `None` keeps the existing file's value (or, for
-/// a new file, 0644 and the agent's own uid/gid).
+/// a new file, 0600 and the agent's own uid/gid).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileMeta {
     /// Permission bits (`0o7777` mask).
@@ -25,6 +36,12 @@ pub struct FileMeta {
     pub gid: Option<u32>,
 }
 
+/// The mode of a file written without one and with nothing to keep: private.
+pub const DEFAULT_NEW_MODE: u32 = 0o600;
+
+/// How many symbolic links [`resolve`] follows before giving up (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
 /// Failures of atomic file operations; each names the path.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -33,7 +50,7 @@ pub enum FileError {
     Io {
         /// What was being done.
         op: &'static str,
-        /// The path involved.
+        /// The path involved (the file being written, never a temporary file).
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
@@ -41,6 +58,43 @@ pub enum FileError {
     /// The path has no parent directory or file name.
     #[error("{0} is not a file path")]
     NotAFilePath(PathBuf),
+    /// The file would be created, but its directory does not exist.
+    #[error(
+        "cannot create {path}: directory {dir} does not exist (create it first, e.g. with a `directory` resource in depends_on)"
+    )]
+    MissingDirectory {
+        /// The file that would be created.
+        path: PathBuf,
+        /// The first missing directory on the way to it.
+        dir: PathBuf,
+    },
+    /// What the path names is not a regular file (a directory, a device, a socket …).
+    #[error("{path} is {kind}, not a regular file")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a directory", …).
+        kind: &'static str,
+    },
+    /// A directory on the way to the file is something else.
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// The path is a symbolic link and the resource said not to follow links.
+    #[error(
+        "{path} is a symbolic link to {target}; refusing to edit through it (`follow: false`): edit the target, or set `follow: true`"
+    )]
+    SymlinkRefused {
+        /// The link.
+        path: PathBuf,
+        /// What it points to, as written in the link.
+        target: PathBuf,
+    },
+    /// Following the path's symbolic links never reached a file.
+    #[error("{path}: more than {MAX_LINKS} symbolic links to follow (a loop?)")]
+    LinkLoop {
+        /// The path.
+        path: PathBuf,
+    },
     /// The previous content could not be snapshotted, so nothing was changed.
     #[error("snapshot before changing {path}: {source}")]
     Snapshot {
@@ -59,36 +113,170 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Fi
     }
 }
 
+/// Whether [`resolve`] follows a symbolic link or refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Follow links to their final target (the default of the edit types, `follow: true`).
+    Follow,
+    /// Refuse a path that is a symbolic link (`follow: false`).
+    Refuse,
+}
+
+/// The file a path names, found by [`resolve`].
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The file to read and write: the path itself, or the final target of its links.
+    pub path: PathBuf,
+    /// The regular file's metadata; `None` when nothing exists there yet.
+    pub existing: Option<Metadata>,
+}
+
+impl Resolved {
+    /// Succeeds when a missing file could be created (its directory exists); the error
+    /// names the missing directory. An existing file always passes.
+    pub fn creatable(&self) -> Result<(), FileError> {
+        if self.existing.is_some() {
+            return Ok(());
+        }
+        check_directory_of(&self.path)
+    }
+}
+
+/// Finds the file `path` names: `path` itself, or — through [`Links::Follow`] — the
+/// final target of its symbolic links (relative targets are relative to the link's
+/// directory, as the kernel reads them). A dangling link resolves to its missing target,
+/// which is then what a create makes. Fails when the path (or the target) is not a
+/// regular file, when links loop, or when the link is refused.
+pub fn resolve(path: &Path, links: Links) -> Result<Resolved, FileError> {
+    let mut current = path.to_path_buf();
+    for hops in 0..=MAX_LINKS {
+        // Through a link, the file is named by its real path (what snapshots record and
+        // `vigo snapshots list` finds), not by `dir/../../target`.
+        let real = |p: PathBuf| if hops == 0 { p } else { real_path(p) };
+        let md = match fs::symlink_metadata(&current) {
+            Ok(md) => md,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Ok(Resolved {
+                    path: real(current),
+                    existing: None,
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::NotADirectory => {
+                return Err(check_directory_of(&current)
+                    .err()
+                    .unwrap_or_else(|| io("stat", &current)(e)));
+            }
+            Err(e) => return Err(io("stat", &current)(e)),
+        };
+        let kind = md.file_type();
+        if kind.is_file() {
+            return Ok(Resolved {
+                path: real(current),
+                existing: Some(md),
+            });
+        }
+        if !kind.is_symlink() {
+            return Err(FileError::NotRegular {
+                path: current,
+                kind: if kind.is_dir() {
+                    "a directory"
+                } else {
+                    "a special file"
+                },
+            });
+        }
+        let target = fs::read_link(&current).map_err(io("read link", &current))?;
+        if links == Links::Refuse {
+            return Err(FileError::SymlinkRefused {
+                path: current,
+                target,
+            });
+        }
+        current = match current.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target,
+        };
+    }
+    Err(FileError::LinkLoop {
+        path: path.to_path_buf(),
+    })
+}
+
+/// `path` with its directory's symbolic links and `..` resolved, when that directory
+/// exists; otherwise `path` unchanged.
+fn real_path(path: PathBuf) -> PathBuf {
+    match (path.parent().map(fs::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => dir.join(name),
+        _ => path,
+    }
+}
+
+/// The directory a file at `path` lives in (`.` for a bare name).
+fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Succeeds when the directory of `path` exists; otherwise names the first missing (or
+/// non-directory) component on the way to it.
+pub fn check_directory_of(path: &Path) -> Result<(), FileError> {
+    let dir = directory_of(path);
+    match fs::metadata(dir) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => Err(FileError::NotADirectory(dir.to_path_buf())),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            let missing = dir
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .take_while(|a| !a.is_dir())
+                .last()
+                .unwrap_or(dir);
+            Err(FileError::MissingDirectory {
+                path: path.to_path_buf(),
+                dir: missing.to_path_buf(),
+            })
+        }
+        Err(e) => Err(io("stat", dir)(e)),
+    }
+}
+
+/// Mode, owner and group a rewrite of `path` keeps: those of the regular file there, or,
+/// when `path` is a symbolic link, of the file it points to.
+fn kept_metadata(path: &Path) -> Result<Option<Metadata>, FileError> {
+    match fs::symlink_metadata(path) {
+        Ok(md) if md.is_file() => Ok(Some(md)),
+        Ok(md) if md.file_type().is_symlink() => {
+            Ok(fs::metadata(path).ok().filter(Metadata::is_file))
+        }
+        Ok(_) => Ok(None),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(source) => Err(FileError::Io {
+            op: "stat",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Replaces `path` with `content` atomically (see the module doc), snapshotting the old
-/// content into `snapshots` first when given.
+/// content into `snapshots` first when given. A symbolic link at `path` is replaced by
+/// the file (its target is left alone; edit the target through [`resolve`] instead), and
+/// the new file keeps the target's mode and owner unless `meta` sets them.
 pub fn write_file(
     path: &Path,
     content: &[u8],
     meta: &FileMeta,
     snapshots: Option<&SnapshotStore>,
 ) -> Result<(), FileError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = directory_of(path);
     let name = path
         .file_name()
         .ok_or_else(|| FileError::NotAFilePath(path.to_path_buf()))?;
-    let existing = match fs::symlink_metadata(path) {
-        Ok(md) if md.is_file() => Some(md),
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(FileError::Io {
-                op: "stat",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    if existing.is_some()
-        && let Some(store) = snapshots
-    {
+    check_directory_of(path)?;
+    let kept = kept_metadata(path)?;
+    let replaces_a_file = fs::symlink_metadata(path).is_ok_and(|md| md.is_file());
+    if replaces_a_file && let Some(store) = snapshots {
         store.take(path).map_err(|e| FileError::Snapshot {
             path: path.to_path_buf(),
             source: Box::new(e),
@@ -96,27 +284,28 @@ pub fn write_file(
     }
     let mode = meta
         .mode
-        .or(existing.as_ref().map(|m| m.mode() & 0o7777))
-        .unwrap_or(0o644);
-    let uid = meta.uid.or(existing.as_ref().map(MetadataExt::uid));
-    let gid = meta.gid.or(existing.as_ref().map(MetadataExt::gid));
+        .or(kept.as_ref().map(|m| m.mode() & 0o7777))
+        .unwrap_or(DEFAULT_NEW_MODE);
+    let uid = meta.uid.or(kept.as_ref().map(MetadataExt::uid));
+    let gid = meta.gid.or(kept.as_ref().map(MetadataExt::gid));
 
     let tmp = temp_path(dir, name);
+    // Every error names `path`: the temporary file is an implementation detail.
     let result = (|| {
         let mut f: File = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        f.write_all(content).map_err(io("write", &tmp))?;
+            .map_err(io("create a temporary file beside", path))?;
+        f.write_all(content).map_err(io("write", path))?;
         if uid.is_some() || gid.is_some() {
-            std::os::unix::fs::fchown(&f, uid, gid).map_err(io("chown", &tmp))?;
+            std::os::unix::fs::fchown(&f, uid, gid).map_err(io("chown", path))?;
         }
         // After chown: chown clears setuid/setgid bits.
         f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io("chmod", &tmp))?;
-        f.sync_all().map_err(io("fsync", &tmp))?;
+            .map_err(io("chmod", path))?;
+        f.sync_all().map_err(io("fsync", path))?;
         fs::rename(&tmp, path).map_err(io("rename into place", path))?;
         sync_dir(dir)
     })();
@@ -204,11 +393,11 @@ mod tests {
     }
 
     #[test]
-    fn new_files_default_to_0644() {
+    fn new_files_without_a_mode_are_private() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("plain");
         write_file(&file, b"x", &FileMeta::default(), None).unwrap();
-        assert_eq!(mode_of(&file), 0o644);
+        assert_eq!(mode_of(&file), 0o600);
     }
 
     #[test]
@@ -240,12 +429,113 @@ mod tests {
     }
 
     #[test]
-    fn failure_names_the_path_and_leaves_nothing() {
+    fn replacing_a_link_keeps_the_mode_of_its_target() {
         let tmp = tempfile::tempdir().unwrap();
-        let file = tmp.path().join("missing-dir").join("f");
+        let target = tmp.path().join("secret");
+        fs::write(&target, b"password").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink("secret", &link).unwrap();
+        write_file(&link, b"other", &FileMeta::default(), None).unwrap();
+        assert_eq!(
+            mode_of(&link),
+            0o600,
+            "never wider than what the path named"
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_named_never_the_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("missing-dir").join("deeper").join("f");
         let err = write_file(&file, b"x", &FileMeta::default(), None).unwrap_err();
-        assert!(err.to_string().starts_with("create "), "{err}");
-        assert!(err.to_string().contains("missing-dir"), "{err}");
+        let text = err.to_string();
+        assert!(
+            matches!(&err, FileError::MissingDirectory { dir, .. } if *dir == tmp.path().join("missing-dir")),
+            "{text}"
+        );
+        assert!(!text.contains("vigo-tmp"), "{text}");
+        assert!(
+            text.starts_with(&format!("cannot create {}: directory ", file.display())),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn resolve_follows_links_to_the_final_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::create_dir(dir.join("real")).unwrap();
+        fs::write(dir.join("real/app.conf"), b"x").unwrap();
+        fs::create_dir(dir.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../real/app.conf", dir.join("etc/hop")).unwrap();
+        std::os::unix::fs::symlink("etc/hop", dir.join("hop")).unwrap();
+        std::os::unix::fs::symlink(dir.join("hop"), dir.join("link")).unwrap();
+        let r = resolve(&dir.join("link"), Links::Follow).unwrap();
+        let real_dir = fs::canonicalize(dir).unwrap();
+        assert_eq!(
+            r.path,
+            real_dir.join("real/app.conf"),
+            "named by its real path"
+        );
+        assert!(r.existing.is_some());
+        let plain = resolve(&dir.join("real/app.conf"), Links::Refuse).unwrap();
+        assert_eq!(plain.path, dir.join("real/app.conf"));
+    }
+
+    #[test]
+    fn resolve_of_a_dangling_link_is_its_missing_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("made-later", tmp.path().join("link")).unwrap();
+        let r = resolve(&tmp.path().join("link"), Links::Follow).unwrap();
+        assert_eq!(
+            r.path,
+            fs::canonicalize(tmp.path()).unwrap().join("made-later")
+        );
+        assert!(r.existing.is_none());
+        r.creatable().unwrap();
+        let gone = tmp.path().join("no/such/dir/f");
+        let err = resolve(&gone, Links::Follow)
+            .unwrap()
+            .creatable()
+            .unwrap_err();
+        assert!(
+            matches!(&err, FileError::MissingDirectory { dir, .. } if *dir == tmp.path().join("no")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn resolve_refuses_links_loops_and_non_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join("t"), b"x").unwrap();
+        std::os::unix::fs::symlink("t", dir.join("link")).unwrap();
+        let err = resolve(&dir.join("link"), Links::Refuse).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is a symbolic link to t; refusing to edit through it (`follow: false`): edit the target, or set `follow: true`",
+                dir.join("link").display()
+            )
+        );
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        assert!(matches!(
+            resolve(&dir.join("a"), Links::Follow),
+            Err(FileError::LinkLoop { .. })
+        ));
+        assert_eq!(
+            resolve(dir, Links::Follow).unwrap_err().to_string(),
+            format!("{} is a directory, not a regular file", dir.display())
+        );
+        let under_a_file = dir.join("t").join("x");
+        assert_eq!(
+            resolve(&under_a_file, Links::Follow)
+                .unwrap_err()
+                .to_string(),
+            format!("{} is not a directory", dir.join("t").display())
+        );
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum Required {
     Yes,
     /// Required when `state` is `present` (or the type's default state).
     WhenPresent,
+    /// Required when `state` is `present`, unless the named boolean attribute is true
+    /// (`ini`'s `value`, not needed with `allow_no_value: true`).
+    WhenPresentUnless(&'static str),
 }
 
 /// One attribute of a type.
@@ -65,7 +68,8 @@ pub struct TypeSchema {
     pub attrs: &'static [Attr],
     /// The attribute that names a resource of this type when it has no `name:`.
     pub primary: &'static str,
-    /// Whether it supports `revert: true` with `on_revert`.
+    /// Whether the reference gives it `revert: true` with `on_revert` (refused at publish
+    /// until the agent runs `on_revert`).
     pub revertible: bool,
 }
 
@@ -111,6 +115,9 @@ pub const TYPES: &[TypeSchema] = &[
             a("marker_end", Str),
             a("create", Bool),
             a("mode", Mode),
+            a("insertafter", Str),
+            a("insertbefore", Str),
+            a("follow", Bool),
         ],
     },
     TypeSchema {
@@ -188,11 +195,13 @@ pub const TYPES: &[TypeSchema] = &[
         attrs: &[
             req("target_path", Path),
             STATE,
-            a("line", Str),
+            when_present("line", Str),
             a("match_pattern", Str),
             a("position", Str),
             a("region_start", Str),
             a("region_end", Str),
+            a("backrefs", Bool),
+            a("follow", Bool),
         ],
     },
     TypeSchema {
@@ -217,6 +226,7 @@ pub const TYPES: &[TypeSchema] = &[
             when_present("ip", Str),
             a("aliases", Any),
             a("target_path", Path),
+            a("follow", Bool),
         ],
     },
     TypeSchema {
@@ -225,13 +235,19 @@ pub const TYPES: &[TypeSchema] = &[
         revertible: false,
         attrs: &[
             req("target_path", Path),
-            req("key", Str),
+            when_present("key", Str),
             STATE,
             a("section", Str),
-            when_present("value", Str),
+            Attr {
+                name: "value",
+                kind: Str,
+                required: Required::WhenPresentUnless("allow_no_value"),
+            },
+            a("allow_no_value", Bool),
             a("separator", Str),
             a("create", Bool),
             a("mode", Mode),
+            a("follow", Bool),
         ],
     },
     TypeSchema {
@@ -244,6 +260,7 @@ pub const TYPES: &[TypeSchema] = &[
             STATE,
             when_present("value", Any),
             a("indent", Int),
+            a("follow", Bool),
         ],
     },
     TypeSchema {
@@ -271,6 +288,9 @@ pub const TYPES: &[TypeSchema] = &[
             req("match_pattern", Str),
             req("replacement", Str),
             a("occurrences", Enum(&["all", "first"])),
+            a("region_start", Str),
+            a("region_end", Str),
+            a("follow", Bool),
         ],
     },
     TypeSchema {

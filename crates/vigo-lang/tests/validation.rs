@@ -213,18 +213,41 @@ fn restarted_needs_when_changed() {
 }
 
 #[test]
-fn revert_needs_on_revert() {
+fn revert_true_is_refused_until_the_agent_runs_on_revert() {
     assert_eq!(
         crate_c(
-            "  - name: r\n    type: replace\n    target_path: /etc/x\n    match_pattern: a\n    replacement: b\n    revert: true\n"
+            "  - name: r\n    type: replace\n    target_path: /etc/x\n    match_pattern: a\n    replacement: b\n    revert: true\n    on_revert: \"true\"\n"
         ),
-        "configcrates/c.vgo:8:5: configcrate \"c\" resource \"r\": `revert: true` needs `on_revert` (the command that undoes the change)"
+        "configcrates/c.vgo:8:5: configcrate \"c\" resource \"r\": `revert: true` is not supported yet: the agent does not run `on_revert` (undo the change with another resource)"
     );
     assert_eq!(
         crate_c(&format!(
             "{FILE}    revert: true\n    on_revert: \"true\"\n"
         )),
         "configcrates/c.vgo:7:5: configcrate \"c\" resource \"f\": `revert` is not supported by type file (only by replace)"
+    );
+}
+
+#[test]
+fn edit_patterns_are_checked_at_publish() {
+    let replace = |extra: &str| {
+        crate_c(&format!(
+            "  - name: r\n    type: replace\n    target_path: /etc/x\n{extra}"
+        ))
+    };
+    assert_eq!(
+        replace("    match_pattern: \"v(\\\\d)\"\n    replacement: \"v$1_new\"\n"),
+        "configcrates/c.vgo:7:5: configcrate \"c\" resource \"r\": attribute `replacement`: `$1_new` refers to a group named `1_new`, which the pattern does not have; write `${1}_new` for group 1 followed by \"_new\""
+    );
+    assert_eq!(
+        replace("    match_pattern: \"(a)\"\n    replacement: \"$5\"\n"),
+        "configcrates/c.vgo:7:5: configcrate \"c\" resource \"r\": attribute `replacement`: `$5` refers to group 5, but the pattern has 1 group(s) ($0 is the whole match, $1 the group)"
+    );
+    assert_eq!(
+        crate_c(
+            "  - name: l\n    type: file_line\n    target_path: /etc/x\n    line: x\n    match_pattern: \"\"\n    state: present\n"
+        ),
+        "configcrates/c.vgo:7:5: configcrate \"c\" resource \"l\": attribute `match_pattern`: is empty: an empty regular expression matches everywhere (write `^` if every line is meant)"
     );
 }
 

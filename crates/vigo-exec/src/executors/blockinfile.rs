@@ -8,18 +8,24 @@
 //!   block_content: |
 //!     *  soft  nofile  65536
 //!     *  hard  nofile  65536
+//!   insertbefore: "^# End of file" # or insertafter: REGEX|EOF (default), insertbefore: BOF
 //!   create: false                 # create the file when missing
 //!   mode: "0644"                  # mode of a created file
 //!   state: present
 //! ```
 //!
-//! `present` replaces what is between the markers, or appends the marked block at the end
-//! of the file; `absent` removes the markers and everything between them. Custom
-//! `marker_begin`/`marker_end` may use `{label}`.
+//! `present` replaces what is between the markers where they are; a block not in the file
+//! yet goes after the last line matching `insertafter`, or before the last line matching
+//! `insertbefore` (as Ansible's `blockinfile`; `EOF`/`BOF` mean the end/start of the file,
+//! a regex that matches nothing means the end). `absent` removes the markers and
+//! everything between them. Custom `marker_begin`/`marker_end` may use `{label}`. A
+//! symbolic link is followed and its target edited (`follow: false` refuses it).
 
 use std::path::{Path, PathBuf};
 
-use super::edit::{ContentEdit, Edited, join_lines, split_lines};
+use vigo_core::pattern::Position;
+
+use super::edit::{ContentEdit, Edited, follow, join_lines, pattern_error, split_lines};
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -34,6 +40,7 @@ struct Block {
     content: Option<String>,
     begin: String,
     end: String,
+    position: Position,
     create: bool,
     mode: u32,
 }
@@ -66,17 +73,44 @@ impl Executor for BlockInFileExecutor {
                 "the markers must be two different single lines",
             ));
         }
+        let after = a.opt_str("insertafter")?;
+        let before = a.opt_str("insertbefore")?;
+        let key = if before.is_some() {
+            "insertbefore"
+        } else {
+            "insertafter"
+        };
+        let position = Position::from_insert(after.as_deref(), before.as_deref())
+            .map_err(pattern_error(&a, key))?;
         let create = a.bool_or("create", false)?;
         let mode = a.opt_mode("mode")?.unwrap_or(0o644);
+        let links = follow(&mut a)?;
         a.finish()?;
-        Ok(Box::new(Edited(Block {
-            path,
-            content: if present { content } else { None },
-            begin,
-            end,
-            create,
-            mode,
-        })))
+        Ok(Box::new(Edited::new(
+            Block {
+                path,
+                content: if present { content } else { None },
+                begin,
+                end,
+                position,
+                create,
+                mode,
+            },
+            links,
+        )))
+    }
+}
+
+impl Block {
+    /// Where a new block goes: the index of the line it is inserted before.
+    fn insert_at(&self, lines: &[&str]) -> usize {
+        let last = |re: &regex::Regex| lines.iter().rposition(|l| re.is_match(l));
+        match &self.position {
+            Position::End => lines.len(),
+            Position::Begin => 0,
+            Position::After(re) => last(re).map_or(lines.len(), |i| i + 1),
+            Position::Before(re) => last(re).unwrap_or(lines.len()),
+        }
     }
 }
 
@@ -134,11 +168,15 @@ impl ContentEdit for Block {
             ))),
             _ if self.content.is_none() => Ok(Some(text.to_owned())),
             _ => {
-                out.extend(&lines);
+                let at = self.insert_at(&lines);
+                out.extend(&lines[..at]);
                 out.push(&self.begin);
                 out.extend(&block);
                 out.push(&self.end);
-                Ok(Some(join_lines(&out, true)))
+                out.extend(&lines[at..]);
+                // A file that did not end with a newline still does not, unless the block
+                // goes last.
+                Ok(Some(join_lines(&out, trailing || at == lines.len())))
             }
         }
     }
@@ -252,5 +290,61 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.ends_with("has the line `# BEGIN managed - managed by vigo` but not `# END managed - managed by vigo`; fix the file by hand"), "{err}");
+    }
+
+    fn block(b: &str) -> String {
+        format!("# BEGIN managed - managed by vigo\n{b}\n# END managed - managed by vigo\n")
+    }
+
+    #[test]
+    fn a_new_block_goes_after_or_before_the_last_matching_line() {
+        let text = "a\nx\nb\nx\nc\n";
+        let with = |extra: Value| {
+            let mut attrs = json!({"block_content": "B", "state": "present"});
+            attrs
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            run(Some(text), attrs).unwrap().unwrap()
+        };
+        assert_eq!(
+            with(json!({"insertafter": "^x"})),
+            format!("a\nx\nb\nx\n{}c\n", block("B"))
+        );
+        assert_eq!(
+            with(json!({"insertbefore": "^x"})),
+            format!("a\nx\nb\n{}x\nc\n", block("B"))
+        );
+        assert_eq!(
+            with(json!({"insertbefore": "BOF"})),
+            format!("{}{text}", block("B"))
+        );
+        assert_eq!(
+            with(json!({"insertafter": "EOF"})),
+            format!("{text}{}", block("B"))
+        );
+        assert_eq!(
+            with(json!({"insertafter": "^nomatch"})),
+            format!("{text}{}", block("B"))
+        );
+        // An existing block stays where it is.
+        let placed = format!("a\n{}c\n", block("old"));
+        assert_eq!(
+            run(
+                Some(&placed),
+                json!({"block_content": "new", "insertbefore": "BOF", "state": "present"})
+            )
+            .unwrap()
+            .unwrap(),
+            format!("a\n{}c\n", block("new"))
+        );
+    }
+
+    #[test]
+    fn insertafter_and_insertbefore_exclude_each_other() {
+        assert_eq!(
+            run(Some(""), json!({"block_content": "B", "insertafter": "a", "insertbefore": "b", "state": "present"})).unwrap_err(),
+            "blockinfile \"t\": attribute `insertbefore`: expected either `insertafter` or `insertbefore`, not both, found \"both\""
+        );
     }
 }

@@ -16,8 +16,10 @@
 //! Drift is detected by SHA-256 of the content, then mode and owner. `source:` names a
 //! template the engine renders into `content` before the executor sees it. When `mode`,
 //! `owner` or `group` is not given, an existing file keeps its own (a new file gets
-//! 0644 and root). Writes go through the shared atomic writer, which snapshots the old
-//! content first.
+//! 0644 and root); a symbolic link at the path is replaced by the file, which keeps the
+//! mode and owner of the link's target unless the resource sets them. A file whose
+//! directory is missing fails in `check`, naming the directory. Writes go through the
+//! shared atomic writer, which snapshots the old content first.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -164,6 +166,8 @@ impl Prepared for FileSpec {
         };
         let (uid, gid) = self.desired_ids()?;
         let Some(md) = md.filter(|m| !m.file_type().is_symlink() || self.path.is_file()) else {
+            // A create the real run cannot do fails here, so a dry-run says so too.
+            atomic::check_directory_of(&self.path)?;
             let mut diffs = vec![Difference::new("content", "absent", sha256_short(content))];
             diffs.push(Difference::new(
                 "mode",
@@ -612,5 +616,44 @@ mod tests {
             p.check(&ctx).unwrap_err().to_string(),
             "no user named `nobody-vigo-x` on this machine"
         );
+    }
+
+    #[test]
+    fn a_create_in_a_missing_directory_fails_in_check_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = Ctx {
+            snapshots: None,
+            timeout: Duration::from_secs(10),
+        };
+        let path = tmp.path().join("missing/app.conf");
+        let p = prepare(json!({"target_path": path, "content": "x", "state": "present"})).unwrap();
+        assert_eq!(
+            p.check(&ctx).unwrap_err().to_string(),
+            format!(
+                "cannot create {}: directory {} does not exist (create it first, e.g. with a `directory` resource in depends_on)",
+                path.display(),
+                tmp.path().join("missing").display()
+            )
+        );
+    }
+
+    #[test]
+    fn replacing_a_link_keeps_the_mode_of_its_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = Ctx {
+            snapshots: None,
+            timeout: Duration::from_secs(10),
+        };
+        let target = tmp.path().join("secret");
+        fs::write(&target, "password").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let p = prepare(json!({"target_path": link, "content": "x", "state": "present"})).unwrap();
+        converge(&*p, &ctx);
+        let md = fs::symlink_metadata(&link).unwrap();
+        assert!(md.is_file());
+        assert_eq!(md.mode() & 0o7777, 0o600);
     }
 }

@@ -12,19 +12,29 @@
 //! ```
 //!
 //! - `present`: lines matching `match_pattern` are replaced by `line`; when none match
-//!   and `line` is not already there, it is inserted at `position` (a position regex that
-//!   matches nothing falls back to the end).
+//!   and `line` is not already there, it is inserted at `position` (the first line a
+//!   position regex matches; one that matches nothing falls back to the end).
+//! - `backrefs: true` (present only, needs `match_pattern`): `line` may use the pattern's
+//!   groups (`$1`, `${1}`, `${name}`); each matching line is replaced by `line` expanded
+//!   with its own match, and when no line matches the file is left alone (nothing is
+//!   inserted: there is nothing to expand the groups from). Without `backrefs`, `$` in
+//!   `line` is literal text.
 //! - `absent`: lines equal to `line`, or matching `match_pattern`, are removed.
 //! - `region_start`/`region_end` bound the lines considered (e.g. one INI section): after
 //!   the first line matching `region_start`, up to the next matching `region_end`.
+//! - `follow` (default `true`): a symbolic link is followed and its target edited.
 //!
-//! The file must exist: create it with a `file` resource first (`depends_on`).
+//! An empty `match_pattern` would match every line and is refused. The file must exist:
+//! create it with a `file` resource first (`depends_on`).
 
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+use vigo_core::pattern::{Position, Template};
 
-use super::edit::{ContentEdit, Edited, compile, join_lines, opt_regex, region, split_lines};
+use super::edit::{
+    ContentEdit, Edited, follow, join_lines, opt_regex, pattern_error, region, split_lines,
+};
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -33,19 +43,13 @@ use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 pub struct FileLineExecutor;
 
 #[derive(Debug, Clone)]
-enum Position {
-    End,
-    Begin,
-    After(Regex),
-    Before(Regex),
-}
-
-#[derive(Debug, Clone)]
 struct FileLine {
     path: PathBuf,
     present: bool,
     line: Option<String>,
     pattern: Option<Regex>,
+    /// `backrefs: true`: `line` expanded with each match.
+    backrefs: Option<Template>,
     position: Position,
     region_start: Option<Regex>,
     region_end: Option<Regex>,
@@ -74,35 +78,71 @@ impl Executor for FileLineExecutor {
         if !present && line.is_none() && pattern.is_none() {
             return Err(a.error("line", "state absent needs `line` or `match_pattern`"));
         }
-        let position = match a.opt_str("position")? {
+        let position_text = a.opt_str("position")?;
+        let position = match &position_text {
             None => Position::End,
-            Some(p) => match p.as_str() {
-                "end" => Position::End,
-                "begin" => Position::Begin,
-                _ => match p.split_once(':') {
-                    Some(("after", re)) => Position::After(compile(&a, "position", re)?),
-                    Some(("before", re)) => Position::Before(compile(&a, "position", re)?),
-                    _ => {
-                        return Err(a.error(
-                            "position",
-                            format!("expected end, begin, after:<regex> or before:<regex>, found \"{p}\""),
-                        ));
-                    }
-                },
-            },
+            Some(p) => Position::parse(p).map_err(pattern_error(&a, "position"))?,
+        };
+        let backrefs = match (a.bool_or("backrefs", false)?, &pattern, &line) {
+            (false, _, _) => None,
+            (true, _, _) if !present => {
+                return Err(a.error("backrefs", "only applies to state present"));
+            }
+            (true, None, _) => {
+                return Err(a.error(
+                    "backrefs",
+                    "needs `match_pattern` (the groups `line` refers to)",
+                ));
+            }
+            (true, Some(_), _) if position_text.is_some() => {
+                return Err(a.error(
+                    "position",
+                    "has no effect with `backrefs: true` (a matching line is replaced, nothing is inserted)",
+                ));
+            }
+            (true, Some(re), Some(l)) => {
+                Some(Template::for_pattern(l, re).map_err(pattern_error(&a, "line"))?)
+            }
+            (true, Some(_), None) => None,
         };
         let region_start = opt_regex(&mut a, "region_start")?;
         let region_end = opt_regex(&mut a, "region_end")?;
+        let links = follow(&mut a)?;
         a.finish()?;
-        Ok(Box::new(Edited(FileLine {
-            path,
-            present,
-            line,
-            pattern,
-            position,
-            region_start,
-            region_end,
-        })))
+        Ok(Box::new(Edited::new(
+            FileLine {
+                path,
+                present,
+                line,
+                pattern,
+                backrefs,
+                position,
+                region_start,
+                region_end,
+            },
+            links,
+        )))
+    }
+}
+
+impl FileLine {
+    /// With `backrefs`: each matching line in `[from, to)` becomes `line` expanded with
+    /// its match; no match leaves the text alone.
+    fn expand_matches(
+        &self,
+        template: &Template,
+        lines: &[&str],
+        (from, to): (usize, usize),
+    ) -> Vec<String> {
+        let pattern = self.pattern.as_ref().expect("backrefs needs a pattern");
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match pattern.captures(l) {
+                Some(caps) if (from..to).contains(&i) => template.expand(&caps),
+                _ => (*l).to_owned(),
+            })
+            .collect()
     }
 }
 
@@ -134,6 +174,10 @@ impl ContentEdit for FileLine {
                 Ok(Some(text.to_owned()))
             };
         };
+        if let Some(template) = &self.backrefs {
+            let out = self.expand_matches(template, &lines, (from, to));
+            return Ok(Some(join_lines(&out, trailing)));
+        }
         let matches = |l: &str| {
             self.pattern.as_ref().is_some_and(|p| p.is_match(l))
                 || (!self.present && self.line.as_deref() == Some(l))
@@ -336,6 +380,55 @@ mod tests {
         check(
             json!({"target_path": "/f", "line": "a\nb", "state": "present"}),
             "file_line \"l\": attribute `line`: must be a single line (use `blockinfile` for several)",
+        );
+    }
+
+    #[test]
+    fn an_empty_match_pattern_is_refused_instead_of_rewriting_every_line() {
+        assert_eq!(
+            converge(
+                &FileLineExecutor,
+                Some("a\nb\n"),
+                json!({"line": "x", "match_pattern": "", "state": "present"})
+            )
+            .unwrap_err(),
+            "file_line \"t\": attribute `match_pattern`: is empty: an empty regular expression matches everywhere (write `^` if every line is meant)"
+        );
+    }
+
+    #[test]
+    fn backrefs_expand_each_match_and_never_insert() {
+        let jvm = "JAVA_OPTS=-Xms512m -Xmx1g\nother\n";
+        let attrs = json!({"line": "${1}-Xms2g${2}", "match_pattern": "^(.*)-Xms\\d+[mg](.*)$", "backrefs": true, "state": "present"});
+        assert_eq!(run(jvm, attrs.clone()), "JAVA_OPTS=-Xms2g -Xmx1g\nother\n");
+        assert_eq!(
+            run("nothing here\n", attrs),
+            "nothing here\n",
+            "no match: left alone"
+        );
+        assert_eq!(
+            run("a\n", json!({"line": "cost $5", "state": "present"})),
+            "a\ncost $5\n",
+            "without backrefs `$` is literal"
+        );
+    }
+
+    #[test]
+    fn backrefs_need_a_pattern_with_those_groups() {
+        let err = |attrs: Value| converge(&FileLineExecutor, Some("a\n"), attrs).unwrap_err();
+        assert_eq!(
+            err(json!({"line": "$1", "backrefs": true, "state": "present"})),
+            "file_line \"t\": attribute `backrefs`: needs `match_pattern` (the groups `line` refers to)"
+        );
+        assert_eq!(
+            err(
+                json!({"line": "$2", "match_pattern": "(a)", "backrefs": true, "state": "present"})
+            ),
+            "file_line \"t\": attribute `line`: `$2` refers to group 2, but the pattern has 1 group(s) ($0 is the whole match, $1 the group)"
+        );
+        assert_eq!(
+            err(json!({"match_pattern": "a", "backrefs": true, "state": "absent"})),
+            "file_line \"t\": attribute `backrefs`: only applies to state present"
         );
     }
 }

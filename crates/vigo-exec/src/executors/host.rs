@@ -13,11 +13,13 @@
 //! updates that line in place (keeping a trailing comment) or appends one; duplicates of
 //! the entry further down are removed. `absent` removes it. Comments, blank lines and the
 //! agent's own `# BEGIN/END vigo swarm peers` block are never touched. `target_path`
-//! (default `/etc/hosts`) names another hosts file.
+//! (default `/etc/hosts`) names another hosts file; a symbolic link is followed and its
+//! target edited in place, keeping its mode and owner (`follow: false` refuses it). A
+//! missing hosts file is created with mode 0644.
 
 use std::path::{Path, PathBuf};
 
-use super::edit::{ContentEdit, Edited, join_lines, split_lines};
+use super::edit::{ContentEdit, Edited, follow, join_lines, split_lines};
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -44,10 +46,16 @@ impl Executor for HostExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new("host", decl.name, decl.attributes);
-        let path = PathBuf::from(
-            a.opt_str("target_path")?
-                .unwrap_or_else(|| "/etc/hosts".to_owned()),
-        );
+        let path = match a.opt_str("target_path")? {
+            None => PathBuf::from("/etc/hosts"),
+            Some(p) if p.starts_with('/') => PathBuf::from(p),
+            Some(p) => {
+                return Err(a.error(
+                    "target_path",
+                    format!("expected an absolute path, found \"{p}\""),
+                ));
+            }
+        };
         let present = a.req_present()?;
         let hostname = a.req_str("hostname")?;
         if hostname.is_empty()
@@ -68,13 +76,17 @@ impl Executor for HostExecutor {
             Some(_) => a.opt_list("aliases")?.unwrap_or_default(),
             None => Vec::new(),
         };
+        let links = follow(&mut a)?;
         a.finish()?;
-        Ok(Box::new(Edited(HostEntry {
-            path,
-            hostname,
-            ip: if present { ip } else { None },
-            aliases,
-        })))
+        Ok(Box::new(Edited::new(
+            HostEntry {
+                path,
+                hostname,
+                ip: if present { ip } else { None },
+                aliases,
+            },
+            links,
+        )))
     }
 }
 

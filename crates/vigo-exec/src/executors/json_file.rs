@@ -12,14 +12,15 @@
 //!
 //! Comparison is semantic: a file whose data already has the value is left alone, however
 //! it is formatted. Missing intermediate objects are created; a missing file starts as
-//! `{}`. When Vigo rewrites the file, it pretty-prints it with `indent` spaces (object keys
-//! come out sorted).
+//! `{}` (created with mode 0644). When Vigo rewrites the file, it pretty-prints it with
+//! `indent` spaces (object keys come out sorted), keeping its mode and owner. A symbolic
+//! link is followed and its target edited (`follow: false` refuses it).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::edit::{ContentEdit, Edited};
+use super::edit::{ContentEdit, Edited, follow};
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -76,14 +77,18 @@ impl Executor for JsonFileExecutor {
             return Err(a.error("key", "removing an array element by index would remove another one on the next run; set the whole array instead"));
         }
         let indent = a.opt_u32("indent")?.unwrap_or(2) as usize;
+        let links = follow(&mut a)?;
         a.finish()?;
-        Ok(Box::new(Edited(JsonKey {
-            path,
-            key,
-            key_text,
-            value: if present { value } else { None },
-            indent,
-        })))
+        Ok(Box::new(Edited::new(
+            JsonKey {
+                path,
+                key,
+                key_text,
+                value: if present { value } else { None },
+                indent,
+            },
+            links,
+        )))
     }
 }
 

@@ -1,28 +1,38 @@
-//! `replace`: a regular-expression substitution over a file, `$1`-style backreferences.
+//! `replace`: a regular-expression substitution over a file, with `$1`-style references
+//! to the pattern's groups.
 //!
 //! ```yaml
 //! - name: listen-address
 //!   type: replace
 //!   target_path: /etc/postgresql/15/main/postgresql.conf
-//!   match_pattern: "^#?listen_addresses = .*$"
-//!   replacement: "listen_addresses = '*'"
+//!   match_pattern: "^#?listen_addresses = '(.*)'$"
+//!   replacement: "listen_addresses = '*' # was ${1}"
 //!   occurrences: all             # or first
 //!   region_start: "^# CONNECTIONS"
 //!   region_end: "^# AUTHENTICATION"
 //! ```
 //!
-//! Matching is per line (`^`/`$` anchor lines). There is no `state`: the substitution is
-//! applied in memory and the file is written only when the result differs, so a
-//! replacement that matches its own pattern is still idempotent. With `occurrences:
-//! first`, write the pattern so it also matches the replaced text (`^(?:port|listen)=`):
-//! otherwise every run replaces the next match. `revert: true` with an
-//! `on_revert` command is not supported by this agent yet and is refused.
+//! The pattern runs over the file (or the region) with `^`/`$` anchoring lines. In the
+//! replacement, `$1`/`${1}` is group 1, `${name}` a named group, `$$` a literal `$`; a
+//! reference takes the longest run of letters, digits and `_`, so group 1 followed by
+//! `_new` is `${1}_new`. A reference to a group the pattern does not have is refused
+//! (publish and agent alike) instead of silently becoming empty text. There is no
+//! `state`: the substitution is applied in memory and the file is written only when the
+//! result differs, so a replacement that matches its own pattern is still idempotent.
+//! With `occurrences: first`, write the pattern so it also matches the replaced text
+//! (`^(?:port|listen)=`): otherwise every run replaces the next match. The region is the
+//! lines after the first line matching `region_start` up to the next line matching
+//! `region_end` (either may be omitted). `revert: true` with an `on_revert` command is
+//! refused at publish: this agent does not run `on_revert` yet.
 
 use std::path::{Path, PathBuf};
 
-use regex::Regex;
+use regex::{Captures, Regex};
+use vigo_core::pattern::{self, Template};
 
-use super::edit::{ContentEdit, Edited, compile, join_lines, opt_regex, region, split_lines};
+use super::edit::{
+    ContentEdit, Edited, follow, join_lines, opt_regex, pattern_error, region, split_lines,
+};
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -34,7 +44,7 @@ pub struct ReplaceExecutor;
 struct Replace {
     path: PathBuf,
     pattern: Regex,
-    replacement: String,
+    replacement: Template,
     first_only: bool,
     region_start: Option<Regex>,
     region_end: Option<Regex>,
@@ -49,8 +59,11 @@ impl Executor for ReplaceExecutor {
         let mut a = Attrs::new("replace", decl.name, decl.attributes);
         let path = a.req_abs_path("target_path")?;
         let pattern_text = a.req_str("match_pattern")?;
-        let pattern = compile(&a, "match_pattern", &format!("(?m){pattern_text}"))?;
-        let replacement = a.req_str("replacement")?;
+        let pattern =
+            pattern::compile(&pattern_text, true).map_err(pattern_error(&a, "match_pattern"))?;
+        let replacement_text = a.req_str("replacement")?;
+        let replacement = Template::for_pattern(&replacement_text, &pattern)
+            .map_err(pattern_error(&a, "replacement"))?;
         let first_only = a
             .opt_enum("occurrences", &["all", "first"])?
             .is_some_and(|o| o == "first");
@@ -59,19 +72,23 @@ impl Executor for ReplaceExecutor {
         if a.opt_bool("revert")?.unwrap_or(false) {
             return Err(a.error(
                 "revert",
-                "revert with on_revert is not supported by this agent yet",
+                "is not supported yet: this agent does not run `on_revert`",
             ));
         }
         let _ = a.opt_str("on_revert")?;
+        let links = follow(&mut a)?;
         a.finish()?;
-        Ok(Box::new(Edited(Replace {
-            path,
-            pattern,
-            replacement,
-            first_only,
-            region_start,
-            region_end,
-        })))
+        Ok(Box::new(Edited::new(
+            Replace {
+                path,
+                pattern,
+                replacement,
+                first_only,
+                region_start,
+                region_end,
+            },
+            links,
+        )))
     }
 }
 
@@ -96,9 +113,9 @@ impl ContentEdit for Replace {
         let body = join_lines(&lines[from..to], to < lines.len() || trailing);
         let tail = join_lines(&lines[to..], trailing);
         let limit = if self.first_only { 1 } else { 0 };
-        let body = self
-            .pattern
-            .replacen(&body, limit, self.replacement.as_str());
+        let body = self.pattern.replacen(&body, limit, |caps: &Captures<'_>| {
+            self.replacement.expand(caps)
+        });
         Ok(Some(format!("{head}{body}{tail}")))
     }
 }
@@ -165,7 +182,53 @@ mod tests {
             .unwrap();
         assert_eq!(
             err.to_string(),
-            "replace \"r\": attribute `revert`: revert with on_revert is not supported by this agent yet"
+            "replace \"r\": attribute `revert`: is not supported yet: this agent does not run `on_revert`"
+        );
+    }
+
+    #[test]
+    fn a_group_name_starting_with_a_digit_is_refused_with_the_braced_form() {
+        assert_eq!(
+            converge(
+                &ReplaceExecutor,
+                Some("v1\n"),
+                json!({"match_pattern": "v(\\d)", "replacement": "v$1_new"})
+            )
+            .unwrap_err(),
+            "replace \"t\": attribute `replacement`: `$1_new` refers to a group named `1_new`, which the pattern does not have; write `${1}_new` for group 1 followed by \"_new\""
+        );
+        assert_eq!(
+            run(
+                "v1\n",
+                json!({"match_pattern": "^v(\\d)$", "replacement": "w${1}_new"})
+            ),
+            "w1_new\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_group_is_refused_instead_of_deleting_text() {
+        assert_eq!(
+            converge(
+                &ReplaceExecutor,
+                Some("keep me\n"),
+                json!({"match_pattern": "(keep) me", "replacement": "$5"})
+            )
+            .unwrap_err(),
+            "replace \"t\": attribute `replacement`: `$5` refers to group 5, but the pattern has 1 group(s) ($0 is the whole match, $1 the group)"
+        );
+    }
+
+    #[test]
+    fn an_empty_pattern_is_refused() {
+        assert!(
+            converge(
+                &ReplaceExecutor,
+                Some("x\n"),
+                json!({"match_pattern": "", "replacement": "y"})
+            )
+            .unwrap_err()
+            .contains("attribute `match_pattern`: is empty")
         );
     }
 }

@@ -140,10 +140,12 @@ impl Prepared for SysctlSpec {
                 .map_err(|e| ExecError::failed(format!("setting {} = {value}: {e}", self.key)))?;
         }
         if differences.iter().any(|d| d.attribute == "persisted") {
+            // A new file is 0644 root:root; a rewrite keeps what the file has.
+            let new = !self.conf_path().exists();
             let meta = FileMeta {
-                mode: Some(0o644),
-                uid: Some(0),
-                gid: Some(0),
+                mode: new.then_some(0o644),
+                uid: new.then_some(0),
+                gid: new.then_some(0),
             };
             fs::create_dir_all("/etc/sysctl.d")
                 .map_err(|e| ExecError::failed(format!("mkdir /etc/sysctl.d: {e}")))?;

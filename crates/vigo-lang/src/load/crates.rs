@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 
 use super::cx::{Cx, valid_name};
+use super::edits;
 use crate::diag::did_you_mean;
 use crate::model::{CrateDef, CustomType, Named, ResourceDef};
 use crate::schema::{self, ENGINE_ATTRS, Required, TypeSchema};
@@ -402,11 +403,11 @@ fn parse_resource(
                 &context,
                 format!("`revert` is not supported by type {type_name} (only by replace)"),
             );
-        } else if on && !r.attrs.contains_key("on_revert") {
+        } else if on {
             cx.err(
                 pos,
                 &context,
-                "`revert: true` needs `on_revert` (the command that undoes the change)",
+                "`revert: true` is not supported yet: the agent does not run `on_revert` (undo the change with another resource)",
             );
         }
     }
@@ -460,7 +461,19 @@ fn check_required(cx: &mut Cx<'_>, context: &str, pos: Pos, ty: &TypeRef<'_>, r:
                             a.name
                         ),
                     ),
-                    Required::WhenPresent | Required::No => {}
+                    Required::WhenPresentUnless(flag)
+                        if t.is_present(state) && r.attrs.get(flag) != Some(&Value::Bool(true)) =>
+                    {
+                        cx.err(
+                            pos,
+                            context,
+                            format!(
+                                "missing attribute `{}`, required when state is present (or set `{flag}: true`)",
+                                a.name
+                            ),
+                        );
+                    }
+                    Required::WhenPresent | Required::WhenPresentUnless(_) | Required::No => {}
                 }
             }
         }
@@ -547,24 +560,7 @@ fn check_type_rules(
                 _ => {}
             }
         }
-        "file_line" => {
-            let state = r.attrs.get("state").and_then(Value::as_str);
-            let has = |k: &str| r.attrs.contains_key(k);
-            if state == Some("present") && !has("line") {
-                cx.err(
-                    r.origin.pos,
-                    context,
-                    "missing attribute `line`, required when state is present",
-                );
-            }
-            if state == Some("absent") && !has("line") && !has("match_pattern") {
-                cx.err(
-                    r.origin.pos,
-                    context,
-                    "state absent needs `line` or `match_pattern`",
-                );
-            }
-        }
+        "file_line" | "blockinfile" | "replace" | "ini" => edits::check(cx, context, t.name, r),
         _ => {}
     }
 }

@@ -19,6 +19,7 @@
 
 mod crates;
 mod cx;
+mod edits;
 mod hosts;
 mod refs;
 
