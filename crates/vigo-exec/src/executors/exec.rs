@@ -309,7 +309,7 @@ impl Prepared for ExecSpec {
                 let s = String::from_utf8_lossy(b);
                 let s = s.trim();
                 if s.len() > 2_000 {
-                    format!("…{}", &s[s.len() - 2_000..])
+                    format!("…{}", &s[s.ceil_char_boundary(s.len() - 2_000)..])
                 } else {
                     s.to_owned()
                 }
@@ -411,6 +411,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "command failed (exit code 4)");
+    }
+
+    #[test]
+    fn long_multibyte_output_is_cut_on_a_character_boundary() {
+        // 3,001 bytes: the last 2,000 would start inside an `é`.
+        let p = prepare(json!({"command": format!("printf %s {}a; exit 1", "é".repeat(1_500))}))
+            .unwrap();
+        let err = p
+            .apply(&p.check(&CTX).unwrap(), &CTX)
+            .unwrap_err()
+            .to_string();
+        let tail = err
+            .strip_prefix("command failed (exit code 1); stdout: …")
+            .unwrap();
+        assert_eq!(tail, format!("{}a", "é".repeat(999)));
     }
 
     #[test]
