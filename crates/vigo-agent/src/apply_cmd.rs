@@ -126,7 +126,7 @@ pub fn run(
     let _lock = preempt::acquire_for_run(&root, Role::Apply, preempt::RUN_WAIT, stop)?;
     let dry_run = args.dry_run || global_dry_run || wire.observe_only;
     if !dry_run {
-        let mut dirs = leftovers::directories(&root, &plan);
+        let mut dirs = leftovers::directories([root.as_path(), &settings.data_dir], &plan);
         dirs.insert(cache.dir);
         leftovers::sweep(&dirs);
     }

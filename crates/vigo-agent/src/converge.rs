@@ -653,7 +653,10 @@ impl Converger {
                     },
                 );
                 if !dry_run {
-                    crate::leftovers::sweep(&crate::leftovers::directories(guard.root(), &plan));
+                    crate::leftovers::sweep(&crate::leftovers::directories(
+                        [guard.root(), &settings.data_dir],
+                        &plan,
+                    ));
                 }
                 let registry = Registry::with_custom_dir(&settings.executors_dir);
                 let snapshots = SnapshotStore::new(
@@ -701,7 +704,14 @@ impl Converger {
         self.store
             .set_meta(META_STEADY_RUN, &u64::from(run).to_be_bytes())?;
         let seq = self.store.enqueue_result(&wire.encode_to_vec())?;
-        let late = self.drain(online).await?;
+        // Not twice in one cycle past a report that stayed queued: the server said why.
+        let late = match &early.held {
+            Some(held) => Drained {
+                held: Some(held.clone()),
+                ..Drained::default()
+            },
+            None => self.drain(online).await?,
+        };
         let delivery = if late.sent.contains(&seq) {
             Delivery::Sent
         } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {

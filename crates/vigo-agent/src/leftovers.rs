@@ -10,6 +10,8 @@
 //!
 //! - the state root (`/var/lib/vigo`: the preempt sentinel), and `apply-cache/` there for
 //!   `vigo apply`;
+//! - the data directory (`/etc/vigo-envoy`: the config a redirect rewrites, the pinned key
+//!   a rotation replaces);
 //! - the directory of every `target_path` in the plan (files, partial-file edits, cron
 //!   files, `json_file`, `ini`, …).
 //!
@@ -22,10 +24,13 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::Plan;
 
-/// The directories to sweep for a run of `plan` under the state root `root`: the root and
-/// the directory of every absolute `target_path`.
-pub fn directories(root: &Path, plan: &Plan) -> BTreeSet<PathBuf> {
-    let mut dirs = BTreeSet::from([root.to_path_buf()]);
+/// The directories to sweep for a run of `plan`: the agent's own (`agent_dirs`: the state
+/// root, the data directory) and the directory of every absolute `target_path`.
+pub fn directories<'a>(
+    agent_dirs: impl IntoIterator<Item = &'a Path>,
+    plan: &Plan,
+) -> BTreeSet<PathBuf> {
+    let mut dirs: BTreeSet<PathBuf> = agent_dirs.into_iter().map(Path::to_path_buf).collect();
     for r in &plan.resources {
         let Some(target) = r.attributes.get("target_path").and_then(|v| v.as_str()) else {
             continue;
@@ -95,12 +100,15 @@ mod tests {
                 resource(&json!({"package": "tree"})),
             ],
         };
-        let dirs: Vec<PathBuf> = directories(Path::new("/var/lib/vigo"), &plan)
-            .into_iter()
-            .collect();
+        let agent = [Path::new("/var/lib/vigo"), Path::new("/etc/vigo-envoy")];
+        let dirs: Vec<PathBuf> = directories(agent, &plan).into_iter().collect();
         assert_eq!(
             dirs,
-            [PathBuf::from("/etc/app"), PathBuf::from("/var/lib/vigo")]
+            [
+                PathBuf::from("/etc/app"),
+                PathBuf::from("/etc/vigo-envoy"),
+                PathBuf::from("/var/lib/vigo")
+            ]
         );
     }
 }

@@ -98,7 +98,10 @@ pub fn run(settings: &Settings, args: &ResourceArgs, stop: &AtomicBool) -> Resul
     let root = state_root();
     let _lock = preempt::acquire_for_run(&root, Role::Resource, preempt::RUN_WAIT, stop)?;
     if !args.dry_run {
-        leftovers::sweep(&leftovers::directories(&root, &plan));
+        leftovers::sweep(&leftovers::directories(
+            [root.as_path(), &settings.data_dir],
+            &plan,
+        ));
     }
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =

@@ -550,6 +550,16 @@ mod tests {
         assert_eq!(store.pending_results().unwrap(), 2);
     }
 
+    /// The first byte of each queued result, oldest first.
+    fn first_bytes(store: &StateStore) -> Vec<u8> {
+        store
+            .peek_results(100)
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b[0])
+            .collect()
+    }
+
     #[test]
     fn full_queue_drops_oldest_and_counts() {
         let tmp = tempfile::tempdir().unwrap();
@@ -557,16 +567,56 @@ mod tests {
         for i in 0..7u8 {
             store.enqueue_result(&[i]).unwrap();
         }
-        let kept: Vec<u8> = store
-            .peek_results(10)
-            .unwrap()
-            .iter()
-            .map(|(_, b)| b[0])
-            .collect();
-        assert_eq!(kept, vec![4, 5, 6]);
+        assert_eq!(first_bytes(&store), vec![4, 5, 6]);
         assert_eq!(store.dropped_results().unwrap(), 4);
         store.reset_dropped_results().unwrap();
         assert_eq!(store.dropped_results().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_queue_full_in_bytes_drops_oldest_and_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path())
+            .unwrap()
+            .with_queue_bytes(10_000);
+        for i in 0..5u8 {
+            store.enqueue_result(&[i; 3_000]).unwrap();
+        }
+        assert_eq!(
+            first_bytes(&store),
+            vec![2, 3, 4],
+            "at most 10,000 bytes are kept"
+        );
+        assert_eq!(store.dropped_results().unwrap(), 2);
+    }
+
+    #[test]
+    fn rejected_reports_leave_the_queue_and_are_kept_counted_and_explained() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path()).unwrap();
+        let a = store.enqueue_result(b"a").unwrap();
+        store.enqueue_result(b"b").unwrap();
+        assert_eq!(store.note_refusal(a).unwrap(), 1);
+        assert_eq!(store.note_refusal(a).unwrap(), 2);
+        assert_eq!(store.reject_result(a, "too large (OutOfRange)").unwrap(), 1);
+        assert_eq!(store.peek_results(10).unwrap().len(), 1);
+        assert_eq!(store.rejected_results().unwrap(), vec![(a, b"a".to_vec())]);
+        assert_eq!(
+            store.rejected().unwrap(),
+            Rejected {
+                count: 1,
+                last_reason: Some("too large (OutOfRange)".into())
+            }
+        );
+        assert_eq!(store.dropped_results().unwrap(), 1, "the server is told");
+        assert_eq!(
+            store.note_refusal(a + 1).unwrap(),
+            1,
+            "a new head starts at 1"
+        );
+        drop(store);
+        let ro = StateStore::open_read_only(tmp.path()).unwrap();
+        assert_eq!(ro.rejected().unwrap().count, 1);
     }
 
     #[test]
