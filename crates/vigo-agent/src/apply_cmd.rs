@@ -12,12 +12,16 @@
 //! the hostname to its match block's bundle (cached by tree content: an unchanged tree is
 //! not parsed again) → collect the traits the bundle reads, fresh → plan (templates,
 //! `when:`) → run. `secret:` references need a server to resolve them, so a resource that
-//! uses one fails with that reason (and only it). Exit codes: 0 converged, 2 some resources
-//! failed, 1 the run could not happen.
+//! uses one fails with that reason (and only it). Like `vigo run` it takes the convergence
+//! lock under the state root first ([`crate::preempt`]), then removes what an interrupted
+//! run left ([`crate::leftovers`]); SIGTERM/SIGINT stop it after the current resource.
+//! Exit codes: 0 converged, 2 some resources failed, 1 the run could not happen (or was
+//! stopped before every resource ran).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -32,14 +36,26 @@ use vigo_lang::resolve::{BundleMeta, ResolveError, Resolver};
 use vigo_proto::v1::PolicyBundle;
 
 use crate::cli::ApplyArgs;
+use crate::converge::state_root;
 use crate::engine::{self, LangEvaluator, Options, PlanInput, SystemProbe, Trace};
-use crate::preempt;
+use crate::leftovers;
+use crate::preempt::{self, Role};
 use crate::resource_cmd::{DEFAULT_TIMEOUT, finish, guardrail};
-use crate::settings::{STATE_ROOT, Settings};
+use crate::settings::Settings;
 
-/// Runs `vigo apply`; `global_dry_run` is the top-level `vigo --dry-run`.
-pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Result<ExitCode> {
-    let mut phases = Phases::new(matches!(settings.log_level.as_str(), "debug" | "trace"));
+/// The compiled-bundle cache's directory under the state root.
+pub const CACHE_DIR: &str = "apply-cache";
+
+/// Runs `vigo apply`; `global_dry_run` is the top-level `vigo --dry-run`; `stop` is set
+/// by SIGTERM/SIGINT (the run stops after the current resource).
+pub fn run(
+    settings: &Settings,
+    args: &ApplyArgs,
+    global_dry_run: bool,
+    stop: &AtomicBool,
+) -> Result<ExitCode> {
+    let root = state_root();
+    let mut phases = Phases::new();
     let tree = SourceTree::read_dir(&args.stacks_dir)
         .with_context(|| format!("reading stacks from {}", args.stacks_dir.display()))?;
     let tree_hash = tree.content_hash();
@@ -61,7 +77,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
         }
     };
 
-    let cache = BundleCache::new(Path::new(STATE_ROOT).join("apply-cache"));
+    let cache = BundleCache::new(root.join(CACHE_DIR));
     let key = BundleCache::key(&tree_hash, &hostname, args.environment.as_deref());
     let wire = match cache.get(&key) {
         Some(wire) => wire,
@@ -107,17 +123,22 @@ pub fn run(settings: &Settings, args: &ApplyArgs, global_dry_run: bool) -> Resul
 
     phases.done("plan");
     // Like `vigo run`: take the machine from a converging daemon first.
-    let _lock = preempt::acquire_for_run(std::path::Path::new(STATE_ROOT), preempt::RUN_WAIT)?;
+    let _lock = preempt::acquire_for_run(&root, Role::Apply, preempt::RUN_WAIT, stop)?;
+    let dry_run = args.dry_run || global_dry_run || wire.observe_only;
+    if !dry_run {
+        let mut dirs = leftovers::directories([root.as_path(), &settings.data_dir], &plan);
+        dirs.insert(cache.dir);
+        leftovers::sweep(&dirs);
+    }
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =
         SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
-    let dry_run = args.dry_run || global_dry_run || wire.observe_only;
     let opts = Options {
         dry_run,
         registry: &registry,
         snapshots: Some(&snapshots),
         guardrail: &guardrail,
-        preempted: &|| false,
+        preempted: &|| stop.load(Ordering::SeqCst),
     };
     let mut trace = Trace::stderr();
     let report = engine::run(&plan, &opts, &mut trace);
@@ -137,7 +158,7 @@ fn compile(
         Ok(stack) => stack,
         Err(errors) => {
             for d in &errors.0 {
-                eprintln!("{}: {d}", args.stacks_dir.display());
+                tracing::error!("{}: {d}", args.stacks_dir.display());
             }
             bail!(
                 "{} is not a valid stack ({} error{})",
@@ -241,35 +262,31 @@ fn collect(traits: &mut serde_json::Map<String, Value>, want: impl Fn(&str) -> b
     }
     let report = vigo_traits::run(&selected, &vigo_traits::Ctx::default());
     for (name, why) in &report.errors {
-        eprintln!("vigo: trait collector {name} failed: {why}");
+        tracing::warn!("trait collector {name} failed: {why}");
     }
     if let Value::Object(values) = report.to_json(false) {
         traits.extend(values);
     }
 }
 
-/// Wall time per phase, printed at `--log-level debug`.
+/// Wall time per phase, logged at `--log-level debug`.
 struct Phases {
-    on: bool,
     last: std::time::Instant,
 }
 
 impl Phases {
-    fn new(on: bool) -> Self {
+    fn new() -> Self {
         Phases {
-            on,
             last: std::time::Instant::now(),
         }
     }
 
     fn done(&mut self, phase: &str) {
-        if self.on {
-            let now = std::time::Instant::now();
-            eprintln!(
-                "vigo: debug: {phase} took {:.1}ms",
-                (now - self.last).as_secs_f64() * 1_000.0
-            );
-            self.last = now;
-        }
+        let now = std::time::Instant::now();
+        tracing::debug!(
+            "{phase} took {:.1}ms",
+            (now - self.last).as_secs_f64() * 1_000.0
+        );
+        self.last = now;
     }
 }

@@ -358,13 +358,13 @@ pub async fn run(settings: &Settings, args: &BootstrapArgs) -> Result<ExitCode> 
     let ca = fetch_ca(&url, existing.as_deref()).await?;
     let fingerprint = ca_fingerprint(&ca)?;
     if existing.is_some() {
-        eprintln!(
-            "vigo: server verified against {}; CA SHA-256 fingerprint {fingerprint}",
+        tracing::info!(
+            "server verified against {}; CA SHA-256 fingerprint {fingerprint}",
             settings.ca_file.display()
         );
     } else {
-        eprintln!(
-            "vigo: server CA fetched on first use; SHA-256 fingerprint {fingerprint} \
+        tracing::warn!(
+            "server CA fetched on first use; SHA-256 fingerprint {fingerprint} \
              (compare it with `vigocli server ca` on the server)"
         );
     }

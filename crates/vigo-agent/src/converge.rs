@@ -11,8 +11,9 @@
 //! ResolveSecrets for the bundle's markers (memory only, online only)
 //! collect the traits the bundle reads (`engine::trait_needs`) → plan → run (stops between
 //! resources when preempted or signalled)
-//! ReportResult (a compact "steady" heartbeat when nothing changed) or, offline or on
-//! failure, queue it in the state store
+//! the report, cut to size (`reports::bound`) → the offline queue → drained to the server
+//! oldest first (a compact "steady" heartbeat when nothing changed); a report the server
+//! refuses for good is moved aside, one it cannot take now stays queued
 //! ```
 //!
 //! Invariants: a bundle is applied only after [`accept_bundle`] (signature by the pinned
@@ -40,13 +41,14 @@ use vigo_proto::v1::{
     check_in_response::Outcome,
 };
 
-use crate::client::{Client, ClientError, TlsMaterial};
+use crate::client::{Client, TlsMaterial};
 use crate::engine::{
     self, Action, LangEvaluator, Options, PlanInput, RunReport, SystemProbe, Trace,
 };
 use crate::identity::AgentIdentity;
 use crate::preempt::ConvergenceGuard;
 use crate::register_cmd::{AGENT_KEY, SERVER_PUB, load_pinned_key, pin_server_key, write_config};
+use crate::reports::{self, Bounds, Drained};
 use crate::resource_cmd::{DEFAULT_TIMEOUT, guardrail};
 use crate::settings::{ConfigFile, DATA_DIR, STATE_ROOT, Settings};
 use crate::state::{StateError, StateStore};
@@ -258,44 +260,17 @@ pub fn compact_if_steady(
     }
 }
 
-/// Why draining the offline queue stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum DrainError {
-    /// The state store failed.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// Sending failed; the report stays queued.
-    #[error(transparent)]
-    Send(#[from] ClientError),
-}
-
-/// Sends the queued reports oldest first, each deleted only after `send` succeeded (the
-/// server acknowledged it), so each is reported once and in order. The count of reports
-/// dropped from a full queue rides on the first report sent and is reset once that one
-/// is acknowledged. Stops at the first failure. Returns how many were sent.
-pub async fn drain_queue<F>(store: &StateStore, mut send: F) -> Result<usize, DrainError>
-where
-    F: AsyncFnMut(&ReportResultRequest) -> Result<(), ClientError>,
-{
-    let mut sent = 0;
-    loop {
-        let Some((seq, bytes)) = store.peek_results(1)?.into_iter().next() else {
-            return Ok(sent);
-        };
-        let Ok(mut report) = ReportResultRequest::decode(bytes.as_slice()) else {
-            eprintln!("vigo: warning: dropping an unreadable queued report (#{seq})");
-            store.ack_result(seq)?;
-            continue;
-        };
-        let dropped = store.dropped_results()?;
-        report.dropped_reports = dropped;
-        send(&report).await?;
-        store.ack_result(seq)?;
-        if dropped > 0 {
-            store.reset_dropped_results()?;
-        }
-        sent += 1;
-    }
+/// What became of a cycle's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The server acknowledged it.
+    Sent,
+    /// Queued: no server was reachable.
+    QueuedOffline,
+    /// Queued: the server answered but did not take it (why); sent again next cycle.
+    QueuedRetry(String),
+    /// The server refused it for good (why): moved aside.
+    Rejected(String),
 }
 
 /// What one cycle did.
@@ -307,10 +282,43 @@ pub struct CycleOutcome {
     pub report: Option<RunReport>,
     /// The version of the bundle applied.
     pub policy_version: String,
-    /// The report was queued instead of sent.
+    /// The report is still queued (see `delivery` for why).
     pub queued: bool,
-    /// Queued reports sent this cycle.
+    /// What became of this cycle's report.
+    pub delivery: Delivery,
+    /// Earlier queued reports sent this cycle.
     pub drained: usize,
+    /// Queued reports the server refused for good this cycle (moved aside).
+    pub rejected: usize,
+}
+
+/// Why a cached bundle cannot be applied, before its age is even looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum CachedBundleError {
+    /// The stored bytes are not a signed bundle.
+    #[error("the cached bundle is unreadable: {0}")]
+    Unreadable(#[source] prost::DecodeError),
+    /// There is no pinned key to verify it with.
+    #[error("no pinned server key ({}) to verify the cached bundle", .0.display())]
+    NoPinnedKey(PathBuf),
+    /// The signature does not verify with the pinned key.
+    #[error("the cached bundle does not verify: {0}")]
+    DoesNotVerify(#[source] VerifyError),
+}
+
+/// Verifies the cached signed bundle `bytes` with `pinned` (its path in the error when
+/// there is none): the check the converge path applies before using it, and the one
+/// `vigo status` applies before showing it. The age is checked separately
+/// (`signing::check_age`).
+pub fn verify_cached(
+    bytes: &[u8],
+    pinned: Option<&VerifyingKey>,
+    pinned_path: &std::path::Path,
+) -> Result<(SignedBundle, PolicyBundle), CachedBundleError> {
+    let signed = SignedBundle::decode(bytes).map_err(CachedBundleError::Unreadable)?;
+    let pinned = pinned.ok_or_else(|| CachedBundleError::NoPinnedKey(pinned_path.to_path_buf()))?;
+    let bundle = signing::verify(&signed, pinned).map_err(CachedBundleError::DoesNotVerify)?;
+    Ok((signed, bundle))
 }
 
 /// Everything a cycle needs, kept across the daemon's cycles (one connection, the trait
@@ -438,18 +446,12 @@ impl Converger {
                 "none cached yet (the server has not sent one)".into(),
             ));
         };
-        let signed = SignedBundle::decode(stamped.bytes.as_slice()).map_err(|e| {
-            ConvergeError::NoBundle(format!("the cached bundle is unreadable: {e}"))
-        })?;
-        let Some(pinned) = &self.pinned else {
-            return Err(ConvergeError::NoBundle(format!(
-                "no pinned server key ({}) to verify the cached bundle",
-                self.settings.data_dir.join(SERVER_PUB).display()
-            )));
-        };
-        let bundle = signing::verify(&signed, pinned).map_err(|e| {
-            ConvergeError::NoBundle(format!("the cached bundle does not verify: {e}"))
-        })?;
+        let (signed, bundle) = verify_cached(
+            &stamped.bytes,
+            self.pinned.as_ref(),
+            &self.settings.data_dir.join(SERVER_PUB),
+        )
+        .map_err(|e| ConvergeError::NoBundle(e.to_string()))?;
         signing::check_age(&bundle, now).map_err(ConvergeError::Expired)?;
         Ok((signed, bundle))
     }
@@ -502,7 +504,7 @@ impl Converger {
         match self.client.as_mut() {
             None => {
                 if let Some(why) = &self.client_problem {
-                    eprintln!("vigo: offline: {why}");
+                    tracing::warn!("offline: {why}");
                 }
             }
             Some(client) => match client.check_in(&request).await {
@@ -511,8 +513,8 @@ impl Converger {
                     fresh = self.handle_check_in(response, now)?;
                 }
                 Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
-                Err(e) if e.is_unreachable() => eprintln!("vigo: offline: {e}"),
-                Err(e) => eprintln!("vigo: the server did not give a bundle: {e}"),
+                Err(e) if e.is_unreachable() => tracing::warn!("offline: {e}"),
+                Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
             },
         }
         if online && self.want_traits {
@@ -524,7 +526,9 @@ impl Converger {
                 report: None,
                 policy_version: String::new(),
                 queued: false,
+                delivery: Delivery::QueuedOffline,
                 drained: 0,
+                rejected: 0,
             });
         }
 
@@ -556,13 +560,7 @@ impl Converger {
         }
 
         // Drain what was queued while offline, before this run's report.
-        let mut drained = 0;
-        if online && let Some(client) = self.client.as_mut() {
-            match drain_queue(&self.store, async |r| client.report_result(r).await).await {
-                Ok(n) => drained = n,
-                Err(e) => eprintln!("vigo: warning: queued reports stay queued: {e}"),
-            }
-        }
+        let early = self.drain(online).await?;
 
         // Secrets: memory only, for this cycle only.
         let mut secrets: HashMap<String, String> = HashMap::new();
@@ -584,18 +582,16 @@ impl Converger {
                                             String::from_utf8(value).unwrap_or_default(),
                                         );
                                     }
-                                    Some(why) => eprintln!(
-                                        "vigo: warning: secret `{path}` {why}: the resources that use it fail"
+                                    Some(why) => tracing::warn!(
+                                        "secret `{path}` {why}: the resources that use it fail"
                                     ),
                                 }
                             }
                         }
-                        Err(e) => eprintln!("vigo: warning: secrets not resolved: {e}"),
+                        Err(e) => tracing::warn!("secrets not resolved: {e}"),
                     }
                 }
-                _ => eprintln!(
-                    "vigo: warning: offline: the resources that use secrets cannot be applied"
-                ),
+                _ => tracing::warn!("offline: the resources that use secrets cannot be applied"),
             }
         }
 
@@ -648,6 +644,12 @@ impl Converger {
                         default_timeout: DEFAULT_TIMEOUT,
                     },
                 );
+                if !dry_run {
+                    crate::leftovers::sweep(&crate::leftovers::directories(
+                        [guard.root(), &settings.data_dir],
+                        &plan,
+                    ));
+                }
                 let registry = Registry::with_custom_dir(&settings.executors_dir);
                 let snapshots = SnapshotStore::new(
                     &settings.snapshot_dir,
@@ -672,9 +674,13 @@ impl Converger {
             })
         };
 
-        // Report, or queue.
+        // The report, cut to size, goes through the queue: behind what is already there,
+        // and drained when the server answers.
         let mut wire = wire_report(&report, &policy_version, started_at);
         drop(secrets);
+        if let Some(trimmed) = reports::bound(&mut wire, &Bounds::default()) {
+            tracing::warn!("the report of this run is too large for the server: {trimmed}");
+        }
         let previous = self
             .store
             .meta(META_REPORT_DIGEST)?
@@ -689,37 +695,56 @@ impl Converger {
         self.store.set_meta(META_REPORT_DIGEST, digest.as_bytes())?;
         self.store
             .set_meta(META_STEADY_RUN, &u64::from(run).to_be_bytes())?;
-        let mut queued = false;
-        let sent = match (online, self.client.as_mut()) {
-            (true, Some(client)) => {
-                wire.dropped_reports = self.store.dropped_results()?;
-                match client.report_result(&wire).await {
-                    Ok(()) => {
-                        if wire.dropped_reports > 0 {
-                            self.store.reset_dropped_results()?;
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        eprintln!("vigo: warning: report queued: {e}");
-                        false
-                    }
-                }
-            }
-            _ => false,
+        let seq = self.store.enqueue_result(&wire.encode_to_vec())?;
+        // Not twice in one cycle past a report that stayed queued: the server said why.
+        let late = match &early.held {
+            Some(held) => Drained {
+                held: Some(held.clone()),
+                ..Drained::default()
+            },
+            None => self.drain(online).await?,
         };
-        if !sent {
-            wire.dropped_reports = 0;
-            self.store.enqueue_result(&wire.encode_to_vec())?;
-            queued = true;
-        }
+        let delivery = if late.sent.contains(&seq) {
+            Delivery::Sent
+        } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {
+            Delivery::Rejected(why.clone())
+        } else {
+            match &late.held {
+                Some(held) if !held.unreachable => Delivery::QueuedRetry(held.reason.clone()),
+                _ => Delivery::QueuedOffline,
+            }
+        };
+        let earlier = |d: &Drained| d.sent.iter().filter(|s| **s != seq).count();
+        let rejected_earlier = |d: &Drained| d.rejected.iter().filter(|(s, _)| *s != seq).count();
         Ok(CycleOutcome {
             online,
             report: Some(report),
             policy_version,
-            queued,
-            drained,
+            queued: matches!(delivery, Delivery::QueuedOffline | Delivery::QueuedRetry(_)),
+            delivery,
+            drained: earlier(&early) + earlier(&late),
+            rejected: rejected_earlier(&early) + rejected_earlier(&late),
         })
+    }
+
+    /// Sends what the queue holds when the server answered the check-in (see
+    /// [`reports::drain`]); says why the rest stays queued.
+    async fn drain(&mut self, online: bool) -> Result<Drained, ConvergeError> {
+        let Some(client) = self.client.as_mut().filter(|_| online) else {
+            return Ok(Drained::default());
+        };
+        let drained = reports::drain(&self.store, &Bounds::default(), async |r| {
+            client.report_result(r).await
+        })
+        .await?;
+        if let Some(held) = &drained.held {
+            tracing::warn!(
+                "{} queued report(s) stay queued for the next cycle: {}",
+                self.store.pending_results()?,
+                held.reason
+            );
+        }
+        Ok(drained)
     }
 
     /// Applies a check-in answer; returns the new bundle when one came and verified.
@@ -740,14 +765,14 @@ impl Converger {
                 Some(Ok(new)) => {
                     pin_server_key(&self.settings.data_dir.join(SERVER_PUB), &new)
                         .map_err(|e| ConvergeError::Files(e.to_string()))?;
-                    eprintln!(
-                        "vigo: server bundle-signing key rotated to {}",
+                    tracing::info!(
+                        "server bundle-signing key rotated to {}",
                         signing::key_id(&new)
                     );
                     self.pinned = Some(new);
                 }
-                Some(Err(why)) => eprintln!("vigo: warning: key rotation refused: {why}"),
-                None => eprintln!("vigo: warning: key rotation ignored: no key is pinned"),
+                Some(Err(why)) => tracing::warn!("key rotation refused: {why}"),
+                None => tracing::warn!("key rotation ignored: no key is pinned"),
             }
         }
         if !response.redirect.is_empty()
@@ -790,7 +815,7 @@ impl Converger {
         if let Some(client) = self.client.as_mut() {
             client.redirect(address);
         }
-        eprintln!("vigo: the server redirected this envoy to {address}");
+        tracing::info!("the server redirected this envoy to {address}");
         Ok(())
     }
 
@@ -808,7 +833,7 @@ impl Converger {
         };
         match client.report_traits(&req).await {
             Ok(()) => self.want_traits = false,
-            Err(e) => eprintln!("vigo: warning: traits not reported: {e}"),
+            Err(e) => tracing::warn!("traits not reported: {e}"),
         }
     }
 
@@ -841,7 +866,7 @@ impl Converger {
                 vigo_traits::run(&due, &vigo_traits::Ctx::default())
             });
             for (name, why) in &report.errors {
-                eprintln!("vigo: trait collector {name} failed: {why}");
+                tracing::warn!("trait collector {name} failed: {why}");
             }
             cache.store(&report.values, cycle, now);
             if let Ok(bytes) = serde_json::to_vec(&*cache) {

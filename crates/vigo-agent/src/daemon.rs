@@ -7,10 +7,13 @@
 //!   exits with `vigo run`'s codes.
 //! - **Unreachable server**: reconnect attempts back off exponentially with jitter, capped
 //!   at the interval; the cached bundle is still applied once per interval.
-//! - **Preemption**: a cycle starts only when the convergence lock is free and no manual
-//!   `vigo run` is waiting; a running cycle stops between resources when one arrives.
+//! - **Preemption**: a cycle starts only when the convergence lock is free and no live
+//!   manual run (`vigo run`, `apply`, `resource`) is waiting; a running cycle stops
+//!   between resources when one arrives. A skipped cycle is logged with its reason and
+//!   the owner (once per reason, at info); a stale sentinel is removed, never obeyed.
+//!   `vigo --once` waits at most [`crate::preempt::RUN_WAIT`] for its turn, then exits 1.
 //! - **SIGTERM/SIGINT**: the current cycle stops between resources, reports (or queues)
-//!   what ran, and the daemon exits 0.
+//!   what ran, and the daemon exits 0 (`--once`: 1 when the cycle did not finish).
 //! - **AgentStream**: held open on its own connection, re-opened with backoff when it
 //!   drops; `ForcePush` starts a cycle now; `TaskDispatch` is answered with a refusal
 //!   (ad-hoc tasks are not built into this agent yet).
@@ -25,8 +28,8 @@ use tokio::sync::Notify;
 use vigo_proto::v1::{AgentFrame, Keepalive, TaskResult, agent_frame, server_frame};
 
 use crate::client::Client;
-use crate::converge::{ConvergeError, Converger, now_unix, state_root};
-use crate::preempt;
+use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery, now_unix, state_root};
+use crate::preempt::{self, Turn, Wait};
 use crate::settings::Settings;
 
 /// The first retry delay after a failure.
@@ -92,14 +95,45 @@ pub async fn run(
     let mut stream_started = false;
     let mut backoff = Backoff::new(BACKOFF_BASE);
     let mut last_converged: Option<Instant> = None;
+    let mut waiting: Option<(Wait, Instant)> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(if once {
+                tracing::warn!("stopped by a signal before the cycle ran");
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            });
         }
-        let Some(guard) = preempt::try_acquire_for_daemon(&root)? else {
-            // A manual run holds the machine (or waits for it): wait our turn.
-            sleep_or_wake(LOCK_RETRY, &stopped, &force_push).await;
-            continue;
+        let guard = match preempt::try_acquire_for_daemon(&root)? {
+            Turn::Go(guard) => {
+                if let Some((why, _)) = waiting.take() {
+                    tracing::info!("converging again: no longer waiting ({why})");
+                }
+                guard
+            }
+            Turn::Wait(why) => {
+                let since = match waiting.take() {
+                    Some((previous, since)) if previous == why => {
+                        tracing::debug!("still not converging: {why}");
+                        since
+                    }
+                    _ => {
+                        tracing::info!(
+                            "not converging now: {why}; looking again every {}s",
+                            LOCK_RETRY.as_secs()
+                        );
+                        Instant::now()
+                    }
+                };
+                if once && since.elapsed() >= preempt::RUN_WAIT {
+                    tracing::error!("gave up after {}s: {why}", preempt::RUN_WAIT.as_secs());
+                    return Ok(ExitCode::FAILURE);
+                }
+                waiting = Some((why, since));
+                sleep_or_wake(LOCK_RETRY, &stopped, &force_push).await;
+                continue;
+            }
         };
         let interval = converger.interval();
         let due = last_converged.is_none_or(|t| t.elapsed() >= interval);
@@ -109,23 +143,7 @@ pub async fn run(
             Ok(outcome) => {
                 if outcome.report.is_some() {
                     last_converged = Some(Instant::now());
-                }
-                if let Some(report) = &outcome.report {
-                    eprintln!(
-                        "vigo: {} {}: {}{}",
-                        if outcome.online {
-                            "converged"
-                        } else {
-                            "converged offline"
-                        },
-                        outcome.policy_version,
-                        report.summary_line(),
-                        if outcome.drained > 0 {
-                            format!("; sent {} queued report(s)", outcome.drained)
-                        } else {
-                            String::new()
-                        }
-                    );
+                    tracing::info!("{}", cycle_line(outcome));
                 }
                 if outcome.online {
                     backoff.reset();
@@ -135,7 +153,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                eprintln!("vigo: {e}");
+                tracing::error!("{e}");
                 if matches!(e, ConvergeError::State(_) | ConvergeError::Files(_)) && once {
                     return Err(anyhow::anyhow!("{e}"));
                 }
@@ -145,6 +163,13 @@ pub async fn run(
         if once {
             return Ok(match result {
                 Ok(outcome) => match outcome.report {
+                    Some(r) if r.preempted => {
+                        tracing::warn!(
+                            "the cycle stopped after {} resource(s); the rest did not run",
+                            r.results.len()
+                        );
+                        ExitCode::FAILURE
+                    }
                     Some(r) if r.failed() => ExitCode::from(2),
                     Some(_) => ExitCode::SUCCESS,
                     None => ExitCode::FAILURE,
@@ -162,6 +187,41 @@ pub async fn run(
         }
         sleep_or_wake(delay, &stopped, &force_push).await;
     }
+}
+
+/// The line the daemon logs after a cycle: what ran and where its report went.
+pub fn cycle_line(outcome: &CycleOutcome) -> String {
+    let Some(report) = &outcome.report else {
+        return String::new();
+    };
+    let mut line = format!(
+        "{} {}: {}",
+        if outcome.online {
+            "converged"
+        } else {
+            "converged offline"
+        },
+        outcome.policy_version,
+        report.summary_line()
+    );
+    match &outcome.delivery {
+        Delivery::Sent => {}
+        Delivery::QueuedOffline => line.push_str("; report queued (server not reachable)"),
+        Delivery::QueuedRetry(_) => {
+            line.push_str("; report queued (the server did not take it yet)");
+        }
+        Delivery::Rejected(_) => line.push_str("; report refused by the server and moved aside"),
+    }
+    if outcome.drained > 0 {
+        line.push_str(&format!("; sent {} queued report(s)", outcome.drained));
+    }
+    if outcome.rejected > 0 {
+        line.push_str(&format!(
+            "; moved {} refused queued report(s) aside",
+            outcome.rejected
+        ));
+    }
+    line
 }
 
 /// Sleeps for `delay`, or less when a signal or a force-push arrives.
@@ -205,7 +265,7 @@ async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<Atom
                             },
                             Ok(None) => break,
                             Err(status) => {
-                                eprintln!("vigo: agent stream closed: {}", status.message());
+                                tracing::warn!("agent stream closed: {}", status.message());
                                 break;
                             }
                         },
@@ -227,7 +287,7 @@ async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<Atom
             }
             Err(e) => {
                 if !e.is_unreachable() {
-                    eprintln!("vigo: agent stream: {e}");
+                    tracing::warn!("agent stream: {e}");
                 }
             }
         }

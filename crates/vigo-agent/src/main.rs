@@ -1,4 +1,10 @@
-//! The `vigo` binary: parses the command line and dispatches.
+//! The `vigo` binary: parses the command line, sets up logging at the configured level,
+//! and dispatches.
+//!
+//! Every command that converges (the daemon, `run`, `apply`, `resource`) runs under
+//! [`with_stop_signals`]: SIGTERM or SIGINT lets the current resource finish, then the
+//! command stops, releases the convergence lock and exits with its documented code; a
+//! second signal exits at once.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,39 +18,52 @@ use vigo_agent::settings::{ConfigFile, Settings};
 
 fn main() -> ExitCode {
     // Before anything can hold a secret: no core dumps, not dumpable. Best effort.
-    if let Err(e) = vigo_agent::harden::harden_process() {
-        eprintln!("vigo: warning: {e}");
-    }
+    let hardened = vigo_agent::harden::harden_process();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let settings = || -> anyhow::Result<Settings> {
-        // `VIGO_DATA_DIR` / `VIGO_STATE_ROOT` exist for tests only (see converge.rs).
+    // `VIGO_DATA_DIR` / `VIGO_STATE_ROOT` exist for tests only (see converge.rs).
+    let settings = (|| -> anyhow::Result<Settings> {
         let data_dir = vigo_agent::converge::data_dir();
         let file = ConfigFile::load(&data_dir.join("config"))?;
         let mut s = Settings::resolve(&matches, &cli.global, &file, &data_dir);
         s.state_dir = vigo_agent::converge::state_root().join("state");
         Ok(s)
-    };
+    })();
+    // The level from the settings; when the config itself is bad, from the flag.
+    let level = settings
+        .as_ref()
+        .map_or(cli.global.log_level.as_str(), |s| s.log_level.as_str());
+    if let Err(e) = vigo_agent::logging::init(level) {
+        eprintln!("vigo: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = hardened {
+        tracing::warn!("{e}");
+    }
     match cli.command {
         Some(Command::Version) => {
             println!("vigo {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        None | Some(Command::Daemon) => report(settings().and_then(|s| {
+        None | Some(Command::Daemon) => report(settings.and_then(|s| {
             let (dry_run, once) = (cli.global.dry_run, cli.global.once);
-            online(move |stop, stopped| vigo_agent::daemon::run(s, dry_run, once, stop, stopped))
+            with_stop_signals(move |stop, stopped| {
+                vigo_agent::daemon::run(s, dry_run, once, stop, stopped)
+            })
         })),
-        Some(Command::Register(args)) => report(settings().and_then(|s| {
-            online(async move |_, _| vigo_agent::register_cmd::run(&s, &args).await)
+        Some(Command::Register(args)) => report(settings.and_then(|s| {
+            with_stop_signals(async move |_, _| vigo_agent::register_cmd::run(&s, &args).await)
         })),
-        Some(Command::Bootstrap(args)) => report(settings().and_then(|s| {
-            online(async move |_, _| vigo_agent::bootstrap_cmd::run(&s, &args).await)
+        Some(Command::Bootstrap(args)) => report(settings.and_then(|s| {
+            with_stop_signals(async move |_, _| vigo_agent::bootstrap_cmd::run(&s, &args).await)
         })),
-        Some(Command::Run(args)) => report(settings().and_then(|s| {
+        Some(Command::Run(args)) => report(settings.and_then(|s| {
             let dry_run = cli.global.dry_run;
-            online(async move |stop, _| vigo_agent::run_cmd::run(s, &args, dry_run, &stop).await)
+            with_stop_signals(async move |stop, _| {
+                vigo_agent::run_cmd::run(s, &args, dry_run, &stop).await
+            })
         })),
-        Some(Command::Status(args)) => report(settings().and_then(|s| {
+        Some(Command::Status(args)) => report(settings.and_then(|s| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .context("system clock before 1970")?;
@@ -57,24 +76,33 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         })),
         Some(Command::Traits(args)) => report(vigo_agent::traits_cmd::run(&args)),
-        Some(Command::Apply(args)) => report(
-            settings().and_then(|s| vigo_agent::apply_cmd::run(&s, &args, cli.global.dry_run)),
-        ),
-        Some(Command::Snapshots(args)) => report(settings().and_then(|s| {
+        Some(Command::Apply(args)) => report(settings.and_then(|s| {
+            let dry_run = cli.global.dry_run;
+            with_stop_signals(async move |stop, _| {
+                tokio::task::block_in_place(|| {
+                    vigo_agent::apply_cmd::run(&s, &args, dry_run, &stop)
+                })
+            })
+        })),
+        Some(Command::Snapshots(args)) => report(settings.and_then(|s| {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
-        Some(Command::Resource(args)) => {
-            report(settings().and_then(|s| vigo_agent::resource_cmd::run(&s, &args)))
-        }
+        Some(Command::Resource(args)) => report(settings.and_then(|s| {
+            with_stop_signals(async move |stop, _| {
+                tokio::task::block_in_place(|| vigo_agent::resource_cmd::run(&s, &args, &stop))
+            })
+        })),
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),
         Some(Command::Crypt(_)) => not_implemented("vigo crypt (lockbox, tier 3)"),
     }
 }
 
-/// Runs an async command on a multi-threaded runtime with the ring TLS provider and
-/// SIGTERM/SIGINT handling: the first signal sets `stop` (checked between resources) and
-/// wakes `stopped`.
-fn online<F, Fut>(command: F) -> anyhow::Result<ExitCode>
+/// Runs a command on a multi-threaded runtime with the ring TLS provider and the one
+/// SIGTERM/SIGINT handling of every command: the first signal sets `stop` (checked
+/// between resources and while waiting for the convergence lock) and wakes `stopped`; a
+/// second one exits at once (the kernel releases the lock; the next run removes the
+/// sentinel left behind).
+fn with_stop_signals<F, Fut>(command: F) -> anyhow::Result<ExitCode>
 where
     F: FnOnce(Arc<AtomicBool>, Arc<Notify>) -> Fut,
     Fut: Future<Output = anyhow::Result<ExitCode>>,
@@ -87,40 +115,46 @@ where
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::new(Notify::new());
+        let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
         let (s, n) = (Arc::clone(&stop), Arc::clone(&stopped));
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
+            let name = |term: bool| if term { "SIGTERM" } else { "SIGINT" };
+            let first = tokio::select! {
+                _ = term.recv() => true,
+                _ = int.recv() => false,
             };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            eprintln!("vigo: stopping after the current resource");
+            tracing::info!(
+                "{}: stopping after the current resource (a second signal exits at once)",
+                name(first)
+            );
             s.store(true, Ordering::SeqCst);
             n.notify_waiters();
             n.notify_one();
+            let second = tokio::select! {
+                _ = term.recv() => true,
+                _ = int.recv() => false,
+            };
+            tracing::warn!("{}: exiting now", name(second));
+            std::process::exit(1);
         });
         command(stop, stopped).await
     })
 }
 
-/// Prints a command's error with its causes and maps it to exit code 1.
+/// Logs a command's error with its causes and maps it to exit code 1.
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("vigo: {e:#}");
+        tracing::error!("{e:#}");
         ExitCode::FAILURE
     })
 }
 
 /// Says plainly that a command exists in the contract but is not built yet.
 fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("vigo: {what} is not implemented yet");
+    tracing::error!("{what} is not implemented yet");
     ExitCode::FAILURE
 }

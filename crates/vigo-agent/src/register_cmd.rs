@@ -313,7 +313,7 @@ pub fn keep_first_bundle(
                 .map_err(|e| e.to_string())
         });
     if let Err(why) = outcome {
-        eprintln!("vigo: warning: the first policy bundle was not kept: {why}");
+        tracing::warn!("the first policy bundle was not kept: {why}");
     }
 }
 
@@ -325,8 +325,8 @@ pub async fn run(settings: &Settings, args: &RegisterArgs) -> Result<ExitCode> {
             // First contact: fetch the CA from the REST API (trust on first use).
             let url = crate::bootstrap_cmd::ServerUrl::parse(&settings.api_addr)?;
             let ca = crate::bootstrap_cmd::fetch_ca(&url, None).await?;
-            eprintln!(
-                "vigo: trusting the server CA fetched from {} on first use; SHA-256 fingerprint {}",
+            tracing::warn!(
+                "trusting the server CA fetched from {} on first use; SHA-256 fingerprint {}",
                 settings.api_addr,
                 crate::bootstrap_cmd::ca_fingerprint(&ca)?
             );

@@ -7,8 +7,13 @@
 //! # vigo resource package tree package=tree state=present --dry-run
 //! # vigo resource json_file log-size target_path=/etc/docker/daemon.json key=log-opts.max-size state=present --attrs '{"value": "\"10m\""}'
 //! ```
+//!
+//! Like `vigo run` it takes the convergence lock under the state root first
+//! ([`crate::preempt`]) and removes what an interrupted run left ([`crate::leftovers`]);
+//! SIGTERM/SIGINT let the resource finish, then stop.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -18,9 +23,11 @@ use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 
 use crate::cli::ResourceArgs;
+use crate::converge::state_root;
 use crate::engine::{self, Options, Plan, PlannedResource, RunReport, Sensitive, Trace};
-use crate::preempt;
-use crate::settings::{STATE_ROOT, Settings};
+use crate::leftovers;
+use crate::preempt::{self, Role};
+use crate::settings::Settings;
 
 /// The per-resource time limit when the resource sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -68,8 +75,8 @@ pub fn guardrail(r: &PlannedResource) -> Result<(), String> {
         .map_err(|v| v.0)
 }
 
-/// Runs `vigo resource`.
-pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
+/// Runs `vigo resource`; `stop` is set by SIGTERM/SIGINT.
+pub fn run(settings: &Settings, args: &ResourceArgs, stop: &AtomicBool) -> Result<ExitCode> {
     let attributes = attributes(args)?;
     let timeout = timeout_of(&attributes)?;
     let mut sensitive = Sensitive::default();
@@ -93,7 +100,14 @@ pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
         }],
     };
     // Like `vigo run`: take the machine from a converging daemon first.
-    let _lock = preempt::acquire_for_run(std::path::Path::new(STATE_ROOT), preempt::RUN_WAIT)?;
+    let root = state_root();
+    let _lock = preempt::acquire_for_run(&root, Role::Resource, preempt::RUN_WAIT, stop)?;
+    if !args.dry_run {
+        leftovers::sweep(&leftovers::directories(
+            [root.as_path(), &settings.data_dir],
+            &plan,
+        ));
+    }
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =
         SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
@@ -102,17 +116,25 @@ pub fn run(settings: &Settings, args: &ResourceArgs) -> Result<ExitCode> {
         registry: &registry,
         snapshots: Some(&snapshots),
         guardrail: &guardrail,
-        preempted: &|| false,
+        preempted: &|| stop.load(Ordering::SeqCst),
     };
     let report = engine::run(&plan, &opts, &mut Trace::stderr());
     finish(&report, args.json)
 }
 
 /// Prints the report as JSON when asked and maps it to the exit code: 0 converged, 2 some
-/// resources failed.
+/// resources failed, 1 stopped (SIGTERM/SIGINT) before every resource ran.
 pub fn finish(report: &RunReport, json: bool) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string(report)?);
+    }
+    if report.preempted {
+        tracing::warn!(
+            "stopped by a signal after {} resource{}; the rest did not run",
+            report.results.len(),
+            if report.results.len() == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::FAILURE);
     }
     Ok(if report.failed() {
         ExitCode::from(2)

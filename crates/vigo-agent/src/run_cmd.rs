@@ -11,8 +11,10 @@
 //! ([`crate::converge`]): check in, verify and cache the bundle, resolve secrets, collect
 //! the traits it reads, plan, apply, report (or queue the report when the server is
 //! unreachable, converging from the cached bundle). The colour trace goes to stderr.
-//! Exit codes: 0 converged (or nothing to do), 2 some resources failed, 1 the run could
-//! not happen (no bundle, expired bundle, lock timeout, bad settings).
+//! SIGTERM/SIGINT stop the run after the current resource (or end the wait for the
+//! lock); what ran is still reported. Exit codes: 0 converged (or nothing to do), 2 some
+//! resources failed, 1 the run could not happen (no bundle, expired bundle, lock timeout,
+//! bad settings) or was stopped before every resource ran.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -20,8 +22,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Result;
 
 use crate::cli::RunArgs;
-use crate::converge::{Converger, state_root};
-use crate::preempt;
+use crate::converge::{Converger, Delivery, state_root};
+use crate::preempt::{self, Role};
 use crate::resource_cmd::finish;
 use crate::settings::Settings;
 
@@ -34,7 +36,9 @@ pub async fn run(
     stop: &AtomicBool,
 ) -> Result<ExitCode> {
     let root = state_root();
-    let guard = tokio::task::block_in_place(|| preempt::acquire_for_run(&root, preempt::RUN_WAIT))?;
+    let guard = tokio::task::block_in_place(|| {
+        preempt::acquire_for_run(&root, Role::Run, preempt::RUN_WAIT, stop)
+    })?;
     let mut converger = Converger::new(
         settings,
         args.dry_run || global_dry_run,
@@ -42,11 +46,21 @@ pub async fn run(
     )?;
     let outcome = converger.cycle(&guard, stop, true).await?;
     drop(guard);
-    if outcome.queued {
-        eprintln!(
-            "vigo: the server was not reachable: converged from the cached bundle {}; the report is queued",
+    match &outcome.delivery {
+        Delivery::Sent => {}
+        Delivery::QueuedOffline if !outcome.online => tracing::warn!(
+            "the server was not reachable: converged from the cached bundle {}; the report is queued",
             outcome.policy_version
-        );
+        ),
+        Delivery::QueuedOffline => {
+            tracing::warn!("the server stopped answering after the check-in; the report is queued");
+        }
+        Delivery::QueuedRetry(why) => {
+            tracing::warn!("the report is queued and sent again next time: {why}");
+        }
+        Delivery::Rejected(why) => tracing::warn!(
+            "the server refused the report for good and it was moved aside (`vigo status` counts them): {why}"
+        ),
     }
     match &outcome.report {
         Some(report) => finish(report, args.json),

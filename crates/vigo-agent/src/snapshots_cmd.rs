@@ -37,7 +37,7 @@ pub fn run(dir: &Path, retention: u32, command: &SnapshotsCommand) -> Result<Exi
         }
         SnapshotsCommand::Restore { id } => {
             let info = store.restore(id)?;
-            eprintln!(
+            tracing::info!(
                 "restored {} from snapshot {} (taken {}); its previous content was snapshotted",
                 info.path.display(),
                 info.id,

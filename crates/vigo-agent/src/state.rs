@@ -5,8 +5,11 @@
 //!
 //! - the last verified signed bundle (the exact `SignedBundle` bytes) and when it arrived;
 //! - the trait cache (JSON) and when it was collected;
-//! - the queue of results not yet reported, bounded: when full, the oldest entry is
-//!   dropped and a counter remembers how many were lost;
+//! - the queue of results not yet reported, bounded in count and bytes: when full, the
+//!   oldest entry is dropped and a counter remembers how many were lost;
+//! - the *rejected* reports: queued reports the server refused for good, moved aside so
+//!   they no longer block the queue — the newest few kept for diagnosis, a counter of all
+//!   of them and the last refusal's reason (`vigo status` shows both);
 //! - small meta values (cycle counters, the last report's digest).
 //!
 //! Invariant: nothing secret is ever stored here. Callers store bundles as received
@@ -18,8 +21,14 @@ use heed::byteorder::BE;
 use heed::types::{Bytes, Str, U64};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
 
-/// Default bound of the pending-results queue.
+/// Default bound of the pending-results queue, in reports.
 pub const DEFAULT_QUEUE_LIMIT: u64 = 1_000;
+/// Default bound of the pending-results queue, in bytes (a quarter of the store's map).
+pub const DEFAULT_QUEUE_BYTES: u64 = 64 << 20;
+/// How many rejected reports are kept for diagnosis (the counter counts all of them).
+pub const REJECTED_KEEP: u64 = 100;
+/// How many bytes of rejected reports are kept.
+pub const REJECTED_BYTES: u64 = 16 << 20;
 
 const MAP_SIZE: usize = 256 << 20;
 const K_BUNDLE: &str = "bundle";
@@ -27,6 +36,9 @@ const K_BUNDLE_AT: &str = "bundle.received_at";
 const K_TRAITS: &str = "traits";
 const K_TRAITS_AT: &str = "traits.collected_at";
 const K_DROPPED: &str = "results.dropped";
+const K_REJECTED: &str = "results.rejected";
+const K_REJECTED_REASON: &str = "results.rejected.reason";
+const K_REFUSALS: &str = "results.head_refusals";
 
 /// Errors of the state store, naming its directory.
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +70,28 @@ pub struct Stamped {
     pub at_unix: i64,
 }
 
+/// What was moved aside: how many reports the server refused for good, and why the last
+/// one was.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejected {
+    /// Reports moved aside since the store was created.
+    pub count: u64,
+    /// The last refusal's reason.
+    pub last_reason: Option<String>,
+}
+
+type Queue = Database<'static, U64<BE>, Bytes>;
+
 /// The open state store.
 pub struct StateStore {
     dir: PathBuf,
     env: Env,
     kv: Database<'static, Str, Bytes>,
-    results: Database<'static, U64<BE>, Bytes>,
+    results: Queue,
+    /// Absent only in a read-only view of a store written by an older agent.
+    rejected: Option<Queue>,
     queue_limit: u64,
+    queue_bytes: u64,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -111,12 +138,13 @@ impl StateStore {
             }
             opts.open(dir).map_err(lmdb)?
         };
-        let (kv, results) = if flags.contains(EnvFlags::READ_ONLY) {
+        let (kv, results, rejected) = if flags.contains(EnvFlags::READ_ONLY) {
             let rtxn = env.read_txn().map_err(lmdb)?;
             env.open_databases_and_commit(rtxn, |dbo, rtxn| {
                 let kv = dbo.open_database(rtxn, Some("kv"))?;
                 let results = dbo.open_database(rtxn, Some("results"))?;
-                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((kv, results)))
+                let rejected = dbo.open_database(rtxn, Some("rejected"))?;
+                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((kv, results, rejected)))
             })
             .map_err(lmdb)?
             .unwrap_commit()
@@ -125,7 +153,12 @@ impl StateStore {
             env.create_databases_and_commit(wtxn, |dbo, wtxn| {
                 let kv = dbo.create_database(wtxn, Some("kv"))?;
                 let results = dbo.create_database(wtxn, Some("results"))?;
-                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((Some(kv), Some(results))))
+                let rejected = dbo.create_database(wtxn, Some("rejected"))?;
+                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((
+                    Some(kv),
+                    Some(results),
+                    Some(rejected),
+                )))
             })
             .map_err(lmdb)?
             .unwrap_commit()
@@ -141,13 +174,21 @@ impl StateStore {
             env,
             kv: kv.ok_or_else(missing)?,
             results: results.ok_or_else(missing)?,
+            rejected,
             queue_limit: DEFAULT_QUEUE_LIMIT,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
         })
     }
 
-    /// Sets the bound of the pending-results queue (at least 1).
+    /// Sets the bound of the pending-results queue, in reports (at least 1).
     pub fn with_queue_limit(mut self, limit: u64) -> Self {
         self.queue_limit = limit.max(1);
+        self
+    }
+
+    /// Sets the bound of the pending-results queue, in bytes.
+    pub fn with_queue_bytes(mut self, bytes: u64) -> Self {
+        self.queue_bytes = bytes;
         self
     }
 
@@ -239,8 +280,8 @@ impl StateStore {
     }
 
     /// Appends a result (an encoded `ReportResultRequest`) to the pending queue and
-    /// returns its sequence number. A full queue drops its oldest entries first and
-    /// counts them (see [`Self::dropped_results`]).
+    /// returns its sequence number. A full queue (in reports or bytes) drops its oldest
+    /// entries first and counts them (see [`Self::dropped_results`]).
     pub fn enqueue_result(&self, report: &[u8]) -> Result<u64, StateError> {
         let mut wtxn = self.env.write_txn().map_err(self.err())?;
         let next = self
@@ -248,34 +289,170 @@ impl StateStore {
             .last(&wtxn)
             .map_err(self.err())?
             .map_or(1, |(k, _)| k + 1);
-        let mut len = self.results.len(&wtxn).map_err(self.err())?;
-        let mut dropped = 0u64;
-        while len >= self.queue_limit {
-            let Some((oldest, _)) = self.results.first(&wtxn).map_err(self.err())? else {
-                break;
-            };
-            self.results
-                .delete(&mut wtxn, &oldest)
-                .map_err(self.err())?;
-            len -= 1;
-            dropped += 1;
-        }
+        let incoming = report.len() as u64;
+        let (len, bytes) = self.footprint(&wtxn, &self.results)?;
+        let dropped = self.trim_oldest(&mut wtxn, self.results, (len, bytes), |len, bytes| {
+            len >= self.queue_limit || bytes + incoming > self.queue_bytes
+        })?;
         if dropped > 0 {
-            let before = self
-                .kv
-                .get(&wtxn, K_DROPPED)
-                .map_err(self.err())?
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_be_bytes);
-            self.kv
-                .put(&mut wtxn, K_DROPPED, &(before + dropped).to_be_bytes())
-                .map_err(self.err())?;
+            self.add_counter(&mut wtxn, K_DROPPED, dropped)?;
         }
         self.results
             .put(&mut wtxn, &next, report)
             .map_err(self.err())?;
         wtxn.commit().map_err(self.err())?;
         Ok(next)
+    }
+
+    /// The number of entries of `db` and their total size.
+    fn footprint(&self, txn: &heed::RoTxn<'_>, db: &Queue) -> Result<(u64, u64), StateError> {
+        let mut len = 0;
+        let mut bytes = 0;
+        for item in db.iter(txn).map_err(self.err())? {
+            let (_, value) = item.map_err(self.err())?;
+            len += 1;
+            bytes += value.len() as u64;
+        }
+        Ok((len, bytes))
+    }
+
+    /// Deletes the oldest entries of `db` while `full(len, bytes)`; returns how many.
+    fn trim_oldest(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        db: Queue,
+        (mut len, mut bytes): (u64, u64),
+        full: impl Fn(u64, u64) -> bool,
+    ) -> Result<u64, StateError> {
+        let mut dropped = 0;
+        while len > 0 && full(len, bytes) {
+            let Some((oldest, size)) = db
+                .first(wtxn)
+                .map_err(self.err())?
+                .map(|(k, v)| (k, v.len() as u64))
+            else {
+                break;
+            };
+            db.delete(wtxn, &oldest).map_err(self.err())?;
+            len -= 1;
+            bytes = bytes.saturating_sub(size);
+            dropped += 1;
+        }
+        Ok(dropped)
+    }
+
+    fn counter(&self, txn: &heed::RoTxn<'_>, key: &str) -> Result<u64, StateError> {
+        Ok(self
+            .kv
+            .get(txn, key)
+            .map_err(self.err())?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    fn add_counter(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        key: &str,
+        n: u64,
+    ) -> Result<u64, StateError> {
+        let total = self.counter(wtxn, key)?.saturating_add(n);
+        self.kv
+            .put(wtxn, key, &total.to_be_bytes())
+            .map_err(self.err())?;
+        Ok(total)
+    }
+
+    /// Moves the queued result `seq` aside because the server refused it for good
+    /// (`reason`): out of the queue, into the rejected store (the newest
+    /// [`REJECTED_KEEP`], at most [`REJECTED_BYTES`], are kept), counted as rejected —
+    /// and as dropped, so the next report tells the server one went missing. Returns the
+    /// number rejected so far.
+    pub fn reject_result(&self, seq: u64, reason: &str) -> Result<u64, StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        let Some(bytes) = self
+            .results
+            .get(&wtxn, &seq)
+            .map_err(self.err())?
+            .map(<[u8]>::to_vec)
+        else {
+            return self.counter(&wtxn, K_REJECTED);
+        };
+        self.results.delete(&mut wtxn, &seq).map_err(self.err())?;
+        if let Some(rejected) = self.rejected {
+            let (len, size) = self.footprint(&wtxn, &rejected)?;
+            let incoming = bytes.len() as u64;
+            self.trim_oldest(&mut wtxn, rejected, (len, size), |len, size| {
+                len >= REJECTED_KEEP || size + incoming > REJECTED_BYTES
+            })?;
+            if incoming <= REJECTED_BYTES {
+                rejected.put(&mut wtxn, &seq, &bytes).map_err(self.err())?;
+            }
+        }
+        let total = self.add_counter(&mut wtxn, K_REJECTED, 1)?;
+        self.add_counter(&mut wtxn, K_DROPPED, 1)?;
+        self.kv
+            .put(&mut wtxn, K_REJECTED_REASON, reason.as_bytes())
+            .map_err(self.err())?;
+        self.kv.delete(&mut wtxn, K_REFUSALS).map_err(self.err())?;
+        wtxn.commit().map_err(self.err())?;
+        Ok(total)
+    }
+
+    /// How many reports were moved aside, and the last reason.
+    pub fn rejected(&self) -> Result<Rejected, StateError> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(Rejected {
+            count: self.counter(&rtxn, K_REJECTED)?,
+            last_reason: self
+                .kv
+                .get(&rtxn, K_REJECTED_REASON)
+                .map_err(self.err())?
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+        })
+    }
+
+    /// The rejected reports kept, oldest first, with their sequence numbers.
+    pub fn rejected_results(&self) -> Result<Vec<(u64, Vec<u8>)>, StateError> {
+        let Some(rejected) = self.rejected else {
+            return Ok(Vec::new());
+        };
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for item in rejected.iter(&rtxn).map_err(self.err())? {
+            let (seq, bytes) = item.map_err(self.err())?;
+            out.push((seq, bytes.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Counts one more answered-but-not-accepted attempt to send the queued result `seq`
+    /// and returns how many in a row it has had (the count restarts for another `seq`).
+    pub fn note_refusal(&self, seq: u64) -> Result<u32, StateError> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        let previous = self
+            .kv
+            .get(&wtxn, K_REFUSALS)
+            .map_err(self.err())?
+            .and_then(|b| <[u8; 12]>::try_from(b).ok())
+            .map(|b| {
+                let (s, n) = b.split_at(8);
+                (
+                    u64::from_be_bytes(s.try_into().unwrap_or_default()),
+                    u32::from_be_bytes(n.try_into().unwrap_or_default()),
+                )
+            });
+        let n = match previous {
+            Some((s, n)) if s == seq => n.saturating_add(1),
+            _ => 1,
+        };
+        let mut value = seq.to_be_bytes().to_vec();
+        value.extend_from_slice(&n.to_be_bytes());
+        self.kv
+            .put(&mut wtxn, K_REFUSALS, &value)
+            .map_err(self.err())?;
+        wtxn.commit().map_err(self.err())?;
+        Ok(n)
     }
 
     /// Number of results waiting to be reported.
@@ -295,22 +472,20 @@ impl StateStore {
         Ok(out)
     }
 
-    /// Removes one reported result. Draining in order means: peek, send, ack each.
+    /// Removes one reported result (and its refusal count). Draining in order means:
+    /// peek, send, ack each.
     pub fn ack_result(&self, seq: u64) -> Result<(), StateError> {
         let mut wtxn = self.env.write_txn().map_err(self.err())?;
         self.results.delete(&mut wtxn, &seq).map_err(self.err())?;
+        self.kv.delete(&mut wtxn, K_REFUSALS).map_err(self.err())?;
         wtxn.commit().map_err(self.err())
     }
 
-    /// How many results were dropped from a full queue since the counter was last reset.
+    /// How many results left the queue undelivered (dropped from a full queue, or
+    /// rejected) since the counter was last reset.
     pub fn dropped_results(&self) -> Result<u64, StateError> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
-        Ok(self
-            .kv
-            .get(&rtxn, K_DROPPED)
-            .map_err(self.err())?
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_be_bytes))
+        self.counter(&rtxn, K_DROPPED)
     }
 
     /// Resets the dropped counter (after the server has been told).
@@ -375,6 +550,16 @@ mod tests {
         assert_eq!(store.pending_results().unwrap(), 2);
     }
 
+    /// The first byte of each queued result, oldest first.
+    fn first_bytes(store: &StateStore) -> Vec<u8> {
+        store
+            .peek_results(100)
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b[0])
+            .collect()
+    }
+
     #[test]
     fn full_queue_drops_oldest_and_counts() {
         let tmp = tempfile::tempdir().unwrap();
@@ -382,16 +567,56 @@ mod tests {
         for i in 0..7u8 {
             store.enqueue_result(&[i]).unwrap();
         }
-        let kept: Vec<u8> = store
-            .peek_results(10)
-            .unwrap()
-            .iter()
-            .map(|(_, b)| b[0])
-            .collect();
-        assert_eq!(kept, vec![4, 5, 6]);
+        assert_eq!(first_bytes(&store), vec![4, 5, 6]);
         assert_eq!(store.dropped_results().unwrap(), 4);
         store.reset_dropped_results().unwrap();
         assert_eq!(store.dropped_results().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_queue_full_in_bytes_drops_oldest_and_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path())
+            .unwrap()
+            .with_queue_bytes(10_000);
+        for i in 0..5u8 {
+            store.enqueue_result(&[i; 3_000]).unwrap();
+        }
+        assert_eq!(
+            first_bytes(&store),
+            vec![2, 3, 4],
+            "at most 10,000 bytes are kept"
+        );
+        assert_eq!(store.dropped_results().unwrap(), 2);
+    }
+
+    #[test]
+    fn rejected_reports_leave_the_queue_and_are_kept_counted_and_explained() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::open(tmp.path()).unwrap();
+        let a = store.enqueue_result(b"a").unwrap();
+        store.enqueue_result(b"b").unwrap();
+        assert_eq!(store.note_refusal(a).unwrap(), 1);
+        assert_eq!(store.note_refusal(a).unwrap(), 2);
+        assert_eq!(store.reject_result(a, "too large (OutOfRange)").unwrap(), 1);
+        assert_eq!(store.peek_results(10).unwrap().len(), 1);
+        assert_eq!(store.rejected_results().unwrap(), vec![(a, b"a".to_vec())]);
+        assert_eq!(
+            store.rejected().unwrap(),
+            Rejected {
+                count: 1,
+                last_reason: Some("too large (OutOfRange)".into())
+            }
+        );
+        assert_eq!(store.dropped_results().unwrap(), 1, "the server is told");
+        assert_eq!(
+            store.note_refusal(a + 1).unwrap(),
+            1,
+            "a new head starts at 1"
+        );
+        drop(store);
+        let ro = StateStore::open_read_only(tmp.path()).unwrap();
+        assert_eq!(ro.rejected().unwrap().count, 1);
     }
 
     #[test]

@@ -4,15 +4,24 @@
 //! The layout is the reference's, byte for byte (including its column quirks: `Envoy ID:`
 //! and `Configcrates:` are padded differently from their neighbours). When the state
 //! store cannot be opened (e.g. a non-root user), the degraded form is printed.
+//!
+//! The cached bundle is shown only once it verifies against the pinned key, with the
+//! converge path's own check ([`crate::converge::verify_cached`]): a bundle that does not
+//! (tampered, signed by another key, no key pinned) is the one-line
+//! `Policy:           (cached bundle does not verify: …)`, never its claimed version.
+//! A `Rejected results:` line follows `Pending results:` once the server has refused a
+//! report for good.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use prost::Message;
-use vigo_proto::v1::{PolicyBundle, SignedBundle};
+use vigo_core::signing;
+use vigo_proto::v1::PolicyBundle;
 
+use crate::converge::{CachedBundleError, verify_cached};
+use crate::register_cmd::{SERVER_PUB, load_pinned_key};
 use crate::settings::Settings;
-use crate::state::{StateError, StateStore};
+use crate::state::{Rejected, StateError, StateStore};
 
 /// Everything `vigo status` shows, gathered before rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +47,36 @@ pub struct StatusView {
 /// The parts of the status that come from the state store.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreView {
-    /// The cached bundle, when there is one.
-    pub policy: Option<PolicyView>,
+    /// The cached bundle.
+    pub policy: CachedPolicy,
     /// The trait cache: number of collectors and age in seconds.
     pub traits: Option<(usize, u64)>,
     /// Results waiting to be reported.
     pub pending_results: u64,
+    /// Reports the server refused for good (moved aside).
+    pub rejected: Rejected,
+}
+
+/// The cached bundle, as far as it can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CachedPolicy {
+    /// No bundle is cached.
+    #[default]
+    None,
+    /// A bundle that verifies against the pinned key.
+    Verified(PolicyView),
+    /// A bundle that does not verify (why): the agent refuses it, so it is not shown.
+    DoesNotVerify(String),
+}
+
+impl CachedPolicy {
+    /// The verified bundle, if that is what is cached.
+    pub fn verified(&self) -> Option<&PolicyView> {
+        match self {
+            CachedPolicy::Verified(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// The cached bundle's details.
@@ -75,7 +108,7 @@ pub fn gather(settings: &Settings, now_unix: i64) -> StatusView {
         data_dir: settings.data_dir.clone(),
         state_dir: settings.state_dir.clone(),
         store: read_store(settings, now_unix),
-        server_pubkey: settings.data_dir.join("server.pub").is_file(),
+        server_pubkey: settings.data_dir.join(SERVER_PUB).is_file(),
     }
 }
 
@@ -86,8 +119,8 @@ fn read_store(settings: &Settings, now_unix: i64) -> Result<StoreView, String> {
     }
     let store = StateStore::open_read_only(&settings.state_dir).map_err(|e| reason(&e))?;
     let policy = match store.bundle().map_err(|e| reason(&e))? {
-        None => None,
-        Some(stamped) => Some(decode_policy(&stamped.bytes, stamped.at_unix, now_unix)?),
+        None => CachedPolicy::None,
+        Some(stamped) => check_policy(settings, &stamped.bytes, now_unix),
     };
     let traits = store.traits().map_err(|e| reason(&e))?.map(|t| {
         let collectors =
@@ -97,26 +130,37 @@ fn read_store(settings: &Settings, now_unix: i64) -> Result<StoreView, String> {
         (collectors, u64::try_from(now_unix - t.at_unix).unwrap_or(0))
     });
     let pending_results = store.pending_results().map_err(|e| reason(&e))?;
+    let rejected = store.rejected().map_err(|e| reason(&e))?;
     Ok(StoreView {
         policy,
         traits,
         pending_results,
+        rejected,
     })
 }
 
-fn decode_policy(signed: &[u8], received_at: i64, now_unix: i64) -> Result<PolicyView, String> {
-    let signed =
-        SignedBundle::decode(signed).map_err(|e| format!("cached bundle unreadable: {e}"))?;
-    let b = PolicyBundle::decode(signed.payload.as_slice())
-        .map_err(|e| format!("cached bundle unreadable: {e}"))?;
-    let issued = if b.issued_at_unix > 0 {
-        b.issued_at_unix
-    } else {
-        received_at
+/// Verifies the cached bundle as the converge path does, then reads what it shows.
+fn check_policy(settings: &Settings, signed: &[u8], now_unix: i64) -> CachedPolicy {
+    let key_path = settings.data_dir.join(SERVER_PUB);
+    let pinned = match load_pinned_key(&key_path) {
+        Ok(key) => key,
+        Err(e) => return CachedPolicy::DoesNotVerify(e.to_string()),
     };
-    let expired = b.max_age_secs > 0
-        && now_unix.saturating_sub(issued) > i64::try_from(b.max_age_secs).unwrap_or(i64::MAX);
-    Ok(PolicyView {
+    match verify_cached(signed, pinned.as_ref(), &key_path) {
+        Ok((_, bundle)) => CachedPolicy::Verified(policy_view(bundle, now_unix)),
+        Err(CachedBundleError::Unreadable(e)) => {
+            CachedPolicy::DoesNotVerify(format!("unreadable: {e}"))
+        }
+        Err(CachedBundleError::NoPinnedKey(path)) => {
+            CachedPolicy::DoesNotVerify(format!("no pinned server key ({})", path.display()))
+        }
+        Err(CachedBundleError::DoesNotVerify(e)) => CachedPolicy::DoesNotVerify(e.to_string()),
+    }
+}
+
+fn policy_view(b: PolicyBundle, now_unix: i64) -> PolicyView {
+    let expired = signing::check_age(&b, now_unix).is_err();
+    PolicyView {
         version: b.version,
         match_pattern: b.match_pattern,
         environment: b.environment,
@@ -136,7 +180,7 @@ fn decode_policy(signed: &[u8], received_at: i64, now_unix: i64) -> Result<Polic
             .collect(),
         max_age_secs: b.max_age_secs,
         expired,
-    })
+    }
 }
 
 /// The short, lowercase reason the reference shows ("permission denied").
@@ -185,7 +229,7 @@ pub fn render(v: &StatusView) -> String {
             let _ = writeln!(o, "Pending results:  (state store unavailable)");
         }
         Ok(store) => {
-            render_policy(&mut o, store.policy.as_ref());
+            render_policy(&mut o, &store.policy);
             o.push('\n');
             let _ = writeln!(o, "Traits:");
             match store.traits {
@@ -200,6 +244,18 @@ pub fn render(v: &StatusView) -> String {
             }
             o.push('\n');
             let _ = writeln!(o, "Pending results:  {}", store.pending_results);
+            if store.rejected.count > 0 {
+                let _ = writeln!(
+                    o,
+                    "Rejected results: {} (last: {})",
+                    store.rejected.count,
+                    store
+                        .rejected
+                        .last_reason
+                        .as_deref()
+                        .unwrap_or("no reason recorded")
+                );
+            }
         }
     }
     let _ = writeln!(
@@ -210,12 +266,22 @@ pub fn render(v: &StatusView) -> String {
     o
 }
 
-fn render_policy(o: &mut String, policy: Option<&PolicyView>) {
-    let _ = writeln!(o, "Policy:");
-    let Some(p) = policy else {
-        let _ = writeln!(o, "  Cached:         no");
-        return;
+fn render_policy(o: &mut String, policy: &CachedPolicy) {
+    let p = match policy {
+        CachedPolicy::Verified(p) => p,
+        CachedPolicy::None => {
+            let _ = writeln!(o, "Policy:\n  Cached:         no");
+            return;
+        }
+        CachedPolicy::DoesNotVerify(why) => {
+            let _ = writeln!(
+                o,
+                "Policy:           (cached bundle does not verify: {why})"
+            );
+            return;
+        }
     };
+    let _ = writeln!(o, "Policy:");
     let dash = |s: &str| {
         if s.is_empty() {
             "-".to_owned()
@@ -263,7 +329,15 @@ pub fn to_json(v: &StatusView) -> serde_json::Value {
         Err(why) => json!({ "available": false, "error": why }),
         Ok(s) => json!({
             "available": true,
-            "policy": s.policy.as_ref().map(|p| json!({
+            "policy_error": match &s.policy {
+                CachedPolicy::DoesNotVerify(why) => Some(format!("cached bundle does not verify: {why}")),
+                _ => None,
+            },
+            "rejected_results": {
+                "count": s.rejected.count,
+                "last_reason": s.rejected.last_reason,
+            },
+            "policy": s.policy.verified().map(|p| json!({
                 "version": p.version,
                 "match": p.match_pattern,
                 "environment": p.environment,
@@ -315,7 +389,7 @@ mod tests {
             data_dir: "/etc/vigo-envoy".into(),
             state_dir: "/var/lib/vigo/state".into(),
             store: Ok(StoreView {
-                policy: Some(PolicyView {
+                policy: CachedPolicy::Verified(PolicyView {
                     version: "20260316T140000Z".into(),
                     match_pattern: "web-01.example.com".into(),
                     environment: "production".into(),
@@ -347,6 +421,7 @@ mod tests {
                 }),
                 traits: Some((25, 272)),
                 pending_results: 0,
+                rejected: Rejected::default(),
             }),
             server_pubkey: true,
         }
@@ -426,39 +501,8 @@ Server pubkey:    absent
         assert_eq!(human_age(2 * 86_400 + 5 * 3_600), "2d 5h");
     }
 
-    #[test]
-    fn gathers_from_a_real_store_and_flags_an_expired_bundle() {
-        let tmp = tempfile::tempdir().unwrap();
-        let state_dir = tmp.path().join("state");
-        let store = StateStore::open(&state_dir).unwrap();
-        let bundle = PolicyBundle {
-            version: "20261124T000000Z".into(),
-            match_pattern: "web-*".into(),
-            max_age_secs: 60,
-            issued_at_unix: 1_000,
-            configcrates: vec![vigo_proto::v1::Configcrate {
-                name: "motd".into(),
-                resources: vec![vigo_proto::v1::Resource {
-                    r#type: "file".into(),
-                    name: "/etc/motd".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let signed = SignedBundle {
-            payload: bundle.encode_to_vec(),
-            ..Default::default()
-        };
-        store.put_bundle(&signed.encode_to_vec(), 1_000).unwrap();
-        store
-            .put_traits(br#"{"os":{},"memory":{},"_errors":{}}"#, 1_000)
-            .unwrap();
-        store.enqueue_result(b"r").unwrap();
-        drop(store);
-
-        let settings = Settings {
+    fn settings(dir: &std::path::Path) -> Settings {
+        Settings {
             server: "localhost:1530".into(),
             ca_file: "ca".into(),
             cert_file: "c".into(),
@@ -473,14 +517,53 @@ Server pubkey:    absent
             envoy_id: None,
             fallback_servers: vec![],
             bolt: None,
-            data_dir: tmp.path().to_path_buf(),
-            state_dir,
-        };
-        let v = gather(&settings, 1_100);
+            data_dir: dir.to_path_buf(),
+            state_dir: dir.join("state"),
+        }
+    }
+
+    fn motd_bundle() -> PolicyBundle {
+        PolicyBundle {
+            version: "20261124T000000Z".into(),
+            match_pattern: "web-*".into(),
+            max_age_secs: 60,
+            issued_at_unix: 1_000,
+            configcrates: vec![vigo_proto::v1::Configcrate {
+                name: "motd".into(),
+                resources: vec![vigo_proto::v1::Resource {
+                    r#type: "file".into(),
+                    name: "/etc/motd".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Caches `signed` in a store under `dir` and pins the key of `seed` there.
+    fn cache(dir: &std::path::Path, signed: &vigo_proto::v1::SignedBundle, seed: u8) {
+        use prost::Message;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        crate::register_cmd::pin_server_key(&dir.join(SERVER_PUB), &key.verifying_key()).unwrap();
+        let store = StateStore::open(&dir.join("state")).unwrap();
+        store.put_bundle(&signed.encode_to_vec(), 1_000).unwrap();
+        store
+            .put_traits(br#"{"os":{},"memory":{},"_errors":{}}"#, 1_000)
+            .unwrap();
+        store.enqueue_result(b"r").unwrap();
+    }
+
+    #[test]
+    fn gathers_from_a_real_store_and_flags_an_expired_bundle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        cache(tmp.path(), &signing::sign(&motd_bundle(), &key), 3);
+        let v = gather(&settings(tmp.path()), 1_100);
         let store = v.store.clone().unwrap();
         assert_eq!(store.pending_results, 1);
         assert_eq!(store.traits, Some((2, 100)));
-        let p = store.policy.unwrap();
+        let p = store.policy.verified().unwrap();
         assert!(p.expired, "issued at 1000, max age 60, now 1100");
         let out = render(&v);
         assert!(
@@ -489,5 +572,60 @@ Server pubkey:    absent
         );
         assert!(out.contains("  Expired:        yes"), "{out}");
         assert!(out.contains("  [motd]\n    file: /etc/motd\n"), "{out}");
+    }
+
+    /// (An altered payload, through the real binary: tests/status.rs.)
+    #[test]
+    fn a_bundle_signed_by_another_key_is_not_shown_as_the_policy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        cache(tmp.path(), &signing::sign(&motd_bundle(), &key), 4);
+        let v = gather(&settings(tmp.path()), 1_100);
+        let out = render(&v);
+        assert!(!out.contains("20261124T000000Z"), "{out}");
+        let policy = out.split("\n\n").nth(1).unwrap();
+        assert!(
+            policy.starts_with(
+                "Policy:           (cached bundle does not verify: bundle signed by key "
+            ) && policy.contains("but the pinned server key is"),
+            "{policy}"
+        );
+        assert!(
+            to_json(&v)["state_store"]["policy_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("cached bundle does not verify: bundle signed by key"),
+            "{}",
+            to_json(&v)
+        );
+        assert!(to_json(&v)["state_store"]["policy"].is_null());
+
+        // No key pinned: nothing can be verified.
+        std::fs::remove_file(tmp.path().join(SERVER_PUB)).unwrap();
+        let v = gather(&settings(tmp.path()), 1_100);
+        assert_eq!(
+            v.store.unwrap().policy,
+            CachedPolicy::DoesNotVerify(format!(
+                "no pinned server key ({})",
+                tmp.path().join(SERVER_PUB).display()
+            ))
+        );
+    }
+
+    #[test]
+    fn rejected_reports_are_counted_with_the_last_reason() {
+        let mut v = reference_view();
+        if let Ok(store) = &mut v.store {
+            store.rejected = Rejected {
+                count: 2,
+                last_reason: Some("ReportResult refused by vigo.example.com:1530: run_id `x` is not a UUID (InvalidArgument)".into()),
+            };
+        }
+        let out = render(&v);
+        insta::assert_snapshot!(out.lines().rev().take(3).collect::<Vec<_>>().join("\n"), @r"
+        Server pubkey:    present
+        Rejected results: 2 (last: ReportResult refused by vigo.example.com:1530: run_id `x` is not a UUID (InvalidArgument))
+        Pending results:  0
+        ");
     }
 }

@@ -43,7 +43,7 @@ pub fn run(args: &TraitsArgs) -> Result<ExitCode> {
     };
     let report = vigo_traits::run(&selected, &Ctx::default());
     for (name, why) in &report.errors {
-        eprintln!("vigo: trait collector {name} failed: {why}");
+        tracing::warn!("trait collector {name} failed: {why}");
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match path {

@@ -14,9 +14,10 @@ use assert_cmd::Command;
 use ed25519_dalek::SigningKey;
 use prost::Message;
 use vigo_agent::client::ClientError;
-use vigo_agent::converge::{ConvergeError, Converger, accept_bundle, drain_queue};
-use vigo_agent::preempt;
+use vigo_agent::converge::{ConvergeError, Converger, Delivery, accept_bundle};
+use vigo_agent::preempt::{self, Turn};
 use vigo_agent::register_cmd::{self, Enrollee, Enrollment, SERVER_PUB};
+use vigo_agent::reports::{Bounds, Held, drain};
 use vigo_agent::settings::{ConfigFile, Settings};
 use vigo_agent::state::StateStore;
 use vigo_core::signing::{self, VerifyError};
@@ -88,9 +89,9 @@ fn cache(e: &Env, signed: &SignedBundle, pinned: &SigningKey) {
 }
 
 async fn offline_cycle(e: &Env) -> Result<vigo_agent::converge::CycleOutcome, ConvergeError> {
-    let guard = preempt::try_acquire_for_daemon(&e.root)
-        .unwrap()
-        .expect("lock free");
+    let Turn::Go(guard) = preempt::try_acquire_for_daemon(&e.root).unwrap() else {
+        panic!("lock free");
+    };
     let stop = AtomicBool::new(false);
     let mut c = Converger::new(settings(e), false, None).unwrap();
     c.cycle(&guard, &stop, true).await
@@ -190,7 +191,7 @@ async fn expired_cached_bundle_stops_convergence_and_status_says_so() {
     assert_eq!(store.pending_results().unwrap(), 0, "nothing ran");
     drop(store);
     let view = vigo_agent::status_cmd::gather(&settings(&e), now());
-    assert!(view.store.unwrap().policy.unwrap().expired);
+    assert!(view.store.unwrap().policy.verified().unwrap().expired);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,6 +202,7 @@ async fn offline_cycle_applies_the_cached_bundle_and_queues_the_report() {
     let outcome = offline_cycle(&e).await.unwrap();
     assert!(!outcome.online);
     assert!(outcome.queued);
+    assert_eq!(outcome.delivery, Delivery::QueuedOffline);
     assert_eq!(outcome.policy_version, "20260101T000000Z");
     assert!(!outcome.report.unwrap().failed());
     let store = StateStore::open(&e.root.join("state")).unwrap();
@@ -224,6 +226,22 @@ fn report(n: u8) -> ReportResultRequest {
     }
 }
 
+fn unreachable() -> ClientError {
+    ClientError::Unreachable {
+        tried: "a:1".into(),
+        last: "down".into(),
+    }
+}
+
+fn refused(code: tonic::Code) -> ClientError {
+    ClientError::Refused {
+        method: "ReportResult",
+        server: "a:1".into(),
+        code,
+        message: "no".into(),
+    }
+}
+
 #[tokio::test]
 async fn queue_drains_in_order_exactly_once_and_keeps_what_failed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -235,19 +253,24 @@ async fn queue_drains_in_order_exactly_once_and_keeps_what_failed() {
 
     // The server acknowledges two, then becomes unreachable.
     let mut seen: Vec<(String, u64)> = Vec::new();
-    let err = drain_queue(&store, async |r: &ReportResultRequest| {
-        if seen.len() == 2 {
-            return Err(ClientError::Unreachable {
-                tried: "a:1".into(),
-                last: "down".into(),
-            });
-        }
-        seen.push((r.run_id.clone(), r.dropped_reports));
-        Ok(())
-    })
+    let drained = drain(
+        &store,
+        &Bounds::default(),
+        async |r: &ReportResultRequest| {
+            if seen.len() == 2 {
+                return Err(unreachable());
+            }
+            seen.push((r.run_id.clone(), r.dropped_reports));
+            Ok(())
+        },
+    )
     .await
-    .unwrap_err();
-    assert!(err.to_string().contains("cannot reach"), "{err}");
+    .unwrap();
+    let held = drained.held.expect("the rest stays queued");
+    assert!(
+        held.unreachable && held.reason.contains("cannot reach"),
+        "{held:?}"
+    );
     assert_eq!(
         seen,
         vec![("run-2".into(), 2), ("run-3".into(), 0)],
@@ -258,21 +281,126 @@ async fn queue_drains_in_order_exactly_once_and_keeps_what_failed() {
 
     // On reconnect the rest goes, in order, and nothing twice.
     let mut rest = Vec::new();
-    let sent = drain_queue(&store, async |r: &ReportResultRequest| {
-        rest.push(r.run_id.clone());
-        Ok(())
-    })
+    let drained = drain(
+        &store,
+        &Bounds::default(),
+        async |r: &ReportResultRequest| {
+            rest.push(r.run_id.clone());
+            Ok(())
+        },
+    )
     .await
     .unwrap();
-    assert_eq!(sent, 2);
+    assert_eq!(drained.sent.len(), 2);
+    assert_eq!(drained.held, None);
     assert_eq!(rest, ["run-4", "run-5"]);
     assert_eq!(store.pending_results().unwrap(), 0);
-    let again = drain_queue(&store, async |_r: &ReportResultRequest| {
-        panic!("nothing is left to send")
-    })
+    let again = drain(
+        &store,
+        &Bounds::default(),
+        async |_r: &ReportResultRequest| panic!("nothing is left to send"),
+    )
     .await
     .unwrap();
-    assert_eq!(again, 0);
+    assert!(again.sent.is_empty());
+}
+
+#[tokio::test]
+async fn a_report_refused_for_good_is_moved_aside_and_the_queue_behind_it_drains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = StateStore::open(tmp.path()).unwrap();
+    for n in 0..3 {
+        store.enqueue_result(&report(n).encode_to_vec()).unwrap();
+    }
+    store.enqueue_result(b"\xff not a report").unwrap();
+    store.enqueue_result(&report(4).encode_to_vec()).unwrap();
+    // The server refuses run-1 for good (as it refuses a report over its message limit).
+    let mut delivered: Vec<(String, u64)> = Vec::new();
+    let drained = drain(
+        &store,
+        &Bounds::default(),
+        async |r: &ReportResultRequest| {
+            if r.run_id == "run-1" {
+                return Err(refused(tonic::Code::OutOfRange));
+            }
+            delivered.push((r.run_id.clone(), r.dropped_reports));
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        delivered,
+        [
+            ("run-0".to_owned(), 0),
+            ("run-2".to_owned(), 1),
+            ("run-4".to_owned(), 1)
+        ],
+        "what is behind the refused report is delivered; the server learns one is missing"
+    );
+    assert_eq!(drained.rejected.len(), 2, "{:?}", drained.rejected);
+    assert!(drained.rejected[0].1.contains("(OutOfRange)"));
+    assert!(drained.rejected[1].1.contains("unreadable"));
+    assert_eq!(store.pending_results().unwrap(), 0);
+    let rejected = store.rejected().unwrap();
+    assert_eq!(rejected.count, 2);
+    assert!(rejected.last_reason.unwrap().contains("unreadable"));
+    let kept = store.rejected_results().unwrap();
+    assert_eq!(
+        ReportResultRequest::decode(kept[0].1.as_slice())
+            .unwrap()
+            .run_id,
+        "run-1",
+        "the refused report is kept aside, not lost"
+    );
+}
+
+#[tokio::test]
+async fn a_report_the_server_keeps_failing_on_is_moved_aside_after_a_few_tries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = StateStore::open(tmp.path()).unwrap();
+    store.enqueue_result(&report(0).encode_to_vec()).unwrap();
+    store.enqueue_result(&report(1).encode_to_vec()).unwrap();
+    let failing = async |r: &ReportResultRequest| {
+        if r.run_id == "run-0" {
+            Err(refused(tonic::Code::Internal))
+        } else {
+            Ok(())
+        }
+    };
+    for attempt in 1..vigo_agent::reports::MAX_REFUSALS {
+        let drained = drain(&store, &Bounds::default(), failing).await.unwrap();
+        let Some(Held {
+            unreachable,
+            reason,
+            ..
+        }) = drained.held
+        else {
+            panic!("attempt {attempt}: held");
+        };
+        assert!(!unreachable && reason.contains("(Internal)"), "{reason}");
+        assert_eq!(store.pending_results().unwrap(), 2, "attempt {attempt}");
+    }
+    // An unreachable server does not count against the report.
+    let drained = drain(
+        &store,
+        &Bounds::default(),
+        async |_r: &ReportResultRequest| Err(unreachable()),
+    )
+    .await
+    .unwrap();
+    assert!(drained.held.unwrap().unreachable);
+    let drained = drain(&store, &Bounds::default(), failing).await.unwrap();
+    assert_eq!(drained.rejected.len(), 1);
+    assert!(
+        drained.rejected[0]
+            .1
+            .starts_with("refused 5 times in a row"),
+        "{:?}",
+        drained.rejected
+    );
+    assert_eq!(drained.sent.len(), 1, "run-1 behind it is delivered");
+    assert_eq!(store.pending_results().unwrap(), 0);
 }
 
 #[tokio::test]
@@ -282,12 +410,16 @@ async fn queue_survives_a_restart_between_send_and_ack() {
         let store = StateStore::open(tmp.path()).unwrap();
         store.enqueue_result(&report(1).encode_to_vec()).unwrap();
         // Sent but the answer never came: not acknowledged, so still queued.
-        let _ = drain_queue(&store, async |_r: &ReportResultRequest| {
-            Err(ClientError::Unreachable {
-                tried: "a".into(),
-                last: "timeout".into(),
-            })
-        })
+        let _ = drain(
+            &store,
+            &Bounds::default(),
+            async |_r: &ReportResultRequest| {
+                Err(ClientError::Unreachable {
+                    tried: "a".into(),
+                    last: "timeout".into(),
+                })
+            },
+        )
         .await;
     }
     let store = StateStore::open(tmp.path()).unwrap();

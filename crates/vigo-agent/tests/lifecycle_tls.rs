@@ -298,12 +298,15 @@ async fn online_cycle_caches_the_verified_bundle_and_reports() {
         .with_client(client);
     let stop = AtomicBool::new(false);
     for round in 0..2 {
-        let guard = vigo_agent::preempt::try_acquire_for_daemon(&root)
-            .unwrap()
-            .unwrap();
+        let vigo_agent::preempt::Turn::Go(guard) =
+            vigo_agent::preempt::try_acquire_for_daemon(&root).unwrap()
+        else {
+            panic!("the lock is free");
+        };
         let outcome = converger.cycle(&guard, &stop, true).await.unwrap();
         assert!(outcome.online, "round {round}");
         assert!(!outcome.queued, "round {round}");
+        assert_eq!(outcome.delivery, vigo_agent::converge::Delivery::Sent);
         assert_eq!(outcome.policy_version, "20260202T000000Z");
     }
     assert_eq!(converger.interval().as_secs(), 42);

@@ -1,6 +1,10 @@
 //! `vigo status` inside a sandbox: the normal layout as root, and the degraded layout for a
-//! user who cannot open the root-only state store.
+//! user who cannot open the root-only state store; and, on temporary directories, a
+//! cached bundle that does not verify.
 
+mod envoy;
+
+use envoy::{Envoy, empty_bundle, server_key};
 use vigo_testkit::SandboxRoot;
 
 #[test]
@@ -46,4 +50,56 @@ Server pubkey:    absent
     let bad = root.run("vigo status").unwrap();
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.starts_with("vigo: /etc/vigo-envoy/config: unknown key `snapshot_retension` (did you mean `snapshot_retention`?)"), "{}", bad.stderr);
+}
+
+#[test]
+fn a_tampered_cached_bundle_is_reported_not_shown() {
+    let e = Envoy::new();
+    let mut bundle = empty_bundle();
+    bundle.version = "20260316T140000Z".into();
+    let mut signed = vigo_core::signing::sign(&bundle, &server_key());
+    // Someone with write access to the state store edits the version it claims.
+    let at = signed
+        .payload
+        .windows(4)
+        .position(|w| w == b"2026")
+        .unwrap();
+    signed.payload[at..at + 4].copy_from_slice(b"2099");
+    e.cache(&signed);
+
+    let out = e.vigo().arg("status").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status reports; it does not fail"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("2099"), "{stdout}");
+    insta::with_settings!({filters => vec![(e.tmp.path().to_str().unwrap(), "[TMP]")]}, {
+        insta::assert_snapshot!(stdout, @r"
+        Envoy ID:        (not registered)
+        Server:           localhost:1530
+        Fallback servers: none
+        Data directory:   [TMP]/etc
+        State store:      [TMP]/var/state
+
+        Policy:           (cached bundle does not verify: bad signature: the bundle was altered or not signed by the pinned key)
+
+        Traits:
+          Cached:         no
+
+        Pending results:  0
+        Server pubkey:    present
+        ");
+    });
+
+    // The agent refuses the same bundle, in the same words.
+    let run = e.vigo().args(["run", "--dry-run"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("the cached bundle does not verify: bad signature"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

@@ -554,3 +554,227 @@ mod tests {
         assert_eq!(store.show(&snaps[0].id).unwrap().1, b"last words");
     }
 }
+
+// Stale temporary files: what a writer killed between create and rename leaves behind.
+
+/// How old a temporary file must be before [`remove_stale_temp_files`] may remove it:
+/// a write in progress takes milliseconds, so an older file whose writer is gone is
+/// certainly abandoned.
+pub const STALE_TEMP_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The start of a *running* process, in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`); `None` when no such process runs (absent, a zombie, or dead).
+/// Together with the PID it names a process across PID reuse.
+pub fn running_process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything: split after
+    // the last `)`. Then field 3 is the state and field 22 the start time.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// When a running process started, on the wall clock (boot time + its start ticks).
+fn process_started_at(pid: u32) -> Option<std::time::SystemTime> {
+    use nix::unistd::{SysconfVar, sysconf};
+    let ticks = running_process_start(pid)?;
+    let hz = u64::try_from(sysconf(SysconfVar::CLK_TCK).ok()??).ok()?;
+    let btime: u64 = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let since_boot = std::time::Duration::from_micros(ticks.checked_mul(1_000_000)? / hz.max(1));
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(btime) + since_boot)
+}
+
+/// The PID in a temporary name made by this writer, `.NAME.vigo-tmp.PID.N`; `None` for
+/// any other name.
+fn temp_file_writer(file_name: &std::ffi::OsStr) -> Option<u32> {
+    use std::os::unix::ffi::OsStrExt;
+    const MARK: &[u8] = b".vigo-tmp";
+    let rest = file_name.as_bytes().strip_prefix(b".")?;
+    let mut parts = rest.rsplitn(3, |b| *b == b'.');
+    let (n, pid, stem) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !digits(n) || !digits(pid) || stem.len() <= MARK.len() || !stem.ends_with(MARK) {
+        return None;
+    }
+    std::str::from_utf8(pid).ok()?.parse().ok()
+}
+
+/// Whether the temporary file described by `md`, named for `pid`, is provably abandoned:
+/// older than [`STALE_TEMP_MIN_AGE`], and `pid` runs no process, or runs one that
+/// started after the file was last written (the PID was reused).
+fn temp_file_abandoned(pid: u32, md: &fs::Metadata, now: std::time::SystemTime) -> bool {
+    let Ok(written) = md.modified() else {
+        return false;
+    };
+    if now.duration_since(written).unwrap_or_default() < STALE_TEMP_MIN_AGE {
+        return false;
+    }
+    if running_process_start(pid).is_none() {
+        return true;
+    }
+    // Boot time has whole-second precision and moves with clock adjustments: allow slack.
+    let slack = std::time::Duration::from_secs(2);
+    process_started_at(pid).is_some_and(|started| started > written + slack)
+}
+
+/// Removes from `dir` (not recursively) the temporary files [`write_file`] made whose
+/// writer is gone — a crash, `kill -9` or power loss between creating the file and
+/// renaming it over the target leaves `.NAME.vigo-tmp.PID.N` behind. Only regular files
+/// with exactly that name shape are considered, and only when abandoned: older than
+/// [`STALE_TEMP_MIN_AGE`] and their PID runs no process or one started after the file
+/// was written. Returns the paths removed; a missing `dir` has none.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(io("read directory", dir)(source)),
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io("read directory", dir))?;
+        let Some(pid) = temp_file_writer(&entry.file_name()) else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(md) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !md.file_type().is_file() || !temp_file_abandoned(pid, &md, now) {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(io("remove stale temporary file", &path)(source)),
+        }
+    }
+    if !removed.is_empty() {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod stale_temp_tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// A PID that ran a process and now runs none: a child that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    fn plant(dir: &Path, name: &str, age: Duration) -> PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, b"half-written").unwrap();
+        let f = File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::now() - age).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_writers_own_temp_names_are_recognised_and_nothing_else() {
+        let made = temp_path(Path::new("/etc"), std::ffi::OsStr::new("motd"));
+        assert_eq!(
+            temp_file_writer(made.file_name().unwrap()),
+            Some(std::process::id()),
+            "{}",
+            made.display()
+        );
+        for other in [
+            "motd",
+            ".motd",
+            "motd.vigo-tmp.12.0",
+            ".vigo-tmp.12.0",
+            "..vigo-tmp.12",
+            ".motd.vigo-tmp.12",
+            ".motd.vigo-tmp.x.0",
+            ".motd.vigo-tmp.12.0~",
+            ".motd.tmp.12.0",
+        ] {
+            assert_eq!(
+                temp_file_writer(std::ffi::OsStr::new(other)),
+                None,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn abandoned_temp_files_go_and_live_recent_or_foreign_files_stay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = Duration::from_secs(3_600);
+        let dead = dead_pid();
+        let abandoned = plant(tmp.path(), &format!(".motd.vigo-tmp.{dead}.0"), old);
+        // PID 1 runs and started before this file was written: it may be writing it.
+        let init_started = process_started_at(1).expect("PID 1 runs");
+        let up = SystemTime::now().duration_since(init_started).unwrap();
+        assert!(
+            up > 3 * STALE_TEMP_MIN_AGE,
+            "the machine booted {up:?} ago; this test needs a few minutes of uptime"
+        );
+        let live = plant(tmp.path(), ".a.vigo-tmp.1.1", up / 2);
+        // Our own PID, written just now: a write may be in progress.
+        let ours = plant(
+            tmp.path(),
+            &format!(".a.vigo-tmp.{}.1", std::process::id()),
+            Duration::ZERO,
+        );
+        let recent = plant(tmp.path(), &format!(".b.vigo-tmp.{dead}.2"), Duration::ZERO);
+        let foreign = plant(tmp.path(), &format!("b.vigo-tmp.{dead}.3"), old);
+        let dir = tmp.path().join(format!(".d.vigo-tmp.{dead}.4"));
+        fs::create_dir(&dir).unwrap();
+
+        let removed = remove_stale_temp_files(tmp.path()).unwrap();
+        assert_eq!(removed, vec![abandoned.clone()]);
+        assert!(!abandoned.exists());
+        for kept in [&live, &ours, &recent, &foreign, &dir] {
+            assert!(kept.exists(), "{} must stay", kept.display());
+        }
+        assert!(
+            remove_stale_temp_files(&tmp.path().join("absent"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_protect_an_old_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        // This process runs, but it started long after a file written a year ago under
+        // its PID: whoever wrote that file is gone.
+        let me = std::process::id();
+        let year = Duration::from_secs(365 * 86_400);
+        let stale = plant(tmp.path(), &format!(".x.vigo-tmp.{me}.0"), year);
+        assert_eq!(remove_stale_temp_files(tmp.path()).unwrap(), vec![stale]);
+    }
+
+    #[test]
+    fn running_process_start_names_live_processes_only() {
+        let me = running_process_start(std::process::id()).expect("this process runs");
+        assert!(me > 0);
+        assert_eq!(running_process_start(dead_pid()), None);
+        // An unreaped child is a zombie: not running.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while running_process_start(pid).is_some() {
+            assert!(std::time::Instant::now() < deadline, "child never exited");
+            std::thread::yield_now();
+        }
+        child.wait().unwrap();
+    }
+}

@@ -310,11 +310,7 @@ impl Prepared for ExecSpec {
                 let s = String::from_utf8_lossy(b);
                 let s = s.trim();
                 if s.len() > 2_000 {
-                    // The last 2,000 bytes, starting on a character boundary.
-                    let start = (s.len() - 2_000..s.len())
-                        .find(|&i| s.is_char_boundary(i))
-                        .unwrap_or(s.len());
-                    format!("…{}", &s[start..])
+                    format!("…{}", &s[s.ceil_char_boundary(s.len() - 2_000)..])
                 } else {
                     s.to_owned()
                 }
