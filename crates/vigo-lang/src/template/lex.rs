@@ -716,4 +716,105 @@ mod tests {
             "unrecognized character in action: U+0001"
         );
     }
+
+    /// A Go comment item, which Vigo's scanner drops (Go's default when parsing).
+    const COMMENT: Option<ItemType> = None;
+
+    /// Go's `lexTests` (parse/lex_test.go), generated from the Go source. Expected comment
+    /// items are dropped (Vigo never emits them), and an error item's text is a prefix of
+    /// Vigo's (which may add a hint).
+    #[rustfmt::skip]
+    fn go_lex_tests() -> Vec<(&'static str, &'static str, Vec<(Option<ItemType>, &'static str)>)> {
+        use ItemType::*;
+        vec![
+            ("empty", "", vec![(Some(Eof), "")]),
+            ("spaces", " \t\n", vec![(Some(Text), " \t\n"), (Some(Eof), "")]),
+            ("text", "now is the time", vec![(Some(Text), "now is the time"), (Some(Eof), "")]),
+            ("text with comment", "hello-{{/* this is a comment */}}-world", vec![(Some(Text), "hello-"), (COMMENT, "/* this is a comment */"), (Some(Text), "-world"), (Some(Eof), "")]),
+            ("punctuation", "{{,@% }}", vec![(Some(LeftDelim), "{{"), (Some(Char), ","), (Some(Char), "@"), (Some(Char), "%"), (Some(Space), " "), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("parens", "{{((3))}}", vec![(Some(LeftDelim), "{{"), (Some(LeftParen), "("), (Some(LeftParen), "("), (Some(Number), "3"), (Some(RightParen), ")"), (Some(RightParen), ")"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("empty action", "{{}}", vec![(Some(LeftDelim), "{{"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("for", "{{for}}", vec![(Some(LeftDelim), "{{"), (Some(Identifier), "for"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("block", "{{block \"foo\" .}}", vec![(Some(LeftDelim), "{{"), (Some(Block), "block"), (Some(Space), " "), (Some(String), "\"foo\""), (Some(Space), " "), (Some(Dot), "."), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("quote", "{{\"abc \\n\\t\\\" \"}}", vec![(Some(LeftDelim), "{{"), (Some(String), "\"abc \\n\\t\\\" \""), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("raw quote", "{{`abc\\n\\t\\\" `}}", vec![(Some(LeftDelim), "{{"), (Some(RawString), "`abc\\n\\t\\\" `"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("raw quote with newline", "{{`now is{{\n}}the time`}}", vec![(Some(LeftDelim), "{{"), (Some(RawString), "`now is{{\n}}the time`"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("numbers", "{{1 02 0x14 0X14 -7.2i 1e3 1E3 +1.2e-4 4.2i 1+2i 1_2 0x1.e_fp4 0X1.E_FP4}}", vec![(Some(LeftDelim), "{{"), (Some(Number), "1"), (Some(Space), " "), (Some(Number), "02"), (Some(Space), " "), (Some(Number), "0x14"), (Some(Space), " "), (Some(Number), "0X14"), (Some(Space), " "), (Some(Number), "-7.2i"), (Some(Space), " "), (Some(Number), "1e3"), (Some(Space), " "), (Some(Number), "1E3"), (Some(Space), " "), (Some(Number), "+1.2e-4"), (Some(Space), " "), (Some(Number), "4.2i"), (Some(Space), " "), (Some(Complex), "1+2i"), (Some(Space), " "), (Some(Number), "1_2"), (Some(Space), " "), (Some(Number), "0x1.e_fp4"), (Some(Space), " "), (Some(Number), "0X1.E_FP4"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("characters", "{{'a' '\\n' '\\'' '\\\\' '\\u00FF' '\\xFF' '本'}}", vec![(Some(LeftDelim), "{{"), (Some(CharConstant), "'a'"), (Some(Space), " "), (Some(CharConstant), "'\\n'"), (Some(Space), " "), (Some(CharConstant), "'\\''"), (Some(Space), " "), (Some(CharConstant), "'\\\\'"), (Some(Space), " "), (Some(CharConstant), "'\\u00FF'"), (Some(Space), " "), (Some(CharConstant), "'\\xFF'"), (Some(Space), " "), (Some(CharConstant), "'本'"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("bools", "{{true false}}", vec![(Some(LeftDelim), "{{"), (Some(Bool), "true"), (Some(Space), " "), (Some(Bool), "false"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("dot", "{{.}}", vec![(Some(LeftDelim), "{{"), (Some(Dot), "."), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("nil", "{{nil}}", vec![(Some(LeftDelim), "{{"), (Some(Nil), "nil"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("dots", "{{.x . .2 .x.y.z}}", vec![(Some(LeftDelim), "{{"), (Some(Field), ".x"), (Some(Space), " "), (Some(Dot), "."), (Some(Space), " "), (Some(Number), ".2"), (Some(Space), " "), (Some(Field), ".x"), (Some(Field), ".y"), (Some(Field), ".z"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("keywords", "{{range if else end with}}", vec![(Some(LeftDelim), "{{"), (Some(Range), "range"), (Some(Space), " "), (Some(If), "if"), (Some(Space), " "), (Some(Else), "else"), (Some(Space), " "), (Some(End), "end"), (Some(Space), " "), (Some(With), "with"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("variables", "{{$c := printf $ $hello $23 $ $var.Field .Method}}", vec![(Some(LeftDelim), "{{"), (Some(Variable), "$c"), (Some(Space), " "), (Some(Declare), ":="), (Some(Space), " "), (Some(Identifier), "printf"), (Some(Space), " "), (Some(Variable), "$"), (Some(Space), " "), (Some(Variable), "$hello"), (Some(Space), " "), (Some(Variable), "$23"), (Some(Space), " "), (Some(Variable), "$"), (Some(Space), " "), (Some(Variable), "$var"), (Some(Field), ".Field"), (Some(Space), " "), (Some(Field), ".Method"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("variable invocation", "{{$x 23}}", vec![(Some(LeftDelim), "{{"), (Some(Variable), "$x"), (Some(Space), " "), (Some(Number), "23"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("pipeline", "intro {{echo hi 1.2 |noargs|args 1 \"hi\"}} outro", vec![(Some(Text), "intro "), (Some(LeftDelim), "{{"), (Some(Identifier), "echo"), (Some(Space), " "), (Some(Identifier), "hi"), (Some(Space), " "), (Some(Number), "1.2"), (Some(Space), " "), (Some(Pipe), "|"), (Some(Identifier), "noargs"), (Some(Pipe), "|"), (Some(Identifier), "args"), (Some(Space), " "), (Some(Number), "1"), (Some(Space), " "), (Some(String), "\"hi\""), (Some(RightDelim), "}}"), (Some(Text), " outro"), (Some(Eof), "")]),
+            ("declaration", "{{$v := 3}}", vec![(Some(LeftDelim), "{{"), (Some(Variable), "$v"), (Some(Space), " "), (Some(Declare), ":="), (Some(Space), " "), (Some(Number), "3"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("2 declarations", "{{$v , $w := 3}}", vec![(Some(LeftDelim), "{{"), (Some(Variable), "$v"), (Some(Space), " "), (Some(Char), ","), (Some(Space), " "), (Some(Variable), "$w"), (Some(Space), " "), (Some(Declare), ":="), (Some(Space), " "), (Some(Number), "3"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("field of parenthesized expression", "{{(.X).Y}}", vec![(Some(LeftDelim), "{{"), (Some(LeftParen), "("), (Some(Field), ".X"), (Some(RightParen), ")"), (Some(Field), ".Y"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("trimming spaces before and after", "hello- {{- 3 -}} -world", vec![(Some(Text), "hello-"), (Some(LeftDelim), "{{"), (Some(Number), "3"), (Some(RightDelim), "}}"), (Some(Text), "-world"), (Some(Eof), "")]),
+            ("trimming spaces before and after comment", "hello- {{- /* hello */ -}} -world", vec![(Some(Text), "hello-"), (COMMENT, "/* hello */"), (Some(Text), "-world"), (Some(Eof), "")]),
+            ("badchar", "#{{\u{1}}}", vec![(Some(Text), "#"), (Some(LeftDelim), "{{"), (Some(Error), "unrecognized character in action: U+0001")]),
+            ("unclosed action", "{{", vec![(Some(LeftDelim), "{{"), (Some(Error), "unclosed action")]),
+            ("EOF in action", "{{range", vec![(Some(LeftDelim), "{{"), (Some(Range), "range"), (Some(Error), "unclosed action")]),
+            ("unclosed quote", "{{\"\n\"}}", vec![(Some(LeftDelim), "{{"), (Some(Error), "unterminated quoted string")]),
+            ("unclosed raw quote", "{{`xx}}", vec![(Some(LeftDelim), "{{"), (Some(Error), "unterminated raw quoted string")]),
+            ("unclosed char constant", "{{'\n}}", vec![(Some(LeftDelim), "{{"), (Some(Error), "unterminated character constant")]),
+            ("bad number", "{{3k}}", vec![(Some(LeftDelim), "{{"), (Some(Error), "bad number syntax: \"3k\"")]),
+            ("unclosed paren", "{{(3}}", vec![(Some(LeftDelim), "{{"), (Some(LeftParen), "("), (Some(Number), "3"), (Some(Error), "unclosed left paren")]),
+            ("extra right paren", "{{3)}}", vec![(Some(LeftDelim), "{{"), (Some(Number), "3"), (Some(RightParen), ")"), (Some(Error), "unexpected right paren U+0029 ')'")]),
+            ("long pipeline deadlock", "{{|||||}}", vec![(Some(LeftDelim), "{{"), (Some(Pipe), "|"), (Some(Pipe), "|"), (Some(Pipe), "|"), (Some(Pipe), "|"), (Some(Pipe), "|"), (Some(RightDelim), "}}"), (Some(Eof), "")]),
+            ("text with bad comment", "hello-{{/*/}}-world", vec![(Some(Text), "hello-"), (Some(Error), "unclosed comment")]),
+            ("text with comment close separated from delim", "hello-{{/* */ }}-world", vec![(Some(Text), "hello-"), (Some(Error), "comment ends before closing delimiter")]),
+            ("unmatched right delimiter", "hello-{.}}-world", vec![(Some(Text), "hello-{.}}-world"), (Some(Eof), "")]),
+        ]
+    }
+
+    /// Go's `lexPosTests`: items with their byte offsets and lines.
+    #[rustfmt::skip]
+    fn go_lex_pos_tests() -> Vec<(&'static str, &'static str, Vec<(ItemType, &'static str, usize, usize)>)> {
+        use ItemType::*;
+        vec![
+            ("empty", "", vec![(Eof, "", 0, 1)]),
+            ("punctuation", "{{,@%#}}", vec![(LeftDelim, "{{", 0, 1), (Char, ",", 2, 1), (Char, "@", 3, 1), (Char, "%", 4, 1), (Char, "#", 5, 1), (RightDelim, "}}", 6, 1), (Eof, "", 8, 1)]),
+            ("sample", "0123{{hello}}xyz", vec![(Text, "0123", 0, 1), (LeftDelim, "{{", 4, 1), (Identifier, "hello", 6, 1), (RightDelim, "}}", 11, 1), (Text, "xyz", 13, 1), (Eof, "", 16, 1)]),
+            ("trimafter", "{{x -}}\n{{y}}", vec![(LeftDelim, "{{", 0, 1), (Identifier, "x", 2, 1), (RightDelim, "}}", 5, 1), (LeftDelim, "{{", 8, 2), (Identifier, "y", 10, 2), (RightDelim, "}}", 11, 2), (Eof, "", 13, 2)]),
+            ("trimbefore", "{{x}}\n{{- y}}", vec![(LeftDelim, "{{", 0, 1), (Identifier, "x", 2, 1), (RightDelim, "}}", 3, 1), (LeftDelim, "{{", 6, 2), (Identifier, "y", 10, 2), (RightDelim, "}}", 11, 2), (Eof, "", 13, 2)]),
+        ]
+    }
+
+    #[test]
+    fn go_lex_tables_pass() {
+        let mut failures = Vec::new();
+        for (name, input, want) in go_lex_tests() {
+            let want: Vec<(ItemType, &str)> = want
+                .into_iter()
+                .filter_map(|(t, v)| t.map(|t| (t, v)))
+                .collect();
+            let got = items(input);
+            let same = got.len() == want.len()
+                && got.iter().zip(&want).all(|((gt, gv), (wt, wv))| {
+                    gt == wt
+                        && if *gt == ItemType::Error {
+                            gv.starts_with(wv)
+                        } else {
+                            gv == wv
+                        }
+                });
+            if !same {
+                failures.push(format!("{name}: got {got:?}, want {want:?}"));
+            }
+        }
+        for (name, input, want) in go_lex_pos_tests() {
+            let mut l = Lexer::new(input);
+            for (t, v, pos, line) in want {
+                let i = l.next_item();
+                if (i.typ, i.val.as_ref(), i.pos, i.line) != (t, v, pos, line) {
+                    failures.push(format!("{name}: got {i:?}, want {:?}", (t, v, pos, line)));
+                    break;
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 }
