@@ -717,6 +717,9 @@ mod tests {
         );
     }
 
+    /// A lexer test: its name, input and expected items.
+    type LexCase<I> = (&'static str, &'static str, Vec<I>);
+
     /// A Go comment item, which Vigo's scanner drops (Go's default when parsing).
     const COMMENT: Option<ItemType> = None;
 
@@ -724,7 +727,7 @@ mod tests {
     /// items are dropped (Vigo never emits them), and an error item's text is a prefix of
     /// Vigo's (which may add a hint).
     #[rustfmt::skip]
-    fn go_lex_tests() -> Vec<(&'static str, &'static str, Vec<(Option<ItemType>, &'static str)>)> {
+    fn go_lex_tests() -> Vec<LexCase<(Option<ItemType>, &'static str)>> {
         use ItemType::*;
         vec![
             ("empty", "", vec![(Some(Eof), "")]),
@@ -772,7 +775,7 @@ mod tests {
 
     /// Go's `lexPosTests`: items with their byte offsets and lines.
     #[rustfmt::skip]
-    fn go_lex_pos_tests() -> Vec<(&'static str, &'static str, Vec<(ItemType, &'static str, usize, usize)>)> {
+    fn go_lex_pos_tests() -> Vec<LexCase<(ItemType, &'static str, usize, usize)>> {
         use ItemType::*;
         vec![
             ("empty", "", vec![(Eof, "", 0, 1)]),
