@@ -141,6 +141,18 @@ fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn an_else_if_chain_costs_one_nesting_level_per_branch() {
+    let n = MAX_DEPTH - 10;
+    let mut src = String::from("{{ if eq . 0 }}zero");
+    for i in 1..n {
+        src += &format!("{{{{ else if eq . {i} }}}}b{i}");
+    }
+    src += "{{ else }}other{{ end }}";
+    let out = within(30, move || render(&src, &json!(n - 1)));
+    assert_eq!(out.unwrap(), format!("b{}", n - 1));
+}
+
+#[test]
 fn exponential_template_fan_out_stops_at_the_step_limit() {
     let err = within(60, || {
         let mut src = String::new();

@@ -121,11 +121,6 @@ impl<'a, 's> State<'a, 's> {
         self.step((bytes / BYTES_PER_STEP) as u64)
     }
 
-    /// Room left for produced text.
-    fn room(&self) -> usize {
-        MAX_OUTPUT
-    }
-
     fn write(&mut self, s: &str, tainted: bool) -> R<()> {
         if self.out.len() + s.len() > MAX_OUTPUT {
             return Err(self.limit(format!("output larger than {MAX_OUTPUT} bytes")));
@@ -652,8 +647,7 @@ impl<'a, 's> State<'a, 's> {
             });
         }
         self.pos = call_pos;
-        let limit = self.room();
-        let result = funcs::call(name, &values, self.reader, limit).map_err(|e| match e {
+        let result = funcs::call(name, &values, self.reader, MAX_OUTPUT).map_err(|e| match e {
             CallError::Msg(m) => self.err(format!("error calling {name}: {m}")),
             CallError::Fmt(f) => self.fmt_error(f),
         })?;
@@ -678,14 +672,8 @@ impl FieldPath<'_> {
             FieldPath::Dot(idents) => idents[..=i].iter().map(|x| format!(".{x}")).collect(),
             FieldPath::Var(idents) => idents[..=i + 1].join("."),
             FieldPath::Chain(node, fields) => {
-                let head = match node {
-                    Arg::Pipe(_) => format!("{node}"),
-                    other => format!("{other}"),
-                };
-                head + &fields[..=i]
-                    .iter()
-                    .map(|x| format!(".{x}"))
-                    .collect::<String>()
+                let tail: String = fields[..=i].iter().map(|x| format!(".{x}")).collect();
+                format!("{node}{tail}")
             }
         }
     }

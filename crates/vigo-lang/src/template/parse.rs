@@ -444,11 +444,9 @@ impl<'a> Parser<'a> {
                     _ => None,
                 };
                 if let Some(k) = chained {
+                    // The nested block's own list counts one level of nesting.
                     self.next_non_space();
-                    self.enter(pos)?;
-                    let nested = self.control(k, pos);
-                    self.depth -= 1;
-                    Some(vec![nested?])
+                    Some(vec![self.control(k, pos)?])
                 } else {
                     if matches!(peek.typ, ItemType::If | ItemType::With) {
                         return Err(self.unexpected(&peek, "else"));
