@@ -113,6 +113,14 @@ fn errors_on_secret_values_never_show_them() {
         ),
         ("{{ eq .Vars.pw 1 }}", "incompatible types for comparison"),
         (
+            "{{ slice .Vars.dsn (len .Vars.pw) 1 }}",
+            "invalid slice index: [sensitive] > [sensitive]",
+        ),
+        (
+            "{{ slice \"h\u{e9}llo\" 0 (len (slice .Vars.pw 0 2)) }}",
+            "slice [[sensitive]:[sensitive]]",
+        ),
+        (
             "{{ .Vars.pw.field }}",
             "can't evaluate field field in type string",
         ),

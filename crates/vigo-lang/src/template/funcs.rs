@@ -268,11 +268,29 @@ fn slice<'a>(args: &[Val<'a>]) -> R<'a> {
     for (i, x) in indexes.iter().enumerate() {
         idx[i] = index_arg(x, len)?;
     }
+    // Indexes computed from a secret are not shown.
+    let shown_index = |i: usize| {
+        if indexes.iter().any(|x| x.tainted) {
+            "[sensitive]".to_owned()
+        } else {
+            idx[i].to_string()
+        }
+    };
     if idx[0] > idx[1] {
-        return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]).into());
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            shown_index(0),
+            shown_index(1)
+        )
+        .into());
     }
     if indexes.len() == 3 && idx[1] > idx[2] {
-        return Err(format!("invalid slice index: {} > {}", idx[1], idx[2]).into());
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            shown_index(1),
+            shown_index(2)
+        )
+        .into());
     }
     let (lo, hi) = (idx[0], idx[1]);
     Ok(match &item.kind {
@@ -281,7 +299,9 @@ fn slice<'a>(args: &[Val<'a>]) -> R<'a> {
             let text = s.as_str();
             if !text.is_char_boundary(lo) || !text.is_char_boundary(hi) {
                 return Err(format!(
-                    "slice [{lo}:{hi}] would split a UTF-8 character (Vigo strings are text)"
+                    "slice [{}:{}] would split a UTF-8 character (Vigo strings are text)",
+                    shown_index(0),
+                    shown_index(1)
                 )
                 .into());
             }
