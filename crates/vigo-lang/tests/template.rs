@@ -368,3 +368,11 @@ fn the_example_stacks_templates_render() {
         "{chrony}"
     );
 }
+
+/// A parsed template can be shared between threads (the agent renders in parallel).
+#[test]
+fn templates_are_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Template>();
+    shareable::<vigo_lang::template::TemplateError>();
+}

@@ -30,7 +30,7 @@ fn render(src: &str, data: &Value) -> Result<String, TemplateError> {
 fn printf_precision_above_65535_formats_without_panicking() {
     let out = within(20, || {
         render(
-            "{{printf \"%.70000f|%.100000e|%.70000g|%.70000s\" 1.5 1.5 1.5 \"ab\"}}",
+            "{{printf \"%.70000f|%.100000e|%.70000g|%.70000s|%.70000U|%.70000x|%70000.70000d\" 1.5 1.5 1.5 \"ab\" 65 1.5 7}}",
             &Value::Null,
         )
     })
@@ -41,6 +41,10 @@ fn printf_precision_above_65535_formats_without_panicking() {
     assert!(parts[1].starts_with("1.5000") && parts[1].ends_with("e+00"));
     assert_eq!(parts[2], "1.5");
     assert_eq!(parts[3], "ab");
+    assert_eq!(parts[4].len(), 70_002);
+    assert!(parts[4].starts_with("U+0000") && parts[4].ends_with("41"));
+    assert!(parts[5].starts_with("0x1.8000") && parts[5].ends_with("p+00"));
+    assert_eq!(parts[6].len(), 70_000);
 }
 
 #[test]

@@ -194,7 +194,11 @@ impl<'r> Printer<'r> {
         } else {
             4
         };
-        let mut s = format!("U+{u:0prec$X}");
+        // Built by hand: Rust's formatter panics on widths above 65535.
+        let hex = format!("{u:X}");
+        let mut s = String::from("U+");
+        s.extend(std::iter::repeat_n('0', prec.saturating_sub(hex.len())));
+        s.push_str(&hex);
         if self.f.sharp
             && let Some(c) = u32::try_from(u).ok().and_then(char::from_u32)
             && super::escape::is_print(c)
