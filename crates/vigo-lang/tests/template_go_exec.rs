@@ -1178,9 +1178,12 @@ fn tree_data() -> Value {
     )
 }
 
+/// Runs one case as Go's `testExecute` does: the template must parse (a parse error fails
+/// the case), then render to the expected output or fail.
 fn run(c: &Case) -> Result<(), String> {
-    let got = Template::parse(c.name, &c.input).and_then(|t| t.render(&c.data));
-    match (got, c.ok) {
+    let t = Template::parse(c.name, &c.input)
+        .map_err(|e| format!("{}: {:?}: parse error: {e}", c.name, c.input))?;
+    match (t.render(&c.data), c.ok) {
         (Ok(out), true) if out == c.output => Ok(()),
         (Ok(out), true) => Err(format!(
             "{}: {:?}: got {out:?}, want {:?}",
