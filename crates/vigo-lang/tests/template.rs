@@ -173,49 +173,51 @@ fn define_template_block() {
     );
 }
 
+/// Every error a user reads names the template, the line and column of the construct at
+/// fault, and the cause.
 #[test]
 fn errors_name_position_and_cause() {
-    assert_eq!(
-        render_err("x\n  {{ .Vars.missing }}"),
-        "t:2:3: map has no entry for key \"missing\" (at .Vars.missing)"
-    );
-    assert_eq!(
-        render_err("{{ .Item.name }}"),
-        "t:1:1: can't evaluate field name in a string (at .Item.name)"
-    );
-    assert_eq!(
-        render_err("{{ if .Vars.flag }}x"),
-        "t:1:1: `if` has no `end`"
-    );
-    assert_eq!(render_err("{{ end }}"), "t:1:1: unexpected `end`");
-    assert_eq!(
-        render_err("{{ .Vars.port"),
-        "t:1:1: unclosed action (no `}}`)"
-    );
-    assert_eq!(
-        render_err("{{ lenn .Vars.users }}"),
-        "t:1:1: function `lenn` not defined (did you mean `len`?)"
-    );
-    assert_eq!(
-        render_err("{{ index .Vars.users 5 }}"),
-        "t:1:1: error calling index: index out of range: 5"
-    );
-    assert_eq!(
-        render_err("{{ eq .Vars.users 1 }}"),
-        "t:1:1: error calling eq: incompatible types for comparison: list and number"
-    );
-    assert_eq!(
-        render_err("{{ $nope }}"),
-        "t:1:1: undefined variable: $nope"
-    );
-    assert_eq!(
-        render_err("{{ template \"none\" }}"),
-        "t:1:1: no such template \"none\""
-    );
-    assert_eq!(
-        render_err("{{ \"open }}"),
-        "t:1:1: unclosed action (no `}}`)"
-    );
+    let cases = [
+        "x\n  {{ .Vars.missing }}",
+        "{{ .Item.name }}",
+        "{{ $.Vars.nope }}",
+        "{{ with $v := .Vars }}{{ $v.nope }}{{ end }}",
+        "{{ if .Vars.flag }}x",
+        "{{ range .Vars.users }}x{{ else }}",
+        "{{ end }}",
+        "{{ else }}",
+        "{{ .Vars.port",
+        "{{ \"open }}",
+        "{{ lenn .Vars.users }}",
+        "{{ .Vars.port | }}",
+        "{{ index .Vars.users 5 }}",
+        "{{ index .Vars.users \"a\" }}",
+        "{{ eq .Vars.users 1 }}",
+        "{{ eq 1 1.0 }}",
+        "{{ lt true false }}",
+        "{{ $nope }}",
+        "{{ $nope = 1 }}",
+        "{{ template \"none\" }}",
+        "{{ define \"a\" }}1{{ end }}{{ define \"a\" }}2{{ end }}",
+        "{{ break }}",
+        "{{ printf 1 }}",
+        "{{ len 3 }}",
+        "{{ slice .Item 1 9 }}",
+        "{{ slice \"h\u{e9}llo\" 1 2 }}",
+        "{{ range .Item }}{{ end }}",
+        "{{ 1i }}",
+        "{{ 0x8000000000000000 }}",
+        "{{ 0x }}",
+        "{{ .Vars.port 1 }}",
+        "{{ nil }}",
+        "{{ call .Vars.port }}",
+        "{{ \"\\q\" }}",
+    ];
+    let report: String = cases
+        .iter()
+        .map(|src| format!("{src}\n  => {}\n", render_err(src)))
+        .collect();
+    insta::assert_snapshot!(report);
 }
 
 #[test]
@@ -224,6 +226,91 @@ fn hostile_templates_are_bounded() {
     assert!(render_err(&deep).contains("nested too deeply"));
     let recursive = "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}";
     assert!(render_err(recursive).contains("nested too deeply"));
+}
+
+/// Go's output for each construct the outside test found wrong (issue item 26).
+#[test]
+fn go_outputs_for_constructs_that_were_wrong() {
+    let d = json!({"list": [1, 2, 3], "nulls": [1, null], "big": 18446744073709551615u64, "nothing": null, "m": {"k": "v"}});
+    let cases = [
+        // Octal and other number forms.
+        (
+            "{{ 017 }} {{ 0o17 }} {{ 0x1F }} {{ 0b101 }} {{ 1_000 }} {{ 1e-3 }} {{ 0x1p-2 }}",
+            "15 15 31 5 1000 0.001 0.25",
+        ),
+        // `<nil>` inside values and functions, `<no value>` for an action's nil.
+        (
+            "{{ .nothing }} {{ print .nothing }} {{ .nulls }} {{ printf \"%v\" nil }}",
+            "<no value> <nil> [1 <nil>] <nil>",
+        ),
+        // Float formatting as Go's %v.
+        (
+            "{{ 1e6 }} {{ 1000000.0 }} {{ 123456.0 }} {{ 0.000001 }} {{ 1.5 }}",
+            "1e+06 1e+06 123456 1e-06 1.5",
+        ),
+        // printf of negative hex, uint64 and floats with %d.
+        (
+            "{{ printf \"%x %X %d\" -255 -255 .big }} {{ printf \"%d\" 1.5 }}",
+            "-ff -FF 18446744073709551615 %!d(float64=1.5)",
+        ),
+        (
+            "{{ printf \"%5.1f|%-5d|%05d|%+d|%x|%o|%O|%b|%c|%q|%U|%#x|%e|%g\" 3.14159 42 -42 5 \"hi\" 8 8 5 65 \"a\\\"b\" 0x1F600 255 1234.5678 0.000012 }}",
+            "  3.1|42   |-0042|+5|6869|10|0o10|101|A|\"a\\\"b\"|U+1F600|0xff|1.234568e+03|1.2e-05",
+        ),
+        // `*` widths, `%[n]` indexes, and Go's complaints.
+        (
+            "{{ printf \"%*d|%-*d|\" 5 1 3 2 }}{{ printf \"%[2]d %[1]d\" 1 2 }}",
+            "    1|2  |2 1",
+        ),
+        (
+            "{{ printf \"%[3]d\" 1 }} {{ printf \"%d %d\" 1 }} {{ printf \"%d\" 1 2 }}",
+            "%!d(BADINDEX) 1 %!d(MISSING) 1%!(EXTRA int=2)",
+        ),
+        (
+            "{{ printf \"%T %T %T %T %T %T %T\" 1 1.5 \"s\" true .list .m nil }}",
+            "int float64 string bool []interface {} map[string]interface {} <nil>",
+        ),
+        // `range $i = …` assigns (Go 1.21), two-variable assignment too.
+        ("{{ $x := 0 }}{{ range $x = .list }}{{ end }}{{ $x }}", "3"),
+        (
+            "{{ $i := 0 }}{{ $x := 0 }}{{ range $i, $x = .list }}{{ end }}{{ $i }}:{{ $x }}",
+            "2:3",
+        ),
+        // 3-index slices, `index` on strings, string escapes.
+        (
+            "{{ slice .list 1 2 3 }} {{ index \"abc\" 1 }} {{ \"\\x41\\u00e9\\101\\t.\" }}",
+            "[2] 98 AéA\t.",
+        ),
+        // `break` and `continue`.
+        (
+            "{{ range .list }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ . }}{{ end }}|{{ range .list }}{{ if eq . 2 }}{{ break }}{{ end }}{{ . }}{{ end }}",
+            "13|1",
+        ),
+        // `index` of a missing key gives no value, so a template can test for a key.
+        (
+            "{{ if index .m \"nope\" }}yes{{ else }}no{{ end }} {{ index .m \"nope\" }}",
+            "no <no value>",
+        ),
+        // `else with` (Go 1.23), `js`.
+        (
+            "{{ with .nothing }}x{{ else with .list }}{{ . }}{{ end }} {{ js \"<a='b'>\" }}",
+            "[1 2 3] \\u003Ca\\u003D\\'b\\'\\u003E",
+        ),
+    ];
+    for (src, want) in cases {
+        let got = Template::parse("t", src).and_then(|t| t.render(&d));
+        assert_eq!(got.as_deref(), Ok(want), "{src}");
+    }
+}
+
+#[test]
+fn field_paths_include_those_read_through_dollar() {
+    let t = Template::parse(
+        "t",
+        "{{ range .Vars.users }}{{ $.Traits.os.family }}{{ end }}",
+    )
+    .unwrap();
+    assert_eq!(t.field_paths(), vec!["Traits.os.family", "Vars.users"]);
 }
 
 #[test]
@@ -280,4 +367,12 @@ fn the_example_stacks_templates_render() {
         ),
         "{chrony}"
     );
+}
+
+/// A parsed template can be shared between threads (the agent renders in parallel).
+#[test]
+fn templates_are_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Template>();
+    shareable::<vigo_lang::template::TemplateError>();
 }

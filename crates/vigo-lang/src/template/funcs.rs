@@ -1,371 +1,414 @@
-//! The built-in functions, as Go's `text/template` defines them.
+//! The built-in functions, as Go's `text/template/funcs.go` defines them, on evaluated
+//! operands (`and` and `or`, which evaluate lazily, live in `exec`). A result derives from
+//! a secret when any operand does.
 
-use serde_json::Value;
+use std::cmp::Ordering;
 
-use super::eval::{format_value, truthy};
+use super::escape;
+use super::format::{FmtError, Printer};
+use super::value::{Kind, Reader, Text, Val};
 
 /// Every function name.
 pub(crate) const NAMES: &[&str] = &[
-    "and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "print",
-    "printf", "println", "html", "js", "urlquery",
+    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or",
+    "print", "printf", "println", "slice", "urlquery",
 ];
 
-/// Whether `name` is a built-in function.
-pub(crate) fn is_function(name: &str) -> bool {
-    NAMES.contains(&name)
+/// How many operands a function takes.
+pub(crate) enum Arity {
+    /// Exactly this many.
+    Exactly(usize),
+    /// At least this many.
+    AtLeast(usize),
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-fn compare(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
-    match (a, b) {
-        (Value::Number(_), Value::Number(_)) => num(a)
-            .zip(num(b))
-            .and_then(|(x, y)| x.partial_cmp(&y))
-            .ok_or_else(|| "incomparable numbers".to_owned()),
-        (Value::String(x), Value::String(y)) => Ok(x.cmp(y)),
-        _ => Err(format!(
-            "incompatible types for comparison: {} and {}",
-            kind(a),
-            kind(b)
-        )),
+/// The operand count of function `name`.
+pub(crate) fn arity(name: &str) -> Arity {
+    match name {
+        "not" | "len" => Arity::Exactly(1),
+        "ne" | "lt" | "le" | "gt" | "ge" => Arity::Exactly(2),
+        "print" | "println" | "html" | "js" | "urlquery" => Arity::AtLeast(0),
+        _ => Arity::AtLeast(1),
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nil",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "map",
+/// Why a call failed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// Go's error text (operand values shown only when not from a secret).
+    Msg(String),
+    /// Formatting failed.
+    Fmt(FmtError),
+}
+
+impl From<FmtError> for CallError {
+    fn from(e: FmtError) -> Self {
+        CallError::Fmt(e)
     }
 }
 
-fn equal(a: &Value, b: &Value) -> Result<bool, String> {
-    match (a, b) {
-        (Value::Number(_), Value::Number(_)) => Ok(num(a) == num(b)),
-        (Value::String(_), Value::String(_))
-        | (Value::Bool(_), Value::Bool(_))
-        | (Value::Null, Value::Null) => Ok(a == b),
-        (Value::Null, _) | (_, Value::Null) => Ok(false),
-        _ => Err(format!(
-            "incompatible types for comparison: {} and {}",
-            kind(a),
-            kind(b)
-        )),
+impl From<String> for CallError {
+    fn from(m: String) -> Self {
+        CallError::Msg(m)
     }
 }
 
-fn index_into<'v>(v: &'v Value, key: &Value) -> Result<&'v Value, String> {
-    match (v, key) {
-        (Value::Array(items), Value::Number(n)) => {
-            let i = n.as_i64().ok_or("index must be an integer")?;
-            usize::try_from(i)
-                .ok()
-                .and_then(|i| items.get(i))
-                .ok_or_else(|| format!("index out of range: {i}"))
+type R<'a> = Result<Val<'a>, CallError>;
+
+/// `%v` of an operand for an error message, or `[sensitive]`.
+pub(crate) fn shown(v: &Val<'_>, reader: Reader<'_>) -> String {
+    if v.tainted {
+        return "[sensitive]".into();
+    }
+    let mut p = Printer::new(reader, 200);
+    match p.sprint(std::slice::from_ref(v)) {
+        Ok(()) => {
+            let (s, tainted) = p.finish();
+            if tainted { "[sensitive]".into() } else { s }
         }
-        (Value::Object(m), Value::String(k)) => m
-            .get(k)
-            .ok_or_else(|| format!("map has no entry for key \"{k}\"")),
-        (Value::String(_), _) => Err("cannot index a string here".into()),
-        (other, k) => Err(format!(
-            "can't index item of type {} with {}",
-            kind(other),
-            kind(k)
-        )),
+        Err(_) => format!("a {}", v.type_name()),
     }
 }
 
-/// Go's `fmt.Sprint`: spaces between operands when neither side is a string.
-fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
-            out.push(' ');
-        }
-        out.push_str(&format_value(a));
-    }
-    out
+fn any_tainted(args: &[Val<'_>]) -> bool {
+    args.iter().any(|a| a.tainted)
 }
 
-/// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %d %f %g %e %t %q %x %X %o %b %c
-/// %%`, with flags `-+ 0#`, width and precision.
-pub(crate) fn sprintf(fmt: &str, args: &[Value]) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = fmt.chars().collect();
-    let mut next = 0usize;
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '%' {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        i += 1;
-        let (mut minus, mut zero, mut plus) = (false, false, false);
-        while i < chars.len() && matches!(chars[i], '-' | '0' | '+' | ' ' | '#') {
-            match chars[i] {
-                '-' => minus = true,
-                '0' => zero = true,
-                '+' => plus = true,
-                _ => {}
-            }
-            i += 1;
-        }
-        let mut width = None;
-        let s0 = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i > s0 {
-            width = chars[s0..i]
-                .iter()
-                .collect::<String>()
-                .parse::<usize>()
-                .ok();
-        }
-        let mut prec = None;
-        if chars.get(i) == Some(&'.') {
-            i += 1;
-            let p0 = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            prec = Some(
-                chars[p0..i]
-                    .iter()
-                    .collect::<String>()
-                    .parse::<usize>()
-                    .unwrap_or(0),
-            );
-        }
-        let Some(&verb) = chars.get(i) else {
-            out.push_str("%!(NOVERB)");
-            break;
+/// Go's basic kinds for comparison.
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Basic {
+    Bool,
+    Int,
+    Uint,
+    Float,
+    String,
+    Other,
+}
+
+fn basic(v: &Val<'_>) -> Basic {
+    match v.kind {
+        Kind::Bool(_) => Basic::Bool,
+        Kind::Int(_) => Basic::Int,
+        Kind::Uint(_) | Kind::Byte(_) => Basic::Uint,
+        Kind::Float(_) => Basic::Float,
+        Kind::Str(_) => Basic::String,
+        Kind::Nil | Kind::List(_) | Kind::Map(_) => Basic::Other,
+    }
+}
+
+fn int_of(v: &Val<'_>) -> i64 {
+    match v.kind {
+        Kind::Int(i) => i,
+        _ => 0,
+    }
+}
+
+fn uint_of(v: &Val<'_>) -> u64 {
+    match v.kind {
+        Kind::Uint(u) => u,
+        Kind::Byte(b) => u64::from(b),
+        _ => 0,
+    }
+}
+
+const BAD_COMPARISON: &str = "incompatible types for comparison";
+const BAD_COMPARISON_TYPE: &str = "invalid type for comparison";
+
+fn eq_one(a: &Val<'_>, b: &Val<'_>) -> Result<bool, String> {
+    let (k1, k2) = (basic(a), basic(b));
+    if k1 != k2 {
+        return match (k1, k2) {
+            (Basic::Int, Basic::Uint) => Ok(int_of(a) >= 0 && int_of(a) as u64 == uint_of(b)),
+            (Basic::Uint, Basic::Int) => Ok(int_of(b) >= 0 && uint_of(a) == int_of(b) as u64),
+            _ if matches!(a.kind, Kind::Nil) || matches!(b.kind, Kind::Nil) => Ok(false),
+            _ => Err(BAD_COMPARISON.into()),
         };
-        i += 1;
-        if verb == '%' {
-            out.push('%');
-            continue;
+    }
+    Ok(match (&a.kind, &b.kind) {
+        (Kind::Bool(x), Kind::Bool(y)) => x == y,
+        (Kind::Float(x), Kind::Float(y)) => x == y,
+        (Kind::Int(x), Kind::Int(y)) => x == y,
+        (Kind::Str(x), Kind::Str(y)) => x.as_str() == y.as_str(),
+        _ if k1 == Basic::Uint => uint_of(a) == uint_of(b),
+        (Kind::Nil, _) | (_, Kind::Nil) => {
+            matches!(a.kind, Kind::Nil) && matches!(b.kind, Kind::Nil)
         }
-        let Some(arg) = args.get(next) else {
-            out.push_str(&format!("%!{verb}(MISSING)"));
-            continue;
-        };
-        next += 1;
-        let body = match (verb, arg) {
-            ('d', Value::Number(n)) => {
-                let v = n.as_i64().map_or_else(
-                    || format!("{}", n.as_f64().unwrap_or(0.0) as i64),
-                    |v| v.to_string(),
-                );
-                if plus && !v.starts_with('-') {
-                    format!("+{v}")
-                } else {
-                    v
-                }
-            }
-            ('f' | 'F', Value::Number(n)) => {
-                format!("{:.*}", prec.unwrap_or(6), n.as_f64().unwrap_or(0.0))
-            }
-            ('e', Value::Number(n)) => {
-                format!("{:.*e}", prec.unwrap_or(6), n.as_f64().unwrap_or(0.0))
-            }
-            ('g', Value::Number(_)) => format_value(arg),
-            ('x', Value::Number(n)) => format!("{:x}", n.as_i64().unwrap_or(0)),
-            ('X', Value::Number(n)) => format!("{:X}", n.as_i64().unwrap_or(0)),
-            ('o', Value::Number(n)) => format!("{:o}", n.as_i64().unwrap_or(0)),
-            ('b', Value::Number(n)) => format!("{:b}", n.as_i64().unwrap_or(0)),
-            ('c', Value::Number(n)) => n
-                .as_u64()
-                .and_then(|c| char::from_u32(u32::try_from(c).ok()?))
-                .map(String::from)
-                .unwrap_or_default(),
-            ('x', Value::String(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
-            ('q', Value::String(s)) => format!("{s:?}"),
-            ('t', Value::Bool(b)) => b.to_string(),
-            ('s' | 'v', _) => {
-                let s = format_value(arg);
-                match prec {
-                    Some(p) if verb == 's' => s.chars().take(p).collect(),
-                    _ => s,
-                }
-            }
-            (v, a) => format!("%!{v}({}={})", kind(a), format_value(a)),
-        };
-        let len = body.chars().count();
-        let padded = match width {
-            Some(w) if w > len && minus => format!("{body}{}", " ".repeat(w - len)),
-            Some(w) if w > len && zero && matches!(arg, Value::Number(_)) => {
-                let (sign, digits) = body
-                    .strip_prefix('-')
-                    .map_or(("", body.as_str()), |d| ("-", d));
-                format!("{sign}{}{digits}", "0".repeat(w - len))
-            }
-            Some(w) if w > len => format!("{}{body}", " ".repeat(w - len)),
-            _ => body,
-        };
-        out.push_str(&padded);
-    }
-    if next < args.len() {
-        out.push_str("%!(EXTRA ");
-        out.push_str(
-            &args[next..]
-                .iter()
-                .map(format_value)
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        out.push(')');
-    }
-    out
+        (Kind::List(_), Kind::List(_)) => {
+            return Err("non-comparable type []interface {}".into());
+        }
+        (Kind::Map(_), Kind::Map(_)) => {
+            return Err("non-comparable type map[string]interface {}".into());
+        }
+        _ => {
+            return Err(format!(
+                "non-comparable types {} and {}",
+                a.type_name(),
+                b.type_name()
+            ));
+        }
+    })
 }
 
-/// Calls a function other than `and`/`or` (which evaluate lazily, in `eval`).
-pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-    let need = |n: usize| {
-        if args.len() < n {
-            Err(format!(
-                "wrong number of args for {name}: want at least {n} got {}",
-                args.len()
-            ))
-        } else {
-            Ok(())
+fn lt(a: &Val<'_>, b: &Val<'_>) -> Result<bool, String> {
+    let (k1, k2) = (basic(a), basic(b));
+    if k1 == Basic::Other || k2 == Basic::Other {
+        return Err(BAD_COMPARISON_TYPE.into());
+    }
+    if k1 != k2 {
+        return match (k1, k2) {
+            (Basic::Int, Basic::Uint) => Ok(int_of(a) < 0 || (int_of(a) as u64) < uint_of(b)),
+            (Basic::Uint, Basic::Int) => Ok(int_of(b) >= 0 && uint_of(a) < int_of(b) as u64),
+            _ => Err(BAD_COMPARISON.into()),
+        };
+    }
+    Ok(match (&a.kind, &b.kind) {
+        (Kind::Bool(_), _) => return Err(BAD_COMPARISON_TYPE.into()),
+        (Kind::Float(x), Kind::Float(y)) => x.partial_cmp(y) == Some(Ordering::Less),
+        (Kind::Int(x), Kind::Int(y)) => x < y,
+        (Kind::Str(x), Kind::Str(y)) => x.as_str() < y.as_str(),
+        _ => uint_of(a) < uint_of(b),
+    })
+}
+
+/// An integer operand of `index` or `slice`.
+fn index_arg(v: &Val<'_>, cap: usize) -> Result<usize, String> {
+    let x: i128 = match v.kind {
+        Kind::Int(i) => i128::from(i),
+        Kind::Uint(u) => i128::from(u),
+        Kind::Byte(b) => i128::from(b),
+        Kind::Nil => return Err("cannot index slice/array with nil".into()),
+        _ => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                v.type_name()
+            ));
         }
     };
-    match name {
-        "not" => {
-            if args.len() != 1 {
-                return Err(format!(
-                    "wrong number of args for not: want 1 got {}",
-                    args.len()
-                ));
+    let shown = if v.tainted {
+        "[sensitive]".to_owned()
+    } else {
+        x.to_string()
+    };
+    match usize::try_from(x) {
+        Ok(i) if i <= cap => Ok(i),
+        _ => Err(format!("index out of range: {shown}")),
+    }
+}
+
+fn index<'a>(args: &[Val<'a>], reader: Reader<'_>) -> R<'a> {
+    let taint = any_tainted(args);
+    let mut item = args[0].clone();
+    if matches!(item.kind, Kind::Nil) {
+        return Err("index of untyped nil".to_owned().into());
+    }
+    for (n, key) in args[1..].iter().enumerate() {
+        item = match &item.kind {
+            Kind::Nil if n > 0 => return Err("index of nil pointer".to_owned().into()),
+            Kind::List(l) => {
+                let i = index_arg(key, l.len())?;
+                let v = l
+                    .get(i)
+                    .ok_or_else(|| format!("index out of range: {}", shown(key, reader)))?;
+                reader.json(v).map_err(FmtError::from)?
             }
-            Ok(Value::Bool(!truthy(&args[0])))
-        }
-        "len" => {
-            need(1)?;
-            let n = match &args[0] {
-                Value::String(s) => s.len(),
-                Value::Array(a) => a.len(),
-                Value::Object(m) => m.len(),
-                other => return Err(format!("len of type {}", kind(other))),
-            };
-            Ok(Value::from(n))
-        }
-        "index" => {
-            need(1)?;
-            let mut v = &args[0];
-            for k in &args[1..] {
-                v = index_into(v, k)?;
+            Kind::Str(s) => {
+                let b = s.as_str().as_bytes();
+                let i = index_arg(key, b.len())?;
+                let byte = b
+                    .get(i)
+                    .ok_or_else(|| format!("index out of range: {}", shown(key, reader)))?;
+                Val::new(Kind::Byte(*byte))
             }
-            Ok(v.clone())
-        }
-        "slice" => {
-            need(1)?;
-            let bound = |i: usize| -> Result<usize, String> {
-                args.get(i)
-                    .and_then(Value::as_u64)
-                    .and_then(|v| usize::try_from(v).ok())
-                    .ok_or_else(|| "slice index must be a non-negative integer".to_owned())
-            };
-            match &args[0] {
-                Value::Array(a) => {
-                    let lo = if args.len() > 1 { bound(1)? } else { 0 };
-                    let hi = if args.len() > 2 { bound(2)? } else { a.len() };
-                    a.get(lo..hi)
-                        .map(|s| Value::Array(s.to_vec()))
-                        .ok_or_else(|| format!("slice [{lo}:{hi}] out of range"))
-                }
-                Value::String(s) => {
-                    let lo = if args.len() > 1 { bound(1)? } else { 0 };
-                    let hi = if args.len() > 2 { bound(2)? } else { s.len() };
-                    s.get(lo..hi)
-                        .map(|s| Value::String(s.to_owned()))
-                        .ok_or_else(|| format!("slice [{lo}:{hi}] out of range"))
-                }
-                other => Err(format!("can't slice item of type {}", kind(other))),
-            }
-        }
-        "eq" => {
-            need(2)?;
-            for b in &args[1..] {
-                if equal(&args[0], b)? {
-                    return Ok(Value::Bool(true));
-                }
-            }
-            Ok(Value::Bool(false))
-        }
-        "ne" => {
-            need(2)?;
-            Ok(Value::Bool(!equal(&args[0], &args[1])?))
-        }
-        "lt" | "le" | "gt" | "ge" => {
-            need(2)?;
-            let o = compare(&args[0], &args[1])?;
-            use std::cmp::Ordering::{Greater, Less};
-            Ok(Value::Bool(match name {
-                "lt" => o == Less,
-                "le" => o != Greater,
-                "gt" => o == Greater,
-                _ => o != Less,
-            }))
-        }
-        "print" => Ok(Value::String(sprint(args))),
-        "println" => Ok(Value::String(format!(
-            "{}\n",
-            args.iter().map(format_value).collect::<Vec<_>>().join(" ")
-        ))),
-        "printf" => {
-            need(1)?;
-            let Value::String(fmt) = &args[0] else {
-                return Err("printf: the format must be a string".into());
-            };
-            Ok(Value::String(sprintf(fmt, &args[1..])))
-        }
-        "html" => Ok(Value::String(
-            sprint(args)
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&#34;")
-                .replace('\'', "&#39;")
-                .replace('\0', "\u{FFFD}"),
-        )),
-        "js" => Ok(Value::String(
-            sprint(args)
-                .chars()
-                .map(|c| match c {
-                    '\\' => "\\\\".to_owned(),
-                    '\'' => "\\'".to_owned(),
-                    '"' => "\\\"".to_owned(),
-                    '<' => "\\u003C".to_owned(),
-                    '>' => "\\u003E".to_owned(),
-                    '&' => "\\u0026".to_owned(),
-                    '=' => "\\u003D".to_owned(),
-                    '\n' => "\\u000A".to_owned(),
-                    '\r' => "\\u000D".to_owned(),
-                    c => c.to_string(),
-                })
-                .collect(),
-        )),
-        "urlquery" => Ok(Value::String(
-            sprint(args)
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
+            Kind::Map(m) => {
+                let k = match &key.kind {
+                    Kind::Str(k) => k.as_str(),
+                    Kind::Nil => {
+                        return Err("value is nil; should be of type string".to_owned().into());
                     }
-                    b' ' => "+".to_owned(),
-                    b => format!("%{b:02X}"),
-                })
-                .collect(),
+                    _ => {
+                        return Err(format!(
+                            "value has type {}; should be string",
+                            key.type_name()
+                        )
+                        .into());
+                    }
+                };
+                match m.get(k) {
+                    Some(v) => reader.json(v).map_err(FmtError::from)?,
+                    None => Val::nil(),
+                }
+            }
+            _ => return Err(format!("can't index item of type {}", item.type_name()).into()),
+        };
+    }
+    Ok(item.taint(taint))
+}
+
+fn slice<'a>(args: &[Val<'a>]) -> R<'a> {
+    let taint = any_tainted(args);
+    let item = &args[0];
+    let indexes = &args[1..];
+    if matches!(item.kind, Kind::Nil) {
+        return Err("slice of untyped nil".to_owned().into());
+    }
+    if indexes.len() > 3 {
+        return Err(format!("too many slice indexes: {}", indexes.len()).into());
+    }
+    let len = match &item.kind {
+        Kind::Str(s) => {
+            if indexes.len() == 3 {
+                return Err("cannot 3-index slice a string".to_owned().into());
+            }
+            s.as_str().len()
+        }
+        Kind::List(l) => l.len(),
+        _ => return Err(format!("can't slice item of type {}", item.type_name()).into()),
+    };
+    let mut idx = [0, len, len];
+    for (i, x) in indexes.iter().enumerate() {
+        idx[i] = index_arg(x, len)?;
+    }
+    // Indexes computed from a secret are not shown.
+    let shown_index = |i: usize| {
+        if indexes.iter().any(|x| x.tainted) {
+            "[sensitive]".to_owned()
+        } else {
+            idx[i].to_string()
+        }
+    };
+    if idx[0] > idx[1] {
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            shown_index(0),
+            shown_index(1)
+        )
+        .into());
+    }
+    if indexes.len() == 3 && idx[1] > idx[2] {
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            shown_index(1),
+            shown_index(2)
+        )
+        .into());
+    }
+    let (lo, hi) = (idx[0], idx[1]);
+    Ok(match &item.kind {
+        Kind::List(l) => Val::new(Kind::List(&l[lo..hi])),
+        Kind::Str(s) => {
+            let text = s.as_str();
+            if !text.is_char_boundary(lo) || !text.is_char_boundary(hi) {
+                return Err(format!(
+                    "slice [{}:{}] would split a UTF-8 character (Vigo strings are text)",
+                    shown_index(0),
+                    shown_index(1)
+                )
+                .into());
+            }
+            match s {
+                Text::Borrowed(b) => Val::new(Kind::Str(Text::Borrowed(&b[lo..hi]))),
+                Text::Shared(r) => Val::string(r[lo..hi].to_owned(), false),
+            }
+        }
+        _ => unreachable!("checked above"),
+    }
+    .taint(taint))
+}
+
+fn length<'a>(v: &Val<'a>) -> R<'a> {
+    let n = match &v.kind {
+        Kind::Str(s) => s.as_str().len(),
+        Kind::List(l) => l.len(),
+        Kind::Map(m) => m.len(),
+        Kind::Nil => return Err("len of nil pointer".to_owned().into()),
+        _ => return Err(format!("len of type {}", v.type_name()).into()),
+    };
+    Ok(Val::new(Kind::Int(i64::try_from(n).unwrap_or(i64::MAX))).taint(v.tainted))
+}
+
+/// Go's `evalArgs` for the escapers: one string as is, else `Sprint` with nil shown as
+/// `<no value>`.
+fn escaper_text(
+    args: &[Val<'_>],
+    reader: Reader<'_>,
+    limit: usize,
+) -> Result<(String, bool), CallError> {
+    if let [v] = args
+        && let Some(s) = v.as_str()
+    {
+        return Ok((s.to_owned(), v.tainted));
+    }
+    let shown: Vec<Val<'_>> = args
+        .iter()
+        .map(|a| match a.kind {
+            Kind::Nil => Val::new(Kind::Str(Text::Borrowed("<no value>"))).taint(a.tainted),
+            _ => a.clone(),
+        })
+        .collect();
+    let mut p = Printer::new(reader, limit);
+    p.sprint(&shown)?;
+    Ok(p.finish())
+}
+
+/// Calls `name` (anything but `and`/`or`) on evaluated operands; `limit` bounds the text a
+/// function may produce.
+pub(crate) fn call<'a>(name: &str, args: &[Val<'a>], reader: Reader<'_>, limit: usize) -> R<'a> {
+    let taint = any_tainted(args);
+    let bool_val = |b: bool| Val::new(Kind::Bool(b)).taint(taint);
+    match name {
+        "not" => Ok(bool_val(!args[0].truth())),
+        "len" => length(&args[0]),
+        "index" => index(args, reader),
+        "slice" => slice(args),
+        "call" => Err(match args[0].kind {
+            Kind::Nil => "call of nil".to_owned().into(),
+            _ => format!("non-function of type {}", args[0].type_name()).into(),
+        }),
+        "eq" => {
+            if args.len() < 2 {
+                return Err("missing argument for comparison".to_owned().into());
+            }
+            for b in &args[1..] {
+                if eq_one(&args[0], b)? {
+                    return Ok(bool_val(true));
+                }
+            }
+            Ok(bool_val(false))
+        }
+        "ne" => Ok(bool_val(!eq_one(&args[0], &args[1])?)),
+        "lt" => Ok(bool_val(lt(&args[0], &args[1])?)),
+        "le" => Ok(bool_val(
+            lt(&args[0], &args[1])? || eq_one(&args[0], &args[1])?,
         )),
-        other => Err(format!("function `{other}` not defined")),
+        "gt" => Ok(bool_val(
+            !(lt(&args[0], &args[1])? || eq_one(&args[0], &args[1])?),
+        )),
+        "ge" => Ok(bool_val(!lt(&args[0], &args[1])?)),
+        "print" | "println" | "printf" => {
+            let mut p = Printer::new(reader, limit);
+            match name {
+                "print" => p.sprint(args)?,
+                "println" => p.sprintln(args)?,
+                _ => {
+                    let format = args[0].as_str().unwrap_or_default();
+                    p.sprintf(format, &args[1..])?;
+                }
+            }
+            let (s, tainted) = p.finish();
+            Ok(Val::string(s, tainted || taint))
+        }
+        "html" | "js" | "urlquery" => {
+            let (s, tainted) = escaper_text(args, reader, limit)?;
+            let out = match name {
+                "html" => escape::html(&s),
+                "js" => escape::js(&s),
+                _ => escape::urlquery(&s),
+            };
+            if out.len() > limit {
+                return Err(FmtError::TooLarge(limit).into());
+            }
+            Ok(Val::string(out, tainted || taint))
+        }
+        other => Err(format!("function `{other}` not defined").into()),
     }
 }
