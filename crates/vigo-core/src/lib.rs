@@ -1,9 +1,12 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
-//! ed25519 signing, guardrails. Agent, server and CLI all speak these types.
+//! ed25519 signing, key-rotation announcements, certificate renewal timing, guardrails.
+//! Agent, server and CLI all speak these types.
 
 pub mod action;
 pub mod bundle;
 pub mod guardrails;
+pub mod renewal;
+pub mod rotation;
 pub mod signing;
 
 pub use action::Action;
