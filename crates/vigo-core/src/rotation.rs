@@ -229,10 +229,7 @@ mod tests {
         let mut broken = chain.clone();
         broken[1] = sign_rotation(&key(9), &keys[2].verifying_key());
         let err = verify_chain(&broken, &keys[0].verifying_key()).unwrap_err();
-        assert!(
-            err.to_string().starts_with("rotation 2 of 3: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("rotation 2 of 3: "), "{err}");
         let long = vec![chain[0].clone(); MAX_CHAIN + 1];
         assert_eq!(
             verify_chain(&long, &keys[0].verifying_key()),

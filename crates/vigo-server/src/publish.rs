@@ -444,12 +444,7 @@ impl Publisher {
         }
         self.audit(actor, action, Some(info.version.clone()), detail)
             .await;
-        self.swap(Live::new(
-            info.clone(),
-            stack,
-            &self.options,
-            &self.keys,
-        ));
+        self.swap(Live::new(info.clone(), stack, &self.options, &self.keys));
         tracing::info!(version = %info.version, actor, "configuration published");
         Ok(info)
     }

@@ -879,10 +879,7 @@ impl Agent {
     }
 
     /// `RenewCertificate` for a CSR from a fresh key: the new key (PEM) and the answer.
-    async fn renew(
-        &self,
-        server: &Server,
-    ) -> (String, Result<RenewCertificateResponse, Status>) {
+    async fn renew(&self, server: &Server) -> (String, Result<RenewCertificateResponse, Status>) {
         let key = rcgen::KeyPair::generate().unwrap();
         let csr = rcgen::CertificateParams::new(vec!["ignored.example".to_owned()])
             .unwrap()
@@ -948,7 +945,11 @@ async fn an_envoy_renews_its_certificate_and_the_next_handshake_uses_it() {
     assert_eq!(serial, renewed.serial);
     assert_ne!(serial, old_serial);
     let new_key_pair = rcgen::KeyPair::from_pem(&new_key).unwrap();
-    assert_eq!(public_key, new_key_pair.public_key_raw(), "the CSR's new key");
+    assert_eq!(
+        public_key,
+        new_key_pair.public_key_raw(),
+        "the CSR's new key"
+    );
     let lifetime = renewed.not_after_unix - now();
     assert!(
         (364 * 86_400..=366 * 86_400).contains(&lifetime),

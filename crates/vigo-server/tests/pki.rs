@@ -653,7 +653,10 @@ fn a_rotated_bundle_key_and_its_chain_survive_a_restart() {
     let k0 = pki.signing_key();
     let first = pki.bundle_keys().rotate(1_000).unwrap();
     let second = pki.bundle_keys().rotate(2_000).unwrap();
-    assert_eq!(first.old_key_id, vigo_core::signing::key_id(&k0.verifying_key()));
+    assert_eq!(
+        first.old_key_id,
+        vigo_core::signing::key_id(&k0.verifying_key())
+    );
     assert_eq!(second.old_key_id, first.new_key_id);
     assert_eq!(pki.signing_key_id(), second.new_key_id);
     assert_eq!(mode(&dir.path().join("tls/bundle_key")), 0o600);
@@ -675,12 +678,14 @@ fn a_rotated_bundle_key_and_its_chain_survive_a_restart() {
             .len(),
         1
     );
-    assert!(keys
-        .rotations_between(&second.new_key_id, &second.new_key_id)
-        .is_empty());
-    assert!(keys
-        .rotations_between("0000000000000000", &second.new_key_id)
-        .is_empty());
+    assert!(
+        keys.rotations_between(&second.new_key_id, &second.new_key_id)
+            .is_empty()
+    );
+    assert!(
+        keys.rotations_between("0000000000000000", &second.new_key_id)
+            .is_empty()
+    );
 }
 
 #[test]

@@ -34,8 +34,8 @@ use vigo_core::Action;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
 use vigo_proto::v1::{
     AgentFrame, CheckInRequest, CheckInResponse, Keepalive, NoChange, RegisterRequest,
-    RegisterResponse, ReportResultRequest, ReportResultResponse, ReportTraitsRequest,
-    RenewCertificateResponse, ReportTraitsResponse, ResolveSecretsRequest, ResolveSecretsResponse,
+    RegisterResponse, RenewCertificateResponse, ReportResultRequest, ReportResultResponse,
+    ReportTraitsRequest, ReportTraitsResponse, ResolveSecretsRequest, ResolveSecretsResponse,
     ServerFrame, SignedBundle, SignedRequest, agent_frame, check_in_response, server_frame,
 };
 

@@ -216,10 +216,7 @@ impl BundleKeys {
     /// for every bundle signed from now on. Rotations are serialized. Returns what was
     /// done.
     pub fn rotate(&self, now: i64) -> Result<RotationInfo, PkiError> {
-        let _one_at_a_time = self
-            .rotating
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _one_at_a_time = self.rotating.lock().unwrap_or_else(PoisonError::into_inner);
         let (old, mut chain) = {
             let state = read(&self.state);
             (state.key.clone(), state.chain.clone())
@@ -312,11 +309,12 @@ fn load_chain(path: &Path, current: &VerifyingKey) -> Result<Vec<Step>, PkiError
             });
         }
     };
-    let file: ChainFile = serde_json::from_str(&text)
-        .map_err(|e| invalid(format!("not a rotation chain: {e}")))?;
+    let file: ChainFile =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not a rotation chain: {e}")))?;
     let mut chain: Vec<Step> = Vec::with_capacity(file.rotations.len());
     for (i, record) in file.rotations.iter().enumerate() {
-        let step = Step::from_record(record).map_err(|why| invalid(format!("rotation {}: {why}", i + 1)))?;
+        let step = Step::from_record(record)
+            .map_err(|why| invalid(format!("rotation {}: {why}", i + 1)))?;
         if let Some(previous) = chain.last()
             && previous.announcement.new_public_key != step.old.as_bytes()
         {

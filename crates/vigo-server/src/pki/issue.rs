@@ -233,7 +233,10 @@ pub(super) fn validity(
     let at = |t: x509_parser::time::ASN1Time| {
         OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| format!("bad validity: {e}"))
     };
-    Ok((at(cert.validity().not_before)?, at(cert.validity().not_after)?))
+    Ok((
+        at(cert.validity().not_before)?,
+        at(cert.validity().not_after)?,
+    ))
 }
 
 /// The DNS and IP SANs of a certificate.

@@ -145,8 +145,7 @@ impl Pki {
         if !server.ours {
             return Ok(ServerCertRenewal::External { not_after });
         }
-        let renew_at =
-            vigo_core::renewal::renew_at(server.not_before.unix_timestamp(), not_after);
+        let renew_at = vigo_core::renewal::renew_at(server.not_before.unix_timestamp(), not_after);
         if now.unix_timestamp() < renew_at {
             return Ok(ServerCertRenewal::NotDue { renew_at });
         }
