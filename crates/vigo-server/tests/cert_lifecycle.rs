@@ -12,7 +12,6 @@
 //! two rotations follows both at once, and bundles of the new key verify after a
 //! publish and a server restart.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,22 +23,11 @@ const VIGO: &str = "/usr/local/sbin/vigo";
 const DAY: i64 = 86_400;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    vigo_testkit::free_port().expect("a free port")
 }
 
 fn vigo_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_vigosrv")).with_file_name("vigo");
-    assert!(
-        p.is_file(),
-        "{} is missing: build the agent too (cargo build -p vigo-agent), with the same \
-         CARGO_TARGET_DIR",
-        p.display()
-    );
-    p
+    vigo_testkit::binary_beside(Path::new(env!("CARGO_BIN_EXE_vigosrv")), "vigo").unwrap()
 }
 
 fn now() -> i64 {

@@ -33,4 +33,4 @@ pub use footprint::Footprint;
 pub use netns::{Netns, NetnsPair, NetnsStar, Side};
 pub use output::Output;
 pub use sandbox::{SandboxBuilder, SandboxRoot};
-pub use vigosrv::{Vigosrv, VigosrvOptions};
+pub use vigosrv::{Vigosrv, VigosrvOptions, binary_beside, free_port};

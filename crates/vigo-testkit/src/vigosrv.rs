@@ -181,6 +181,28 @@ impl Drop for Vigosrv {
     }
 }
 
+/// A TCP port free on 127.0.0.1 right now, for a server the test starts next.
+pub fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(Error::io("binding", "127.0.0.1:0"))
+}
+
+/// The binary `name` the workspace build put beside `exe` (a test's own
+/// `CARGO_BIN_EXE_…`), e.g. the agent beside `vigosrv`; an error says how to build it.
+pub fn binary_beside(exe: &Path, name: &str) -> Result<PathBuf, Error> {
+    let p = exe.with_file_name(name);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(Error::Other(format!(
+            "{} is missing: build it with the same CARGO_TARGET_DIR (cargo build --workspace)",
+            p.display()
+        )))
+    }
+}
+
 /// `program`, run inside the network namespace at `netns` when given.
 fn netns_command(netns: Option<&str>, program: &Path) -> Command {
     match netns {
