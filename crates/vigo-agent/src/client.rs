@@ -7,7 +7,9 @@
 //!   `--cert-file`/`--key-file`; `Register` is the one call made without a client
 //!   certificate ([`TlsMaterial::for_register`]).
 //! - **One connection, reused**: a [`Client`] dials once and keeps its channel; a
-//!   transport failure drops it and the next call dials again.
+//!   transport failure drops it and the next call dials again. A renewed client
+//!   certificate ([`Client::set_tls`]) is used from the next connection on, by the
+//!   client and every [`sibling`](Client::sibling) (the held stream).
 //! - **Fallback**: the addresses are tried in order (the primary — the bolt when routed —
 //!   then `fallback_servers`); a call that cannot reach one server moves to the next.
 //!   Only unreachability moves on: an answer from a server (even a refusal) is final.
@@ -15,7 +17,7 @@
 //!   client's RPC timeout ([`DEFAULT_RPC_TIMEOUT`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
@@ -25,8 +27,8 @@ use tonic::{Code, Status, Streaming};
 use vigo_proto::v1::agent_client::AgentClient;
 use vigo_proto::v1::{
     AgentFrame, CheckInRequest, CheckInResponse, RegisterRequest, RegisterResponse,
-    ReportResultRequest, ReportTraitsRequest, ResolveSecretsRequest, ResolveSecretsResponse,
-    ServerFrame, SignedRequest,
+    RenewCertificateRequest, RenewCertificateResponse, ReportResultRequest, ReportTraitsRequest,
+    ResolveSecretsRequest, ResolveSecretsResponse, ServerFrame, SignedRequest,
 };
 
 use crate::identity::AgentIdentity;
@@ -231,7 +233,7 @@ pub struct Client {
     addresses: Vec<String>,
     current: usize,
     channel: Option<AgentClient<Channel>>,
-    tls: TlsMaterial,
+    tls: Arc<RwLock<TlsMaterial>>,
     identity: Arc<AgentIdentity>,
     envoy_id: String,
     rpc_timeout: Duration,
@@ -268,7 +270,7 @@ impl Client {
             addresses: list,
             current: 0,
             channel: None,
-            tls,
+            tls: Arc::new(RwLock::new(tls)),
             identity,
             envoy_id: envoy_id.into(),
             rpc_timeout: DEFAULT_RPC_TIMEOUT,
@@ -306,19 +308,31 @@ impl Client {
             addresses: self.addresses.clone(),
             current: 0,
             channel: None,
-            tls: self.tls.clone(),
+            tls: Arc::clone(&self.tls),
             identity: Arc::clone(&self.identity),
             envoy_id: self.envoy_id.clone(),
             rpc_timeout: self.rpc_timeout,
         }
     }
 
+    /// Presents `tls` from the next connection on (a renewed client certificate): the
+    /// current connection is dropped, and siblings pick it up when they dial again.
+    pub fn set_tls(&mut self, tls: TlsMaterial) {
+        *self.tls.write().unwrap_or_else(PoisonError::into_inner) = tls;
+        self.channel = None;
+    }
+
     async fn dial(&self, address: &str) -> Result<AgentClient<Channel>, String> {
         let (uri, domain) = endpoint_parts(address).map_err(|e| e.to_string())?;
+        let material = self
+            .tls
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let mut tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&self.tls.ca_pem))
+            .ca_certificate(Certificate::from_pem(&material.ca_pem))
             .domain_name(domain);
-        if let Some((cert, key)) = &self.tls.client {
+        if let Some((cert, key)) = &material.client {
             tls = tls.identity(Identity::from_pem(cert, key));
         }
         let endpoint = Endpoint::from_shared(uri)
@@ -470,6 +484,19 @@ impl Client {
             "ResolveSecrets",
             request.encode_to_vec(),
             |mut c, r| async move { c.resolve_secrets(r).await },
+        )
+        .await
+    }
+
+    /// `RenewCertificate`: a new client certificate for the CSR's key.
+    pub async fn renew_certificate(
+        &mut self,
+        request: &RenewCertificateRequest,
+    ) -> Result<RenewCertificateResponse, ClientError> {
+        self.call(
+            "RenewCertificate",
+            request.encode_to_vec(),
+            |mut c, r| async move { c.renew_certificate(r).await },
         )
         .await
     }

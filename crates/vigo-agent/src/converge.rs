@@ -3,9 +3,11 @@
 //! ```text
 //! check in (policy_version, state_fingerprint, traits_hash)
 //!   ├─ reachable:   no_change → the cached bundle | SignedBundle → verify (pinned key,
-//!   │               max age) → state store;  redirect → config `bolt`;  key rotation
-//!   │               (signed by the old key) → re-pin;  want_traits → ReportTraits;
-//!   │               drain the offline queue (in order, each deleted once acknowledged)
+//!   │               max age) → state store;  redirect → config `bolt`;  key rotations
+//!   │               (each signed by the key before) → re-pin (`repin`);  want_traits →
+//!   │               ReportTraits;  client certificate in its last third → renew
+//!   │               (`renew`);  drain the offline queue (in order, each deleted once
+//!   │               acknowledged)
 //!   └─ unreachable: the cached bundle (re-verified), until its max age
 //! expired bundle → stop, record why (`vigo status` shows it)
 //! ResolveSecrets for the bundle's markers (memory only, online only)
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,9 +38,8 @@ use vigo_core::signing::{self, VerifyError};
 use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 use vigo_proto::v1::{
-    CheckInRequest, CheckInResponse, KeyRotation, PolicyBundle, ReportResultRequest,
-    ReportTraitsRequest, ResolveSecretsRequest, ResourceResult as WireResult, SignedBundle,
-    check_in_response::Outcome,
+    CheckInRequest, CheckInResponse, PolicyBundle, ReportResultRequest, ReportTraitsRequest,
+    ResolveSecretsRequest, ResourceResult as WireResult, SignedBundle, check_in_response::Outcome,
 };
 
 use crate::client::{Client, TlsMaterial};
@@ -47,7 +48,7 @@ use crate::engine::{
 };
 use crate::identity::AgentIdentity;
 use crate::preempt::ConvergenceGuard;
-use crate::register_cmd::{AGENT_KEY, SERVER_PUB, load_pinned_key, pin_server_key, write_config};
+use crate::register_cmd::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
 use crate::reports::{self, Bounds, Drained};
 use crate::resource_cmd::{DEFAULT_TIMEOUT, guardrail};
 use crate::settings::{ConfigFile, DATA_DIR, STATE_ROOT, Settings};
@@ -59,8 +60,6 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 pub const STATE_ROOT_ENV: &str = "VIGO_STATE_ROOT";
 /// Test-only override of the data directory (`/etc/vigo-envoy`).
 pub const DATA_DIR_ENV: &str = "VIGO_DATA_DIR";
-/// The domain-separation prefix of a key-rotation signature.
-pub const ROTATION_CONTEXT: &[u8] = b"vigo.v1.rotate\0";
 
 const META_CYCLE: &str = "cycle";
 const META_TRAIT_CACHE: &str = "trait_cache";
@@ -132,31 +131,6 @@ pub fn accept_bundle(
     let bundle = signing::verify(signed, pinned)?;
     signing::check_age(&bundle, now_unix)?;
     Ok(bundle)
-}
-
-/// Checks a key rotation: signed by the current key over `"vigo.v1.rotate\0" || new key`,
-/// and its key id matches the new key. Returns the new key to pin.
-pub fn accept_rotation(
-    rotation: &KeyRotation,
-    current: &VerifyingKey,
-) -> Result<VerifyingKey, String> {
-    let new: [u8; 32] = rotation
-        .new_public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| "the new key is not 32 bytes".to_owned())?;
-    let new = VerifyingKey::from_bytes(&new).map_err(|_| "the new key is not ed25519")?;
-    let sig = Signature::from_slice(&rotation.signature)
-        .map_err(|_| "malformed rotation signature".to_owned())?;
-    let mut message = ROTATION_CONTEXT.to_vec();
-    message.extend_from_slice(&rotation.new_public_key);
-    current
-        .verify_strict(&message, &sig)
-        .map_err(|_| "the rotation is not signed by the pinned key".to_owned())?;
-    if !rotation.new_key_id.is_empty() && rotation.new_key_id != signing::key_id(&new) {
-        return Err("the new key id does not match the new key".into());
-    }
-    Ok(new)
 }
 
 /// The fingerprint of the held bundle sent at check-in: hex SHA-256 of its signed payload
@@ -381,6 +355,11 @@ impl Converger {
         only_crate: Option<String>,
     ) -> Result<Self, ConvergeError> {
         let store = StateStore::open(&settings.state_dir)?;
+        match crate::renew::finish_interrupted(&settings.cert_file, &settings.key_file) {
+            Ok(Some(what)) => eprintln!("vigo: {what}"),
+            Ok(None) => {}
+            Err(e) => return Err(ConvergeError::Files(e.to_string())),
+        }
         let pinned = load_pinned_key(&settings.data_dir.join(SERVER_PUB))
             .map_err(|e| ConvergeError::Files(e.to_string()))?;
         let (client, client_problem) = match build_client(&settings) {
@@ -498,6 +477,11 @@ impl Converger {
             traits_json: Vec::new(),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             traceparent: String::new(),
+            pinned_key_id: self
+                .pinned
+                .as_ref()
+                .map(signing::key_id)
+                .unwrap_or_default(),
         };
         let mut online = false;
         let mut fresh: Option<(SignedBundle, PolicyBundle)> = None;
@@ -513,9 +497,15 @@ impl Converger {
                     fresh = self.handle_check_in(response, now)?;
                 }
                 Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
-                Err(e) if e.is_unreachable() => tracing::warn!("offline: {e}"),
+                Err(e) if e.is_unreachable() => {
+                    tracing::warn!("offline: {e}");
+                    crate::renew::explain_unreachable(&self.settings, now);
+                }
                 Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
             },
+        }
+        if online && let Some(client) = self.client.as_mut() {
+            crate::renew::renew_on_check_in(client, &self.settings, now).await;
         }
         if online && self.want_traits {
             self.upload_traits(&traits_hash).await;
@@ -758,22 +748,12 @@ impl Converger {
         }
         self.observe_only = response.observe_only;
         self.want_traits = response.want_traits;
-        if let Some(rotation) = &response.key_rotation
-            && !rotation.new_public_key.is_empty()
+        let pin_file = self.settings.data_dir.join(SERVER_PUB);
+        if let Some(new) =
+            crate::repin::repin_on_check_in(&response, self.pinned.as_ref(), &pin_file)
+                .map_err(|e| ConvergeError::Files(e.to_string()))?
         {
-            match self.pinned.as_ref().map(|k| accept_rotation(rotation, k)) {
-                Some(Ok(new)) => {
-                    pin_server_key(&self.settings.data_dir.join(SERVER_PUB), &new)
-                        .map_err(|e| ConvergeError::Files(e.to_string()))?;
-                    tracing::info!(
-                        "server bundle-signing key rotated to {}",
-                        signing::key_id(&new)
-                    );
-                    self.pinned = Some(new);
-                }
-                Some(Err(why)) => tracing::warn!("key rotation refused: {why}"),
-                None => tracing::warn!("key rotation ignored: no key is pinned"),
-            }
+            self.pinned = Some(new);
         }
         if !response.redirect.is_empty()
             && self.settings.bolt.as_deref() != Some(response.redirect.as_str())
@@ -890,7 +870,6 @@ impl Converger {
 
 #[cfg(test)]
 mod tests {
-    use ed25519_dalek::{Signer, SigningKey};
     use vigo_proto::v1::{Configcrate, Resource};
 
     use super::*;
@@ -928,34 +907,6 @@ mod tests {
             unusable_secret(b"x__VIGO_SECRET__other__END__"),
             Some("holds a Vigo secret marker")
         );
-    }
-
-    #[test]
-    fn rotation_must_be_signed_by_the_pinned_key() {
-        let old = SigningKey::from_bytes(&[1; 32]);
-        let new = SigningKey::from_bytes(&[2; 32]);
-        let new_pub = new.verifying_key().to_bytes().to_vec();
-        let mut msg = ROTATION_CONTEXT.to_vec();
-        msg.extend_from_slice(&new_pub);
-        let good = KeyRotation {
-            new_public_key: new_pub.clone(),
-            new_key_id: signing::key_id(&new.verifying_key()),
-            signature: old.sign(&msg).to_bytes().to_vec(),
-        };
-        assert_eq!(
-            accept_rotation(&good, &old.verifying_key()).unwrap(),
-            new.verifying_key()
-        );
-        let forged = KeyRotation {
-            signature: new.sign(&msg).to_bytes().to_vec(),
-            ..good.clone()
-        };
-        assert!(accept_rotation(&forged, &old.verifying_key()).is_err());
-        let wrong_id = KeyRotation {
-            new_key_id: "00".into(),
-            ..good
-        };
-        assert!(accept_rotation(&wrong_id, &old.verifying_key()).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `vigo` agent: command line, settings, state store, engine, gRPC client,
-//! convergence cycle, daemon loop and enrollment.
+//! convergence cycle, daemon loop, enrollment, certificate renewal and key re-pinning.
 //!
 //! The binary in `main.rs` is a thin edge over this library so integration tests and
 //! benchmarks can drive the same code.
@@ -17,6 +17,8 @@ pub mod leftovers;
 pub mod logging;
 pub mod preempt;
 pub mod register_cmd;
+pub mod renew;
+pub mod repin;
 pub mod reports;
 pub mod resource_cmd;
 pub mod run_cmd;

@@ -11,6 +11,9 @@
 //! `Policy:           (cached bundle does not verify: …)`, never its claimed version.
 //! A `Rejected results:` line follows `Pending results:` once the server has refused a
 //! report for good.
+//! One line is added after the reference's last, when the envoy has a client certificate:
+//! `Client cert:` with its expiry, and `renewal due` in the last third of its lifetime
+//! (see [`crate::renew`]).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ use vigo_proto::v1::PolicyBundle;
 
 use crate::converge::{CachedBundleError, verify_cached};
 use crate::register_cmd::{SERVER_PUB, load_pinned_key};
+use crate::renew::{CertValidity, readable_time};
 use crate::settings::Settings;
 use crate::state::{Rejected, StateError, StateStore};
 
@@ -42,6 +46,22 @@ pub struct StatusView {
     pub store: Result<StoreView, String>,
     /// Whether the server's bundle-signing key is pinned locally.
     pub server_pubkey: bool,
+    /// The client certificate (`None`: no certificate file, not enrolled), or why it
+    /// cannot be read.
+    pub client_cert: Option<Result<ClientCertView, String>>,
+}
+
+/// The client certificate's expiry, as of the status time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertView {
+    /// When it expires (Unix seconds).
+    pub not_after: i64,
+    /// When its renewal is due (Unix seconds).
+    pub renew_at: i64,
+    /// It is in the last third of its lifetime: the next check-in renews it.
+    pub renewal_due: bool,
+    /// It has expired: the server refuses it; the envoy must enroll again.
+    pub expired: bool,
 }
 
 /// The parts of the status that come from the state store.
@@ -109,6 +129,20 @@ pub fn gather(settings: &Settings, now_unix: i64) -> StatusView {
         state_dir: settings.state_dir.clone(),
         store: read_store(settings, now_unix),
         server_pubkey: settings.data_dir.join(SERVER_PUB).is_file(),
+        client_cert: client_cert(settings, now_unix),
+    }
+}
+
+fn client_cert(settings: &Settings, now_unix: i64) -> Option<Result<ClientCertView, String>> {
+    match CertValidity::read(&settings.cert_file) {
+        Ok(None) => None,
+        Ok(Some(v)) => Some(Ok(ClientCertView {
+            not_after: v.not_after,
+            renew_at: v.renew_at(),
+            renewal_due: v.renewal_due(now_unix),
+            expired: v.expired(now_unix),
+        })),
+        Err(e) => Some(Err(e.to_string())),
     }
 }
 
@@ -263,6 +297,27 @@ pub fn render(v: &StatusView) -> String {
         "Server pubkey:    {}",
         if v.server_pubkey { "present" } else { "absent" }
     );
+    match &v.client_cert {
+        None => {}
+        Some(Err(why)) => {
+            let _ = writeln!(o, "Client cert:      (unreadable: {why})");
+        }
+        Some(Ok(c)) if c.expired => {
+            let _ = writeln!(
+                o,
+                "Client cert:      expired {} (enroll again: vigo bootstrap --force)",
+                readable_time(c.not_after)
+            );
+        }
+        Some(Ok(c)) => {
+            let _ = writeln!(
+                o,
+                "Client cert:      expires {}{}",
+                readable_time(c.not_after),
+                if c.renewal_due { " (renewal due)" } else { "" }
+            );
+        }
+    }
     o
 }
 
@@ -362,6 +417,16 @@ pub fn to_json(v: &StatusView) -> serde_json::Value {
         "state_dir": v.state_dir,
         "state_store": store,
         "server_pubkey": v.server_pubkey,
+        "client_cert": v.client_cert.as_ref().map(|c| match c {
+            Err(why) => json!({ "error": why }),
+            Ok(c) => json!({
+                "not_after_unix": c.not_after,
+                "not_after": readable_time(c.not_after),
+                "renew_at_unix": c.renew_at,
+                "renewal_due": c.renewal_due,
+                "expired": c.expired,
+            }),
+        }),
     })
 }
 
@@ -424,6 +489,7 @@ mod tests {
                 rejected: Rejected::default(),
             }),
             server_pubkey: true,
+            client_cert: None,
         }
     }
 
@@ -491,6 +557,52 @@ Pending results:  (state store unavailable)
 Server pubkey:    absent
 "
         );
+    }
+
+    #[test]
+    fn the_client_cert_line_follows_the_reference_lines() {
+        let mut v = reference_view();
+        let cert = |renewal_due, expired| {
+            Some(Ok(ClientCertView {
+                not_after: 1_805_205_600,
+                renew_at: 1_794_693_600,
+                renewal_due,
+                expired,
+            }))
+        };
+        let mut lines = Vec::new();
+        for c in [
+            cert(false, false),
+            cert(true, false),
+            cert(true, true),
+            Some(Err(
+                "/etc/vigo-envoy/cert.pem: not a PEM certificate: …".into()
+            )),
+        ] {
+            v.client_cert = c;
+            let out = render(&v);
+            assert!(
+                out.starts_with(REFERENCE),
+                "the reference lines stay as they are"
+            );
+            lines.push(out[REFERENCE.len()..].to_owned());
+        }
+        insta::assert_snapshot!(lines.concat(), @r"
+        Client cert:      expires 2027-03-16 14:00:00 UTC
+        Client cert:      expires 2027-03-16 14:00:00 UTC (renewal due)
+        Client cert:      expired 2027-03-16 14:00:00 UTC (enroll again: vigo bootstrap --force)
+        Client cert:      (unreadable: /etc/vigo-envoy/cert.pem: not a PEM certificate: …)
+        ");
+        v.client_cert = cert(true, false);
+        insta::assert_json_snapshot!(to_json(&v)["client_cert"], @r#"
+        {
+          "expired": false,
+          "not_after": "2027-03-16 14:00:00 UTC",
+          "not_after_unix": 1805205600,
+          "renew_at_unix": 1794693600,
+          "renewal_due": true
+        }
+        "#);
     }
 
     #[test]

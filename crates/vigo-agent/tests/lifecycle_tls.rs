@@ -2,8 +2,10 @@
 //! certificates made with rcgen, requests whose signatures the endpoint checks with
 //! `client::signed_bytes`, fallback past a dead address, refusal without a client
 //! certificate, and one online convergence cycle (bundle verified and cached, report
-//! acknowledged). It checks the agent's side of the wire; end-to-end tests against the
-//! real `vigosrv` are separate.
+//! acknowledged). The life cycle: a client certificate in its last third renewed by the
+//! cycle and presented from the next handshake on; a chain of key rotations re-pinned
+//! and a forged one refused. It checks the agent's side of the wire; end-to-end tests
+//! against the real `vigosrv` are separate.
 
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
@@ -24,15 +26,38 @@ use vigo_agent::register_cmd::{SERVER_PUB, pin_server_key};
 use vigo_agent::settings::Settings;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
 use vigo_proto::v1::{
-    CheckInRequest, CheckInResponse, PolicyBundle, RegisterResponse, ReportResultRequest,
-    ReportResultResponse, ReportTraitsResponse, ResolveSecretsResponse, ServerFrame, SignedRequest,
-    check_in_response,
+    CheckInRequest, CheckInResponse, KeyRotation, PolicyBundle, RegisterResponse,
+    RenewCertificateRequest, RenewCertificateResponse, ReportResultRequest, ReportResultResponse,
+    ReportTraitsResponse, ResolveSecretsResponse, ServerFrame, SignedRequest, check_in_response,
 };
 
 struct Pki {
     ca: String,
+    issuer: Arc<Issuer<'static, KeyPair>>,
     server: (String, String),
     client: (String, String),
+}
+
+const DAY: i64 = 86_400;
+
+/// A client certificate for `envoy-1` signed by `issuer`, valid `days_before` days in the
+/// past to `days_after` days ahead, for `key`.
+fn client_cert(
+    issuer: &Issuer<'static, KeyPair>,
+    key: &KeyPair,
+    days_before: i64,
+    days_after: i64,
+) -> String {
+    let now = vigo_agent::converge::now_unix();
+    let at = |t| time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "envoy-1");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    client.not_before = at(now - days_before * DAY);
+    client.not_after = at(now + days_after * DAY);
+    client.signed_by(key, issuer).unwrap().pem()
 }
 
 fn pki() -> Pki {
@@ -48,16 +73,13 @@ fn pki() -> Pki {
         .signed_by(&server_key, &issuer)
         .unwrap();
     let client_key = KeyPair::generate().unwrap();
-    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client
-        .distinguished_name
-        .push(DnType::CommonName, "envoy-1");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client = client.signed_by(&client_key, &issuer).unwrap();
+    // Day 10 of 365: not due for renewal.
+    let client = client_cert(&issuer, &client_key, 10, 355);
     Pki {
         ca: ca_pem,
+        issuer: Arc::new(issuer),
         server: (server.pem(), server_key.serialize_pem()),
-        client: (client.pem(), client_key.serialize_pem()),
+        client: (client, client_key.serialize_pem()),
     }
 }
 
@@ -65,19 +87,34 @@ fn pki() -> Pki {
 struct Seen {
     methods: Vec<String>,
     reports: Vec<ReportResultRequest>,
+    /// The client certificate each request came with (DER).
+    peer_certs: Vec<Vec<u8>>,
+    /// The key id each check-in said it pinned.
+    pinned: Vec<String>,
+    /// The certificates issued by `RenewCertificate` (PEM).
+    renewed: Vec<String>,
+}
+
+/// What a check-in answers with instead of the usual bundle: rotations, and a bundle
+/// signed by this key.
+struct Rotated {
+    chain: Vec<KeyRotation>,
+    signer: SigningKey,
 }
 
 struct Endpoint {
     agent_key: VerifyingKey,
     bundle_key: SigningKey,
+    issuer: Arc<Issuer<'static, KeyPair>>,
+    rotated: Arc<Mutex<Option<Rotated>>>,
     seen: Arc<Mutex<Seen>>,
 }
 
 impl Endpoint {
     fn check(&self, req: &Request<SignedRequest>, method: &str) -> Result<(), Status> {
-        if req.peer_certs().is_none_or(|c| c.is_empty()) {
+        let Some(leaf) = req.peer_certs().and_then(|c| c.first().cloned()) else {
             return Err(Status::unauthenticated("no client certificate"));
-        }
+        };
         let r = req.get_ref();
         let msg = signed_bytes(method, &r.envoy_id, r.timestamp_unix, &r.nonce, &r.body);
         let sig = Signature::from_slice(&r.signature)
@@ -88,7 +125,9 @@ impl Endpoint {
         if r.envoy_id != "envoy-1" || r.nonce.len() != 16 {
             return Err(Status::unauthenticated("bad envelope"));
         }
-        self.seen.lock().unwrap().methods.push(method.to_owned());
+        let mut seen = self.seen.lock().unwrap();
+        seen.methods.push(method.to_owned());
+        seen.peer_certs.push(leaf.as_ref().to_vec());
         Ok(())
     }
 }
@@ -112,12 +151,27 @@ impl Agent for Endpoint {
         self.check(&r, "CheckIn")?;
         let body = CheckInRequest::decode(r.get_ref().body.as_slice())
             .map_err(|_| Status::invalid_argument("body"))?;
+        self.seen
+            .lock()
+            .unwrap()
+            .pinned
+            .push(body.pinned_key_id.clone());
         let bundle = PolicyBundle {
             version: "20260202T000000Z".into(),
             max_age_secs: 3600,
             issued_at_unix: vigo_agent::converge::now_unix(),
             ..Default::default()
         };
+        if let Some(rotated) = self.rotated.lock().unwrap().as_ref() {
+            let signed = vigo_core::signing::sign(&bundle, &rotated.signer);
+            return Ok(Response::new(CheckInResponse {
+                outcome: Some(check_in_response::Outcome::Bundle(signed)),
+                interval_secs: 42,
+                key_rotation: rotated.chain.first().cloned(),
+                key_rotation_chain: rotated.chain.clone(),
+                ..Default::default()
+            }));
+        }
         let outcome = if body.policy_version == bundle.version {
             check_in_response::Outcome::NoChange(Default::default())
         } else {
@@ -127,6 +181,33 @@ impl Agent for Endpoint {
             outcome: Some(outcome),
             interval_secs: 42,
             ..Default::default()
+        }))
+    }
+
+    async fn renew_certificate(
+        &self,
+        r: Request<SignedRequest>,
+    ) -> Result<Response<RenewCertificateResponse>, Status> {
+        self.check(&r, "RenewCertificate")?;
+        let body = RenewCertificateRequest::decode(r.get_ref().body.as_slice())
+            .map_err(|_| Status::invalid_argument("body"))?;
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(&body.csr_pem)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let now = vigo_agent::converge::now_unix();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "envoy-1");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = time::OffsetDateTime::from_unix_timestamp(now - 3600).unwrap();
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(now + 365 * DAY).unwrap();
+        csr.params = params;
+        let cert = csr.signed_by(&self.issuer).unwrap().pem();
+        self.seen.lock().unwrap().renewed.push(cert.clone());
+        Ok(Response::new(RenewCertificateResponse {
+            certificate_pem: cert,
+            serial: String::new(),
+            not_after_unix: now + 365 * DAY,
         }))
     }
 
@@ -170,6 +251,7 @@ impl Agent for Endpoint {
 struct Running {
     port: u16,
     seen: Arc<Mutex<Seen>>,
+    rotated: Arc<Mutex<Option<Rotated>>>,
     pki: Pki,
     agent: Arc<AgentIdentity>,
     bundle_key: SigningKey,
@@ -181,9 +263,12 @@ async fn start() -> Running {
     let agent = Arc::new(AgentIdentity::generate().unwrap());
     let bundle_key = SigningKey::from_bytes(&[5; 32]);
     let seen = Arc::new(Mutex::new(Seen::default()));
+    let rotated = Arc::new(Mutex::new(None));
     let endpoint = Endpoint {
         agent_key: VerifyingKey::from_bytes(&agent.public_key()).unwrap(),
         bundle_key: bundle_key.clone(),
+        issuer: Arc::clone(&pki.issuer),
+        rotated: Arc::clone(&rotated),
         seen: Arc::clone(&seen),
     };
     let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -199,6 +284,7 @@ async fn start() -> Running {
     Running {
         port,
         seen,
+        rotated,
         pki,
         agent,
         bundle_key,
@@ -261,14 +347,16 @@ async fn without_a_client_certificate_only_tls_refuses() {
     assert!(r.seen.lock().unwrap().methods.is_empty(), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn online_cycle_caches_the_verified_bundle_and_reports() {
-    let r = start().await;
+/// An enrolled agent's files (TLS material, pinned key) in a temporary directory, and
+/// its settings.
+fn enrolled(r: &Running) -> (tempfile::TempDir, Settings) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("etc");
     let root = tmp.path().join("var");
     std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
     pin_server_key(&data.join(SERVER_PUB), &r.bundle_key.verifying_key()).unwrap();
+    material(r, &data);
     let settings = Settings {
         server: format!("localhost:{}", r.port),
         ca_file: data.join("ca.pem"),
@@ -287,23 +375,44 @@ async fn online_cycle_caches_the_verified_bundle_and_reports() {
         data_dir: data.clone(),
         state_dir: root.join("state"),
     };
+    (tmp, settings)
+}
+
+/// A converger over `settings`, talking to `r`.
+fn converger(r: &Running, settings: &Settings) -> Converger {
+    let tls =
+        TlsMaterial::load(&settings.ca_file, &settings.cert_file, &settings.key_file).unwrap();
     let client = Client::new(
         [settings.server.clone()],
-        material(&r, &data),
+        tls,
         Arc::clone(&r.agent),
         "envoy-1",
     );
-    let mut converger = Converger::new(settings, false, None)
+    Converger::new(settings.clone(), false, None)
         .unwrap()
-        .with_client(client);
-    let stop = AtomicBool::new(false);
+        .with_client(client)
+}
+
+async fn cycle(
+    c: &mut Converger,
+    settings: &Settings,
+) -> Result<vigo_agent::converge::CycleOutcome, vigo_agent::converge::ConvergeError> {
+    let root = settings.state_dir.parent().unwrap();
+    let vigo_agent::preempt::Turn::Go(guard) =
+        vigo_agent::preempt::try_acquire_for_daemon(root).unwrap()
+    else {
+        panic!("the lock is free");
+    };
+    c.cycle(&guard, &AtomicBool::new(false), true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_cycle_caches_the_verified_bundle_and_reports() {
+    let r = start().await;
+    let (_tmp, settings) = enrolled(&r);
+    let mut converger = converger(&r, &settings);
     for round in 0..2 {
-        let vigo_agent::preempt::Turn::Go(guard) =
-            vigo_agent::preempt::try_acquire_for_daemon(&root).unwrap()
-        else {
-            panic!("the lock is free");
-        };
-        let outcome = converger.cycle(&guard, &stop, true).await.unwrap();
+        let outcome = cycle(&mut converger, &settings).await.unwrap();
         assert!(outcome.online, "round {round}");
         assert!(!outcome.queued, "round {round}");
         assert_eq!(outcome.delivery, vigo_agent::converge::Delivery::Sent);
@@ -323,6 +432,162 @@ async fn online_cycle_caches_the_verified_bundle_and_reports() {
     assert_eq!(
         seen.methods,
         ["CheckIn", "ReportResult", "CheckIn", "ReportResult"],
-        "the second check-in got no_change (same version and fingerprint)"
+        "the second check-in got no_change (same version and fingerprint); day 10 of \
+         365 is no time to renew the certificate"
     );
+    let pinned = vigo_core::signing::key_id(&r.bundle_key.verifying_key());
+    assert_eq!(
+        seen.pinned,
+        [pinned.clone(), pinned],
+        "the pinned key is reported"
+    );
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_at_day_250_of_365_is_renewed_and_the_next_handshake_presents_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = start().await;
+    let (_tmp, settings) = enrolled(&r);
+    let old_key = KeyPair::from_pem(&r.pki.client.1).unwrap();
+    let old_cert = client_cert(&r.pki.issuer, &old_key, 250, 115);
+    std::fs::write(&settings.cert_file, &old_cert).unwrap();
+    let mut converger = converger(&r, &settings);
+
+    cycle(&mut converger, &settings).await.unwrap();
+    let renewed = {
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(
+            seen.renewed.len(),
+            1,
+            "renewed at the check-in: {:?}",
+            seen.methods
+        );
+        assert_eq!(
+            seen.peer_certs[seen
+                .methods
+                .iter()
+                .position(|m| m == "RenewCertificate")
+                .unwrap()],
+            der(&old_cert),
+            "the renewal is authenticated by the current certificate"
+        );
+        seen.renewed[0].clone()
+    };
+    // The new pair is installed: certificate and a new key (0600), nothing left beside.
+    assert_eq!(
+        std::fs::read_to_string(&settings.cert_file).unwrap(),
+        renewed
+    );
+    let new_key = std::fs::read_to_string(&settings.key_file).unwrap();
+    assert_ne!(new_key, r.pki.client.1, "a new key");
+    let key_pair = KeyPair::from_pem(&new_key).unwrap();
+    let renewed_der = der(&renewed);
+    let (_, cert) = x509_parser::parse_x509_certificate(&renewed_der).unwrap();
+    assert_eq!(
+        cert.public_key().subject_public_key.data.as_ref(),
+        key_pair.public_key_raw()
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&settings.key_file), 0o600);
+    let dir: Vec<_> = std::fs::read_dir(settings.cert_file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".new"))
+        .collect();
+    assert!(dir.is_empty(), "{dir:?}");
+
+    // The next cycle's handshake presents the new certificate, and renews nothing.
+    let before = r.seen.lock().unwrap().methods.len();
+    cycle(&mut converger, &settings).await.unwrap();
+    let seen = r.seen.lock().unwrap();
+    assert!(
+        seen.peer_certs[before..]
+            .iter()
+            .all(|c| *c == der(&renewed))
+    );
+    assert!(!seen.methods[before..].contains(&"RenewCertificate".to_owned()));
+    assert_eq!(seen.renewed.len(), 1);
+    // And `vigo status` says when it expires, no longer due.
+    let status = vigo_agent::status_cmd::render(&vigo_agent::status_cmd::gather(
+        &settings,
+        vigo_agent::converge::now_unix(),
+    ));
+    let line = status.lines().last().unwrap();
+    assert!(line.starts_with("Client cert:      expires "), "{status}");
+    assert!(!line.contains("renewal due"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_rotations_is_re_pinned_and_the_new_keys_bundle_applies() {
+    let r = start().await;
+    let (_tmp, settings) = enrolled(&r);
+    let (k1, k2) = (
+        SigningKey::from_bytes(&[6; 32]),
+        SigningKey::from_bytes(&[7; 32]),
+    );
+    *r.rotated.lock().unwrap() = Some(Rotated {
+        chain: vec![
+            vigo_core::rotation::sign_rotation(&r.bundle_key, &k1.verifying_key()),
+            vigo_core::rotation::sign_rotation(&k1, &k2.verifying_key()),
+        ],
+        signer: k2.clone(),
+    });
+    let mut converger = converger(&r, &settings);
+    let outcome = cycle(&mut converger, &settings).await.unwrap();
+    assert!(outcome.online && outcome.report.is_some());
+    let pinned =
+        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    assert_eq!(pinned, Some(k2.verifying_key()));
+    // From now on the agent reports the new key, and the cached bundle of the new key
+    // verifies with it (the next answer is no_change).
+    *r.rotated.lock().unwrap() = None;
+    let outcome = cycle(&mut converger, &settings).await.unwrap();
+    assert!(outcome.online && outcome.report.is_some());
+    let seen = r.seen.lock().unwrap();
+    assert_eq!(
+        seen.pinned.last().unwrap(),
+        &vigo_core::signing::key_id(&k2.verifying_key())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_rotation_is_refused_and_the_old_pin_kept() {
+    let r = start().await;
+    let (_tmp, settings) = enrolled(&r);
+    let forger = SigningKey::from_bytes(&[8; 32]);
+    let theirs = SigningKey::from_bytes(&[9; 32]);
+    *r.rotated.lock().unwrap() = Some(Rotated {
+        chain: vec![vigo_core::rotation::sign_rotation(
+            &forger,
+            &theirs.verifying_key(),
+        )],
+        signer: theirs,
+    });
+    let mut converger = converger(&r, &settings);
+    let outcome = cycle(&mut converger, &settings).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(vigo_agent::converge::ConvergeError::Refused(_))
+        ),
+        "the bundle signed by the announced key is not applied: {outcome:?}"
+    );
+    let pinned =
+        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    assert_eq!(pinned, Some(r.bundle_key.verifying_key()));
+    assert!(
+        converger.store().bundle().unwrap().is_none(),
+        "nothing cached"
+    );
+    // The real server's bundle verifies again once the forgery stops.
+    *r.rotated.lock().unwrap() = None;
+    cycle(&mut converger, &settings).await.unwrap();
 }

@@ -285,6 +285,13 @@ pub enum ServerCmd {
     Health,
     /// Server version, live config version and who you are
     Version,
+    /// The bundle-signing key in use and its rotations
+    BundleKey,
+    /// Replace the bundle-signing key; agents re-pin at their next check-in (admin)
+    #[command(
+        long_about = "Replace the server's bundle-signing key with a new ed25519 key (admin).\n\nThe server records the announcement of the new key, signed by the old one, and delivers it at every agent's next check-in, together with the bundle signed by the new key; an agent offline through several rotations gets all of them. Refused with database.driver postgres (each replica has its own key file)."
+    )]
+    RotateBundleKey,
 }
 
 /// An API token's role.

@@ -1189,3 +1189,71 @@ fn usage_errors_exit_2_and_completions_and_man_pages_are_generated() {
     let list = std::fs::read_to_string(man.join("vigocli-envoys-list.1")).unwrap();
     assert!(list.contains("trait"), "{list}");
 }
+
+#[test]
+fn server_rotate_bundle_key_replaces_the_key_is_audited_and_admin_only() {
+    let s = Server::start();
+    let before = s.json(&["server", "bundle-key"]);
+    let k0 = before["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(before["rotations"], json!([]));
+    assert_eq!(before["public_key"].as_str().unwrap().len(), 64);
+
+    // A viewer may look, not rotate.
+    let viewer = s.json(&["api-tokens", "create", "ci-viewer", "--role", "viewer"]);
+    let viewer_token = viewer["token"].as_str().unwrap().to_owned();
+    let out = s
+        .cli()
+        .args(["--token", &viewer_token, "server", "bundle-key", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let forbidden = s
+        .cli()
+        .args(["--token", &viewer_token, "server", "rotate-bundle-key"])
+        .output()
+        .unwrap();
+    assert_error(&forbidden, "permission denied", "role");
+    assert_eq!(s.json(&["server", "bundle-key"])["key_id"], k0.as_str());
+
+    // The admin rotates: the text names both keys.
+    let out = s
+        .admin()
+        .args(["server", "rotate-bundle-key"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let after = s.json(&["server", "bundle-key"]);
+    let k1 = after["key_id"].as_str().unwrap().to_owned();
+    assert_ne!(k1, k0);
+    assert_eq!(
+        stdout_of(&out).trim(),
+        format!("rotated bundle-signing key {k0} -> {k1}; agents re-pin at their next check-in")
+    );
+    let rotations = after["rotations"].as_array().unwrap();
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0]["old_key_id"], k0.as_str());
+    assert_eq!(rotations[0]["new_key_id"], k1.as_str());
+    // --json, a second time: the chain grows.
+    let second = s.json(&["server", "rotate-bundle-key"]);
+    assert_eq!(second["old_key_id"], k1.as_str());
+    assert_eq!(second["rotations"], 2);
+    let table = s.admin().args(["server", "bundle-key"]).output().unwrap();
+    let text = stdout_of(&table);
+    assert!(text.contains(&k0) && text.contains(&k1), "{text}");
+    assert!(text.contains("ROTATED"), "{text}");
+    // Audited, with both key ids.
+    let audit = s.json(&["audit", "list"]);
+    let rotated: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "bundle_key.rotated")
+        .collect();
+    assert_eq!(rotated.len(), 2, "{audit}");
+    assert!(rotated.iter().all(|e| e["actor"] == "local-admin"));
+    assert!(
+        rotated
+            .iter()
+            .any(|e| e["detail"]["old_key_id"] == k0.as_str())
+    );
+}

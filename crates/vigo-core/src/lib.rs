@@ -1,11 +1,14 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
-//! ed25519 signing, guardrails, secret markers, the patterns of the partial-file types.
+//! ed25519 signing, key-rotation announcements, certificate renewal timing, guardrails,
+//! secret markers, the patterns of the partial-file types.
 //! Agent, server and CLI all speak these types.
 
 pub mod action;
 pub mod bundle;
 pub mod guardrails;
 pub mod pattern;
+pub mod renewal;
+pub mod rotation;
 pub mod secret;
 pub mod signing;
 

@@ -14,7 +14,9 @@
 //! re-signed (same content) once it is half its max age old, so an envoy that keeps
 //! checking in never holds an expired bundle, and every restart and replica signs the
 //! same bytes (ed25519 is deterministic), so nobody re-downloads an unchanged bundle.
-//! Nothing here is compiled on the check-in path.
+//! Nothing here is compiled on the check-in path. Bundles are signed through the shared
+//! [`BundleKeys`]: after a key rotation, each block's bundle is signed again with the new
+//! key on its next request (same payload, so the same fingerprint).
 //!
 //! **State fingerprint.** The server's fingerprint of a block's bundle is the lower-case
 //! hex SHA-256 of the exact `SignedBundle.payload` bytes ([`payload_fingerprint`]). An
@@ -24,7 +26,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -37,6 +38,7 @@ use vigo_lang::{Errors, SourceTree};
 use vigo_proto::v1::SignedBundle;
 
 use crate::ops::{BoxFuture, ConfigOps, ConfigProblem, PublishError, VersionInfo};
+use crate::pki::BundleKeys;
 use crate::secrets::LocalSecrets;
 use crate::store::{ConfigVersion, NewAuditEntry, Store, StoreError};
 
@@ -73,7 +75,7 @@ pub struct Live {
     pub info: VersionInfo,
     /// The resolver over the version's stack.
     pub resolver: Resolver,
-    signing_key: SigningKey,
+    keys: Arc<BundleKeys>,
     max_age_secs: u64,
     observe_only: bool,
     signed: Vec<RwLock<Option<Arc<SignedBlock>>>>,
@@ -94,7 +96,7 @@ impl Live {
         info: VersionInfo,
         stack: Arc<Stack>,
         options: &PublisherOptions,
-        key: &SigningKey,
+        keys: &Arc<BundleKeys>,
     ) -> Self {
         let blocks = stack.blocks.len();
         let meta = BundleMeta {
@@ -105,7 +107,7 @@ impl Live {
         Live {
             info,
             resolver: Resolver::new(stack, meta),
-            signing_key: key.clone(),
+            keys: Arc::clone(keys),
             max_age_secs: options.max_age_secs,
             observe_only: options.observe_only,
             signed: (0..blocks).map(|_| RwLock::new(None)).collect(),
@@ -126,20 +128,23 @@ impl Live {
 
     /// The signed bundle of block `index` at `now`: signed on first use, re-signed
     /// (same content, new `issued_at`) once it is half its max age old (see
-    /// `issue_time`).
+    /// `issue_time`), and re-signed (same payload) once the bundle-signing key rotated.
     pub fn signed_block(&self, index: usize, now: i64) -> Result<Arc<SignedBlock>, ResolveError> {
         let Some(slot) = self.signed.get(index) else {
             return Err(ResolveError::NoMatch(format!("#{index}")));
         };
         let issued_at = self.issue_time(now);
+        let fresh = |s: &SignedBlock| {
+            s.issued_at_unix == issued_at && self.keys.is_current(&s.bundle.key_id)
+        };
         if let Some(s) = read(slot).as_ref()
-            && s.issued_at_unix == issued_at
+            && fresh(s)
         {
             return Ok(Arc::clone(s));
         }
         let mut guard = write(slot);
         if let Some(s) = guard.as_ref()
-            && s.issued_at_unix == issued_at
+            && fresh(s)
         {
             return Ok(Arc::clone(s));
         }
@@ -170,7 +175,7 @@ impl Live {
         wire.max_age_secs = self.max_age_secs;
         wire.observe_only |= self.observe_only;
         let observe_only = wire.observe_only;
-        let signed = vigo_core::signing::sign(&wire, &self.signing_key);
+        let signed = self.keys.sign(&wire);
         SignedBlock {
             fingerprint: payload_fingerprint(&signed.payload),
             secret_paths: secret_markers(&signed.payload),
@@ -218,7 +223,7 @@ pub fn secret_markers(bytes: &[u8]) -> BTreeSet<String> {
 pub struct Publisher {
     options: PublisherOptions,
     store: Store,
-    signing_key: SigningKey,
+    keys: Arc<BundleKeys>,
     secrets: Option<Arc<LocalSecrets>>,
     live: RwLock<Option<Arc<Live>>>,
     publishing: tokio::sync::Mutex<()>,
@@ -234,18 +239,19 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// A publisher with no live version yet; call [`start`](Self::start) next. With
-    /// `secrets`, every `secret:` reference must exist there for a tree to be valid.
+    /// A publisher with no live version yet; call [`start`](Self::start) next. Bundles
+    /// are signed with the key `keys` holds at the time. With `secrets`, every `secret:`
+    /// reference must exist there for a tree to be valid.
     pub fn new(
         options: PublisherOptions,
         store: Store,
-        signing_key: SigningKey,
+        keys: Arc<BundleKeys>,
         secrets: Option<Arc<LocalSecrets>>,
     ) -> Self {
         Publisher {
             options,
             store,
-            signing_key,
+            keys,
             secrets,
             live: RwLock::new(None),
             publishing: tokio::sync::Mutex::new(()),
@@ -301,7 +307,7 @@ impl Publisher {
             published_at: stored.published_at,
             published_by: stored.published_by,
         };
-        self.swap(Live::new(info, stack, &self.options, &self.signing_key));
+        self.swap(Live::new(info, stack, &self.options, &self.keys));
         Ok(true)
     }
 
@@ -438,12 +444,7 @@ impl Publisher {
         }
         self.audit(actor, action, Some(info.version.clone()), detail)
             .await;
-        self.swap(Live::new(
-            info.clone(),
-            stack,
-            &self.options,
-            &self.signing_key,
-        ));
+        self.swap(Live::new(info.clone(), stack, &self.options, &self.keys));
         tracing::info!(version = %info.version, actor, "configuration published");
         Ok(info)
     }
@@ -668,6 +669,16 @@ mod tests {
     }
 
     fn live(published_at: i64, max_age_secs: u64) -> Live {
+        live_with(published_at, max_age_secs, &keys())
+    }
+
+    fn keys() -> Arc<BundleKeys> {
+        Arc::new(BundleKeys::in_memory(
+            ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+        ))
+    }
+
+    fn live_with(published_at: i64, max_age_secs: u64, keys: &Arc<BundleKeys>) -> Live {
         let tree = SourceTree::from_files([
             (
                 "configcrates/motd.vgo",
@@ -690,7 +701,7 @@ mod tests {
             max_age_secs,
             observe_only: true,
         };
-        Live::new(info, stack, &options, &SigningKey::from_bytes(&[3; 32]))
+        Live::new(info, stack, &options, keys)
     }
 
     #[test]
@@ -717,6 +728,21 @@ mod tests {
         );
         assert!(a.signed_block(0, 1000).is_ok());
         assert!(a.signed_block(5, 1000).is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_re_signs_the_same_payload() {
+        let keys = keys();
+        let live = live_with(1000, 100, &keys);
+        let before = live.signed_block(0, 1000).unwrap();
+        let rotated = keys.rotate(1001).unwrap();
+        let after = live.signed_block(0, 1001).unwrap();
+        assert_eq!(before.bundle.key_id, rotated.old_key_id);
+        assert_eq!(after.bundle.key_id, rotated.new_key_id);
+        assert_eq!(after.bundle.payload, before.bundle.payload);
+        assert_eq!(after.fingerprint, before.fingerprint);
+        vigo_core::signing::verify(&after.bundle, &keys.verifying_key()).unwrap();
+        assert!(Arc::ptr_eq(&after, &live.signed_block(0, 1002).unwrap()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Starting and stopping a server: secrets, PKI, store, the live version, the fleet index
-//! and its flush task, the local admin token, and the gRPC listener.
+//! and its flush task, the local admin token, the gRPC listener, and the periodic
+//! renewal of the server certificate.
 //!
 //! [`start`] returns a [`Running`] server (tests bind `127.0.0.1:0` and read
 //! [`Running::grpc_addr`]); [`Running::shutdown`] stops the listeners, waits for requests
@@ -130,7 +131,7 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
             observe_only: config.checkin.observe_only,
         },
         store.clone(),
-        pki.signing_key().clone(),
+        Arc::clone(pki.bundle_keys()),
         secrets.clone(),
     ));
     match publisher.start().await {
@@ -308,6 +309,7 @@ pub struct Running {
     grpc: JoinHandle<Result<(), tonic::transport::Error>>,
     flusher: JoinHandle<()>,
     resync: JoinHandle<()>,
+    cert_renewal: JoinHandle<()>,
 }
 
 /// Starts a server from a loaded config.
@@ -366,6 +368,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         FLUSH_INTERVAL,
         stopped.clone(),
     );
+    let cert_renewal = state.pki.spawn_server_cert_renewal(stopped.clone());
     let resync = spawn_resync(state.clone(), stopped);
     Ok(Running {
         grpc_addr,
@@ -376,6 +379,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         grpc,
         flusher,
         resync,
+        cert_renewal,
     })
 }
 
@@ -419,6 +423,7 @@ impl Running {
             tracing::warn!("REST: {e}");
         }
         let _ = self.resync.await;
+        let _ = self.cert_renewal.await;
         let _ = self.flusher.await;
         self.state.store.close().await;
         match grpc {

@@ -1,7 +1,8 @@
 //! The agent protocol end to end: a real `vigosrv` on 127.0.0.1:0 with its generated CA,
 //! real mTLS with a tonic client, SQLite in a temporary directory, a small stacks tree.
 //! The agent side (request signing, CSR, bundle verification) is written here from the
-//! proto's description, independently of the server code.
+//! proto's description, independently of the server code. Includes certificate renewal
+//! (`RenewCertificate`) and the delivery of bundle-key rotations at check-in.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use vigo_core::Bundle;
 use vigo_proto::v1::agent_client::AgentClient;
 use vigo_proto::v1::{
     Action, CheckInRequest, CheckInResponse, RegisterRequest, RegisterResponse,
-    ReportResultRequest, ReportTraitsRequest, ResolveSecretsRequest, ResourceResult, SignedBundle,
-    SignedRequest, check_in_response,
+    RenewCertificateRequest, RenewCertificateResponse, ReportResultRequest, ReportTraitsRequest,
+    ResolveSecretsRequest, ResourceResult, SignedBundle, SignedRequest, check_in_response,
 };
 use vigo_server::config::ServerConfig;
 use vigo_server::ops::{ConfigOps, PublishError};
@@ -851,4 +852,204 @@ async fn agent_stream_is_held_open_and_checks_every_frame() {
         .await
         .expect("the server answers the forged frame");
     assert_refused(ended, Code::Unauthenticated, "bad request signature");
+}
+
+impl Agent {
+    /// `CheckIn` reporting `pinned` as the pinned bundle-signing key.
+    async fn check_in_pinned(
+        &self,
+        server: &Server,
+        version: &str,
+        fingerprint: &str,
+        pinned: &VerifyingKey,
+    ) -> CheckInResponse {
+        let body = CheckInRequest {
+            policy_version: version.into(),
+            state_fingerprint: fingerprint.into(),
+            pinned_key_id: vigo_core::signing::key_id(pinned),
+            ..Default::default()
+        };
+        let req = self.sign("CheckIn", body.encode_to_vec());
+        self.client(server)
+            .await
+            .check_in(req)
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// `RenewCertificate` for a CSR from a fresh key: the new key (PEM) and the answer.
+    async fn renew(&self, server: &Server) -> (String, Result<RenewCertificateResponse, Status>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let csr = rcgen::CertificateParams::new(vec!["ignored.example".to_owned()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .pem()
+            .unwrap();
+        let body = RenewCertificateRequest { csr_pem: csr };
+        let req = self.sign("RenewCertificate", body.encode_to_vec());
+        let answer = self
+            .client(server)
+            .await
+            .renew_certificate(req)
+            .await
+            .map(tonic::Response::into_inner);
+        (key.serialize_pem(), answer)
+    }
+}
+
+/// The CN, SANs, serial and public key of a PEM certificate.
+fn names_of(pem: &str) -> (String, Vec<String>, String, Vec<u8>) {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sans = cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    (
+        cn,
+        sans,
+        hex::encode(cert.raw_serial()),
+        cert.public_key().subject_public_key.data.to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envoy_renews_its_certificate_and_the_next_handshake_uses_it() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let mut agent = enrolled(&server, "web-01.example.net").await;
+    let id = Uuid::parse_str(&agent.envoy_id).unwrap();
+    let (_, _, old_serial, _) = names_of(&agent.cert_pem);
+
+    let (new_key, answer) = agent.renew(&server).await;
+    let renewed = answer.unwrap();
+    let (cn, sans, serial, public_key) = names_of(&renewed.certificate_pem);
+    assert_eq!(cn, agent.envoy_id, "the same CN: the envoy id");
+    assert_eq!(sans, ["DNSName(\"web-01.example.net\")"], "the same SAN");
+    assert_eq!(serial, renewed.serial);
+    assert_ne!(serial, old_serial);
+    let new_key_pair = rcgen::KeyPair::from_pem(&new_key).unwrap();
+    assert_eq!(
+        public_key,
+        new_key_pair.public_key_raw(),
+        "the CSR's new key"
+    );
+    let lifetime = renewed.not_after_unix - now();
+    assert!(
+        (364 * 86_400..=366 * 86_400).contains(&lifetime),
+        "enrollment.client_cert_validity: {lifetime}"
+    );
+    // The store keeps the new certificate; the renewal is audited.
+    let stored = server.store().envoy(id).await.unwrap().unwrap();
+    assert_eq!(stored.cert_serial, renewed.serial);
+    assert_eq!(stored.cert_pem, renewed.certificate_pem);
+    let audit = server.store().list_audit(100, None).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|a| a.action == "envoy.cert_renewed")
+        .expect("audited");
+    assert_eq!(entry.actor, agent.envoy_id);
+    assert_eq!(entry.detail["previous_serial"], old_serial.as_str());
+    assert_eq!(entry.detail["serial"], renewed.serial.as_str());
+
+    // The next connection presents the new certificate and key, and is served.
+    agent.cert_pem = renewed.certificate_pem;
+    agent.tls_key_pem = new_key;
+    agent.check_in(&server, "", "").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_envoy_cannot_renew_and_a_bad_csr_is_refused() {
+    let server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let id = Uuid::parse_str(&agent.envoy_id).unwrap();
+
+    let body = RenewCertificateRequest {
+        csr_pem: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+            .into(),
+    };
+    let req = agent.sign("RenewCertificate", body.encode_to_vec());
+    assert_refused(
+        agent.client(&server).await.renew_certificate(req).await,
+        Code::InvalidArgument,
+        "certificate request refused",
+    );
+
+    server.store().revoke_envoy(id, now()).await.unwrap();
+    assert!(server.running().state.fleet.revoke(id));
+    let (_, answer) = agent.renew(&server).await;
+    assert_refused(answer, Code::PermissionDenied, "revoked");
+    let stored = server.store().envoy(id).await.unwrap().unwrap();
+    assert_eq!(stored.cert_pem, agent.cert_pem, "nothing recorded");
+    // The store refuses it too, whatever the fleet index says.
+    assert!(matches!(
+        server.store().record_renewed_cert(id, "00", "pem").await,
+        Err(vigo_server::store::StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_in_leads_an_agent_through_every_rotation_to_the_new_key() {
+    let mut server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let k0 = *agent.server_key.as_ref().unwrap();
+    let signed = bundle_of(&agent.check_in(&server, "", "").await.unwrap()).clone();
+    let version = agent.open(&signed).version;
+    let fp = fingerprint(&signed);
+    let up_to_date = agent.check_in_pinned(&server, &version, &fp, &k0).await;
+    assert!(matches!(
+        up_to_date.outcome,
+        Some(check_in_response::Outcome::NoChange(_))
+    ));
+    assert!(up_to_date.key_rotation.is_none() && up_to_date.key_rotation_chain.is_empty());
+
+    // Two rotations while the agent is away.
+    let keys = std::sync::Arc::clone(server.running().state.pki.bundle_keys());
+    keys.rotate(now()).unwrap();
+    let k1 = keys.verifying_key();
+    keys.rotate(now()).unwrap();
+    let k2 = keys.verifying_key();
+    server.restart().await;
+
+    // Back with the first key: the whole chain, and the bundle (never no_change),
+    // signed by the last key, over the same payload.
+    let resp = agent.check_in_pinned(&server, &version, &fp, &k0).await;
+    assert_eq!(resp.key_rotation_chain.len(), 2);
+    assert_eq!(resp.key_rotation.as_ref(), resp.key_rotation_chain.first());
+    let reached = vigo_core::rotation::verify_chain(&resp.key_rotation_chain, &k0).unwrap();
+    assert_eq!(reached, k2);
+    let resigned = bundle_of(&resp);
+    assert_eq!(resigned.key_id, vigo_core::signing::key_id(&k2));
+    assert_eq!(resigned.payload, signed.payload);
+    vigo_core::signing::verify(resigned, &k2).unwrap();
+    // A forged chain (signed by a key the agent never pinned) does not verify.
+    assert!(vigo_core::rotation::verify_chain(&resp.key_rotation_chain[1..], &k0).is_err());
+
+    // With the middle key: the last rotation only. With the new key: nothing to do.
+    let resp = agent.check_in_pinned(&server, &version, &fp, &k1).await;
+    assert_eq!(resp.key_rotation_chain.len(), 1);
+    let resp = agent.check_in_pinned(&server, &version, &fp, &k2).await;
+    assert!(resp.key_rotation_chain.is_empty());
+    assert!(matches!(
+        resp.outcome,
+        Some(check_in_response::Outcome::NoChange(_))
+    ));
 }

@@ -1,7 +1,10 @@
 //! The server PKI end to end: first start creates the CA, server certificate and
 //! bundle-signing key with private modes; later starts reuse them; an envoy's CSR signed
 //! by the CA completes an mTLS handshake over a real loopback socket, and certificates
-//! from another CA, missing client certificates and tampered CSRs are refused.
+//! from another CA, missing client certificates and tampered CSRs are refused. The life
+//! cycle with the clock moved: the server certificate renewed at start and while
+//! serving (the new one served without a restart), and the bundle-signing key rotated
+//! with its chain of announcements persisted, checked and repaired at load.
 
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -16,7 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use vigo_server::pki::{
-    ClientIdentity, Pki, PkiError, PkiOptions, San, ServerCertStatus, client_config,
+    ClientIdentity, Pki, PkiError, PkiOptions, San, ServerCertRenewal, ServerCertStatus,
+    client_config,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -102,7 +106,7 @@ fn first_start_creates_everything_with_private_modes() {
         assert!(sans.contains(&want), "{want} missing from {sans:?}");
     }
     assert!(!sans.contains(&ip("fe80::1")));
-    assert_eq!(sans, &opts.wanted_sans());
+    assert_eq!(sans, opts.wanted_sans());
 
     // The CA is a CA limited to end-entity certificates; the server cert is not.
     let (_, ca) = X509Certificate::from_der(pki.ca_der()).unwrap();
@@ -262,6 +266,13 @@ fn an_operator_certificate_is_used_as_it_is() {
     assert_eq!(pki.server_cert_pem(), cert.pem());
     assert_eq!(pki.server_sans().len(), 1);
     pki.grpc_server_config().unwrap();
+    // Never reissued, however close to expiry.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(5000);
+    assert!(matches!(
+        pki.renew_server_cert(later).unwrap(),
+        ServerCertRenewal::External { .. }
+    ));
+    assert_eq!(pki.server_cert_pem(), cert.pem());
 }
 
 #[test]
@@ -524,6 +535,218 @@ async fn a_client_trusting_another_ca_refuses_the_server() {
     .await;
     let e = talked.unwrap_err();
     assert!(e.contains("invalid peer certificate"), "{e}");
+}
+
+fn days(n: i64) -> time::Duration {
+    time::Duration::days(n)
+}
+
+/// The certificate a TLS client is shown by `server`.
+async fn served_leaf(
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+) -> CertificateDer<'static> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from(server);
+    let served = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let _ = acceptor.accept(tcp).await;
+    });
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = tokio::time::timeout(DEADLINE, TlsConnector::from(client).connect(name, tcp))
+        .await
+        .expect("handshake in time")
+        .expect("the client accepts the served certificate");
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    drop(tls);
+    served.await.unwrap();
+    leaf
+}
+
+fn validity(pem: &str) -> (i64, i64) {
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    )
+}
+
+#[test]
+fn a_server_cert_in_the_last_third_of_its_life_is_reissued_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let now = time::OffsetDateTime::now_utc();
+    // First started 600 of its 825 days ago: 225 days left, more than 30, less than 275.
+    let old = Pki::load_or_create_at(&opts, now - days(600)).unwrap();
+    let pki = Pki::load_or_create_at(&opts, now).unwrap();
+    match &pki.report().server_cert {
+        ServerCertStatus::Reissued(reason) => {
+            assert!(reason.contains("a third of its lifetime"), "{reason}");
+        }
+        other => panic!("expected a reissue, got {other:?}"),
+    }
+    assert_eq!(pki.server_sans(), old.server_sans());
+    assert_eq!(pki.ca_pem(), old.ca_pem());
+    let (not_before, _) = validity(&pki.server_cert_pem());
+    assert!(not_before > now.unix_timestamp() - 2 * 3600, "issued now");
+    // Reissued once: the next start keeps it.
+    let again = Pki::load_or_create_at(&opts, now + days(1)).unwrap();
+    assert_eq!(again.report().server_cert, ServerCertStatus::Loaded);
+}
+
+#[tokio::test]
+async fn a_running_server_renews_its_cert_and_serves_the_new_one_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let now = time::OffsetDateTime::now_utc();
+    let pki = Pki::load_or_create_at(&opts, now - days(600)).unwrap();
+    let grpc = pki.grpc_server_config().unwrap();
+    let rest = pki.rest_server_config().unwrap();
+    let client = envoy_client(&pki, None);
+    let before = pki.server_cert_pem();
+    let sans = pki.server_sans();
+    assert_eq!(
+        served_leaf(Arc::clone(&grpc), Arc::clone(&client)).await,
+        CertificateDer::from_pem_slice(before.as_bytes()).unwrap()
+    );
+
+    // Day 200 of 825: not due yet, nothing changes.
+    match pki.renew_server_cert(now - days(400)).unwrap() {
+        ServerCertRenewal::NotDue { renew_at } => {
+            assert!(renew_at > (now - days(400)).unix_timestamp());
+        }
+        other => panic!("expected not due, got {other:?}"),
+    }
+    assert_eq!(pki.server_cert_pem(), before);
+
+    // Day 600: renewed, with the same SANs and key, written and served at once.
+    let ServerCertRenewal::Renewed { not_after } = pki.renew_server_cert(now).unwrap() else {
+        panic!("expected a renewal");
+    };
+    let after = pki.server_cert_pem();
+    assert_ne!(after, before);
+    assert_eq!(pki.server_sans(), sans, "SANs preserved");
+    assert_eq!(validity(&after).1, not_after);
+    assert!(not_after > (now + days(800)).unix_timestamp());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tls/cert")).unwrap(),
+        after
+    );
+    assert_eq!(mode(&dir.path().join("tls/cert")), 0o600);
+    let new_leaf = CertificateDer::from_pem_slice(after.as_bytes()).unwrap();
+    assert_eq!(served_leaf(grpc, Arc::clone(&client)).await, new_leaf);
+    assert_eq!(served_leaf(rest, client).await, new_leaf);
+    // And the next start loads it as it is.
+    let restarted = Pki::load_or_create(&opts).unwrap();
+    assert_eq!(restarted.report().server_cert, ServerCertStatus::Loaded);
+    assert_eq!(restarted.server_cert_pem(), after);
+}
+
+#[test]
+fn a_rotated_bundle_key_and_its_chain_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let pki = Pki::load_or_create(&opts).unwrap();
+    let k0 = pki.signing_key();
+    let first = pki.bundle_keys().rotate(1_000).unwrap();
+    let second = pki.bundle_keys().rotate(2_000).unwrap();
+    assert_eq!(
+        first.old_key_id,
+        vigo_core::signing::key_id(&k0.verifying_key())
+    );
+    assert_eq!(second.old_key_id, first.new_key_id);
+    assert_eq!(pki.signing_key_id(), second.new_key_id);
+    assert_eq!(mode(&dir.path().join("tls/bundle_key")), 0o600);
+    assert_eq!(mode(&dir.path().join("tls/bundle_key.rotations")), 0o600);
+
+    let restarted = Pki::load_or_create(&opts).unwrap();
+    assert!(!restarted.report().created_signing_key);
+    assert_eq!(restarted.signing_key_id(), second.new_key_id);
+    let keys = restarted.bundle_keys();
+    assert_eq!(keys.history(), [first.clone(), second.clone()]);
+    // An agent that pinned the first key is led through both rotations...
+    let chain = keys.rotations_between(&first.old_key_id, &second.new_key_id);
+    assert_eq!(chain.len(), 2);
+    let reached = vigo_core::rotation::verify_chain(&chain, &k0.verifying_key()).unwrap();
+    assert_eq!(reached, restarted.signing_key().verifying_key());
+    // ...one that pinned the middle key through the last, one up to date through none.
+    assert_eq!(
+        keys.rotations_between(&second.old_key_id, &second.new_key_id)
+            .len(),
+        1
+    );
+    assert!(
+        keys.rotations_between(&second.new_key_id, &second.new_key_id)
+            .is_empty()
+    );
+    assert!(
+        keys.rotations_between("0000000000000000", &second.new_key_id)
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_unfinished_rotation_is_dropped_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let pki = Pki::load_or_create(&opts).unwrap();
+    let kept = pki.signing_key_id();
+    let key_file = dir.path().join("tls/bundle_key");
+    let before = std::fs::read(&key_file).unwrap();
+    pki.bundle_keys().rotate(1_000).unwrap();
+    // As if the process died after writing the chain, before writing the new key.
+    std::fs::write(&key_file, &before).unwrap();
+    let restarted = Pki::load_or_create(&opts).unwrap();
+    assert_eq!(restarted.signing_key_id(), kept);
+    assert!(restarted.bundle_keys().history().is_empty());
+    let chain = std::fs::read_to_string(dir.path().join("tls/bundle_key.rotations")).unwrap();
+    assert!(!chain.contains("\"old_public_key\""), "rewritten: {chain}");
+}
+
+#[test]
+fn a_tampered_or_disconnected_rotation_chain_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let pki = Pki::load_or_create(&opts).unwrap();
+    pki.bundle_keys().rotate(1_000).unwrap();
+    let chain_file = dir.path().join("tls/bundle_key.rotations");
+    let good = std::fs::read_to_string(&chain_file).unwrap();
+
+    // A signature changed by one digit.
+    let file: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let signature = file["rotations"][0]["signature"].as_str().unwrap();
+    let flipped = format!(
+        "{}{}",
+        if signature.starts_with('0') { '1' } else { '0' },
+        &signature[1..]
+    );
+    std::fs::write(&chain_file, good.replace(signature, &flipped)).unwrap();
+    let e = Pki::load_or_create(&opts).unwrap_err();
+    assert!(matches!(e, PkiError::Invalid { .. }), "{e}");
+    assert!(e.to_string().contains("rotation 1: "), "{e}");
+    assert!(e.to_string().contains("not signed by"), "{e}");
+
+    // A key replaced by hand: the chain no longer leads to it.
+    std::fs::write(&chain_file, &good).unwrap();
+    let key_file = dir.path().join("tls/bundle_key");
+    let other = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_pem(
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF,
+    )
+    .unwrap();
+    std::fs::write(&key_file, other.as_bytes()).unwrap();
+    let e = Pki::load_or_create(&opts).unwrap_err();
+    assert!(e.to_string().contains("replaced by hand"), "{e}");
+    assert!(e.to_string().contains("bundle_key.rotations"), "{e}");
+
+    // A key deleted: not silently replaced by a new one the chain cannot lead to.
+    std::fs::remove_file(&key_file).unwrap();
+    let e = Pki::load_or_create(&opts).unwrap_err();
+    assert!(matches!(e, PkiError::Incomplete { .. }), "{e}");
+    assert!(!key_file.exists());
 }
 
 /// PEM-encodes `der` (standard base64, 64-column lines).

@@ -21,7 +21,7 @@ const SECRET: &str = "p@ss {{ .Vars.host }} w&rd/€ __END__ 7f3a";
 const ROTATED: &str = "n3w-{{-s3cr3t-}}-9c1e";
 
 fn vigo_binary() -> PathBuf {
-    binary_beside(env!("CARGO_BIN_EXE_vigosrv"), "vigo")
+    binary_beside(Path::new(env!("CARGO_BIN_EXE_vigosrv")), "vigo").expect("the agent binary")
 }
 
 /// Go's `url.QueryEscape`, which the template function `urlquery` applies.
@@ -166,7 +166,7 @@ impl Setup {
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let (api, grpc) = (free_port(), free_port());
+    let (api, grpc) = (free_port().unwrap(), free_port().unwrap());
     std::fs::write(
         dir.join("server.yaml"),
         format!(

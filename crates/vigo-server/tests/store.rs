@@ -6,7 +6,8 @@
 //! Each PostgreSQL test gets its own database in a cluster shared by the tests running in
 //! the same process; the last test to finish stops the cluster and deletes its
 //! directory. Missing PostgreSQL binaries fail the tests with the reason (scripts/test.sh
-//! installs the `postgresql` package).
+//! installs the `postgresql` package). One server-level check needs PostgreSQL too: a
+//! server on it refuses to rotate the bundle-signing key (each replica has its own).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -65,6 +66,7 @@ on_both_backends!(
     reregistration_revokes_the_previous_envoy,
     envoys_are_listed_by_status_glob_and_page,
     revoking_an_envoy_is_idempotent,
+    a_renewed_certificate_replaces_the_stored_one_for_active_envoys_only,
     only_changed_envoys_are_read_back,
     run_and_results_round_trip,
     check_ins_are_flushed_in_batches,
@@ -423,6 +425,38 @@ mod scenarios {
         let next = new_envoy("kiosk-1.lan", NOW + 10);
         let registered = s.register_envoy(&next, Reenrollment::Refuse).await.unwrap();
         assert_eq!(registered.revoked, None);
+    }
+
+    pub async fn a_renewed_certificate_replaces_the_stored_one_for_active_envoys_only(db: &TestDb) {
+        let s = &db.store;
+        let e = new_envoy("web-9.lan", NOW);
+        let other = new_envoy("web-10.lan", NOW);
+        for x in [&e, &other] {
+            s.register_envoy(x, Reenrollment::Refuse).await.unwrap();
+        }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n";
+        s.record_renewed_cert(e.id, "0badc0de", pem).await.unwrap();
+        let stored = s.envoy(e.id).await.unwrap().unwrap();
+        assert_eq!(stored.cert_serial, "0badc0de");
+        assert_eq!(stored.cert_pem, pem);
+        assert_eq!(stored.status, EnvoyStatus::Active);
+        let untouched = s.envoy(other.id).await.unwrap().unwrap();
+        assert_eq!(untouched.cert_serial, other.cert_serial);
+
+        s.revoke_envoy(e.id, NOW + 1).await.unwrap();
+        assert!(matches!(
+            s.record_renewed_cert(e.id, "0ddba11", pem).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(
+            s.envoy(e.id).await.unwrap().unwrap().cert_serial,
+            "0badc0de",
+            "a revoked envoy keeps its last certificate on record"
+        );
+        assert!(matches!(
+            s.record_renewed_cert(Uuid::new_v4(), "01", pem).await,
+            Err(StoreError::NotFound { .. })
+        ));
     }
 
     pub async fn only_changed_envoys_are_read_back(db: &TestDb) {
@@ -868,6 +902,52 @@ async fn sqlite_file_is_in_wal_mode() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+// ------------------------------------------------------------------ replicas
+
+/// Several replicas share PostgreSQL but each signs bundles with its own copy of the
+/// bundle-signing key file, so a real server on PostgreSQL refuses to rotate it (409,
+/// naming why) and keeps its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_bundle_key_is_refused_when_replicas_share_postgres() {
+    let cluster = PgCluster::shared();
+    let url = cluster.create_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "server:\n  grpc_listen: \"127.0.0.1:0\"\n  api_listen: \"127.0.0.1:0\"\n  hostname: localhost\ndatabase:\n  driver: postgres\n  url: \"{url}\"\n"
+    );
+    let config = vigo_server::config::ServerConfig::parse(
+        &yaml,
+        &dir.path().join("server.yaml"),
+        dir.path(),
+    )
+    .unwrap();
+    let running = vigo_server::serve::start(config).await.unwrap();
+    let key_id = running.state.pki.signing_key_id();
+    let token = fs::read_to_string(dir.path().join("local-admin.token")).unwrap();
+    let tls = vigo_server::pki::client_config(running.state.pki.ca_pem(), None).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .build()
+        .unwrap();
+    let answer = client
+        .post(format!(
+            "https://localhost:{}/api/v1/server/rotate-bundle-key",
+            running.api_addr.port()
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::CONFLICT);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("database.driver postgres"), "{message}");
+    assert!(message.contains("replica"), "{message}");
+    assert_eq!(running.state.pki.signing_key_id(), key_id);
+    assert!(!dir.path().join("tls/bundle_key.rotations").exists());
+    running.shutdown().await.unwrap();
 }
 
 // ------------------------------------------------------------------ builders

@@ -181,6 +181,28 @@ impl Drop for Vigosrv {
     }
 }
 
+/// A TCP port free on 127.0.0.1 right now, for a server the test starts next.
+pub fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(Error::io("binding", "127.0.0.1:0"))
+}
+
+/// The binary `name` the workspace build put beside `exe` (a test's own
+/// `CARGO_BIN_EXE_…`), e.g. the agent beside `vigosrv`; an error says how to build it.
+pub fn binary_beside(exe: &Path, name: &str) -> Result<PathBuf, Error> {
+    let p = exe.with_file_name(name);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(Error::Other(format!(
+            "{} is missing: build it with the same CARGO_TARGET_DIR (cargo build --workspace)",
+            p.display()
+        )))
+    }
+}
+
 /// `program`, run inside the network namespace at `netns` when given.
 fn netns_command(netns: Option<&str>, program: &Path) -> Command {
     match netns {
@@ -191,27 +213,4 @@ fn netns_command(netns: Option<&str>, program: &Path) -> Command {
         }
         None => Command::new(program),
     }
-}
-
-/// A TCP port that was free on loopback a moment ago (the kernel's pick for port 0).
-///
-/// Another process may take it before the caller binds it; tests that start several
-/// servers at once should prefer distinct fixed ports inside their own namespace.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding a loopback port")
-}
-
-/// The binary `name` built beside `sibling` (e.g. the agent `vigo` beside
-/// `CARGO_BIN_EXE_vigosrv`); panics with the build command when it is missing.
-pub fn binary_beside(sibling: &str, name: &str) -> PathBuf {
-    let p = Path::new(sibling).with_file_name(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: build the whole workspace (cargo build --workspace) first",
-        p.display()
-    );
-    p
 }

@@ -115,6 +115,44 @@ pub fn server(ctx: &Context, cmd: ServerCmd) -> Result<(), CliError> {
                 println!("{t}");
             });
         }
+        ServerCmd::BundleKey => {
+            let k = client.get(&["api", "v1", "server", "bundle-key"], &[])?;
+            ctx.show(&k, |k| {
+                println!(
+                    "{}",
+                    fields(&[
+                        ("Key id", text(k, "key_id")),
+                        ("Public key", text(k, "public_key")),
+                    ])
+                );
+                let rotations = k["rotations"].as_array().cloned().unwrap_or_default();
+                if rotations.is_empty() {
+                    println!("never rotated");
+                    return;
+                }
+                let mut t = table(&["ROTATED", "FROM", "TO"]);
+                for r in &rotations {
+                    t.add_row([
+                        time(r, "rotated_at"),
+                        text(r, "old_key_id"),
+                        text(r, "new_key_id"),
+                    ]);
+                }
+                println!("{t}");
+            });
+        }
+        ServerCmd::RotateBundleKey => {
+            let url = client.url(&["api", "v1", "server", "rotate-bundle-key"], &[]);
+            let r = client.call(Method::POST, url, None)?.body;
+            ctx.show(&r, |r| {
+                anstream::println!(
+                    "{} bundle-signing key {} -> {}; agents re-pin at their next check-in",
+                    "rotated".green().bold(),
+                    text(r, "old_key_id"),
+                    text(r, "new_key_id"),
+                );
+            });
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The agent-facing gRPC service `vigo.v1.Agent` (port 1530, TLS): `Register`, `CheckIn`,
-//! `ReportResult`, `ReportTraits`, `ResolveSecrets`, `AgentStream`.
+//! `ReportResult`, `ReportTraits`, `ResolveSecrets`, `AgentStream`, `RenewCertificate`
+//! ([`renew`]).
 //!
 //! Every request is a `SignedRequest`; [`auth`] checks it before the body is decoded.
 //! `Register` is signed by the key inside its own body (proof of possession) and needs
@@ -10,9 +11,13 @@
 //! answers `no_change` when the agent reports the live `policy_version` and the
 //! fingerprint of the block's current signed bundle
 //! ([`payload_fingerprint`](crate::publish::payload_fingerprint)), and the cached
-//! `SignedBundle` otherwise.
+//! `SignedBundle` otherwise. When the agent's pinned bundle-signing key is not the one
+//! that signed its bundle, the answer carries the rotations from one to the other
+//! ([`BundleKeys::rotations_between`](crate::pki::BundleKeys::rotations_between)) and the
+//! bundle itself.
 
 pub mod auth;
+mod renew;
 pub mod tls;
 
 use std::future::Future;
@@ -29,9 +34,9 @@ use vigo_core::Action;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
 use vigo_proto::v1::{
     AgentFrame, CheckInRequest, CheckInResponse, Keepalive, NoChange, RegisterRequest,
-    RegisterResponse, ReportResultRequest, ReportResultResponse, ReportTraitsRequest,
-    ReportTraitsResponse, ResolveSecretsRequest, ResolveSecretsResponse, ServerFrame, SignedBundle,
-    SignedRequest, agent_frame, check_in_response, server_frame,
+    RegisterResponse, RenewCertificateResponse, ReportResultRequest, ReportResultResponse,
+    ReportTraitsRequest, ReportTraitsResponse, ResolveSecretsRequest, ResolveSecretsResponse,
+    ServerFrame, SignedBundle, SignedRequest, agent_frame, check_in_response, server_frame,
 };
 
 use crate::enroll::{EnrollError, RegisterInput};
@@ -244,8 +249,14 @@ impl Agent for AgentService {
         }
         let live = self.live()?;
         let signed = self.signed_for(&live, &who)?;
+        let rotations = self
+            .state
+            .pki
+            .bundle_keys()
+            .rotations_between(&body.pinned_key_id, &signed.bundle.key_id);
         let current = body.policy_version == live.info.version
-            && body.state_fingerprint == signed.fingerprint;
+            && body.state_fingerprint == signed.fingerprint
+            && rotations.is_empty();
         metrics::counter!(
             "vigo_checkins_total",
             "outcome" => if current { "no_change" } else { "bundle" }
@@ -263,7 +274,8 @@ impl Agent for AgentService {
             observe_only: signed.observe_only,
             want_traits,
             redirect: String::new(),
-            key_rotation: None,
+            key_rotation: rotations.first().cloned(),
+            key_rotation_chain: rotations,
         }))
     }
 
@@ -400,6 +412,13 @@ impl Agent for AgentService {
         }
         tracing::debug!(envoy = %who.envoy_id, count = values.len(), "secrets resolved");
         Ok(Response::new(ResolveSecretsResponse { values }))
+    }
+
+    async fn renew_certificate(
+        &self,
+        request: Request<SignedRequest>,
+    ) -> Result<Response<RenewCertificateResponse>, Status> {
+        self.renew_certificate_for(request).await
     }
 
     type AgentStreamStream = ReceiverStream<Result<ServerFrame, Status>>;

@@ -21,8 +21,6 @@ use crate::config::SanName;
 const CA_VALIDITY: Duration = Duration::days(3650);
 /// The server certificate's lifetime (the longest Apple platforms accept for TLS).
 const SERVER_VALIDITY: Duration = Duration::days(825);
-/// A server certificate expiring sooner than this is reissued at start.
-const RENEW_BEFORE: Duration = Duration::days(30);
 /// Certificates start an hour in the past, for clocks a little behind.
 const BACKDATE: Duration = Duration::hours(1);
 /// The largest CSR accepted (PEM).
@@ -52,7 +50,7 @@ pub(super) struct NewCa {
 }
 
 /// Generates the CA: ECDSA P-256, path length 0, 10 years, `CN=Vigo CA <tag> (<hostname>)`.
-pub(super) fn new_ca(hostname: &str) -> Result<NewCa, PkiError> {
+pub(super) fn new_ca(hostname: &str, now: OffsetDateTime) -> Result<NewCa, PkiError> {
     let key = KeyPair::generate().map_err(|e| generate_err(&e))?;
     let mut tag = [0u8; 4];
     getrandom::fill(&mut tag).map_err(|e| PkiError::Random(e.to_string()))?;
@@ -65,7 +63,6 @@ pub(super) fn new_ca(hostname: &str) -> Result<NewCa, PkiError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let now = OffsetDateTime::now_utc();
     params.not_before = now - BACKDATE;
     params.not_after = now + CA_VALIDITY;
     params.serial_number = Some(random_serial()?);
@@ -110,12 +107,14 @@ pub(super) fn load_issuer(
     })
 }
 
-/// A server certificate for `key` naming `sans`, signed by `issuer` (PEM).
+/// A server certificate for `key` naming `sans`, signed by `issuer`, valid from `now`
+/// (PEM).
 pub(super) fn server_cert(
     issuer: &Issuer<'static, KeyPair>,
     key: &KeyPair,
     hostname: &str,
     sans: &BTreeSet<San>,
+    now: OffsetDateTime,
 ) -> Result<String, PkiError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = name(hostname);
@@ -132,7 +131,6 @@ pub(super) fn server_cert(
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
-    let now = OffsetDateTime::now_utc();
     params.not_before = now - BACKDATE;
     params.not_after = now + SERVER_VALIDITY;
     params.serial_number = Some(random_serial()?);
@@ -224,9 +222,21 @@ fn check_envoy_id(envoy_id: &str) -> Result<(), PkiError> {
 
 /// When a certificate expires (Unix time).
 pub(super) fn not_after(der: &CertificateDer<'_>) -> Result<OffsetDateTime, String> {
+    validity(der).map(|(_, not_after)| not_after)
+}
+
+/// When a certificate becomes valid and when it expires.
+pub(super) fn validity(
+    der: &CertificateDer<'_>,
+) -> Result<(OffsetDateTime, OffsetDateTime), String> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|e| format!("not X.509: {e}"))?;
-    OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
-        .map_err(|e| format!("bad expiry: {e}"))
+    let at = |t: x509_parser::time::ASN1Time| {
+        OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| format!("bad validity: {e}"))
+    };
+    Ok((
+        at(cert.validity().not_before)?,
+        at(cert.validity().not_after)?,
+    ))
 }
 
 /// The DNS and IP SANs of a certificate.
@@ -279,10 +289,12 @@ pub(super) fn issued_by_a_vigo_ca(leaf: &CertificateDer<'_>) -> bool {
         .any(|cn| cn.starts_with(CA_CN_PREFIX))
 }
 
-/// Why a server certificate of ours must be reissued, if it must.
+/// Why a server certificate of ours must be reissued at `now`, if it must: its SANs
+/// changed, or a third of its lifetime or less remains ([`vigo_core::renewal`]).
 pub(super) fn reissue_reason(
     leaf: &CertificateDer<'_>,
     wanted: &BTreeSet<San>,
+    now: OffsetDateTime,
 ) -> Result<Option<String>, String> {
     let have = sans_of(leaf)?;
     if &have != wanted {
@@ -294,8 +306,16 @@ pub(super) fn reissue_reason(
             removed.join(", ")
         )));
     }
-    if not_after(leaf)? - OffsetDateTime::now_utc() < RENEW_BEFORE {
-        return Ok(Some("it expires within 30 days".to_owned()));
+    let (not_before, not_after) = validity(leaf)?;
+    if vigo_core::renewal::renewal_due(
+        not_before.unix_timestamp(),
+        not_after.unix_timestamp(),
+        now.unix_timestamp(),
+    ) {
+        return Ok(Some(format!(
+            "a third of its lifetime or less remains (it expires {})",
+            crate::rest::format_time(not_after.unix_timestamp())
+        )));
     }
     Ok(None)
 }

@@ -14,8 +14,11 @@
 //! Every key file is written atomically with mode 0600 in a 0700 directory, and a key
 //! file readable by group or others is refused at load. Later starts load the same
 //! material; only the server certificate is reissued (same key, same CA), when its SANs
-//! no longer match or it expires within 30 days. A server certificate not issued by our
-//! CA (a publicly trusted one the operator installed) is used as it is.
+//! no longer match or a third of its lifetime or less remains — at start, and while the
+//! server runs ([`server_cert`]), served without a restart. A server certificate not
+//! issued by our CA (a publicly trusted one the operator installed) is used as it is.
+//! The bundle-signing key is rotated only on request, announcing the new key to agents
+//! with a signature by the old one ([`bundle_key`]).
 //!
 //! **Why ECDSA P-256.** rustls with the ring provider verifies both P-256 and ed25519
 //! client certificates, but browsers, curl and most HTTP stacks do not accept ed25519
@@ -27,8 +30,10 @@
 //! asked for: the certificate's subject is `CN=<envoy id>`, its only SAN the approved
 //! hostname, its only extended key usage client authentication, and it is never a CA.
 
+pub mod bundle_key;
 pub(crate) mod files;
 mod issue;
+pub mod server_cert;
 mod tls;
 
 use std::collections::BTreeSet;
@@ -36,17 +41,22 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use std::sync::{Arc, RwLock};
+
 use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rcgen::{Issuer, KeyPair};
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::config::{SanName, ServerConfig};
+use crate::publish::read;
+use server_cert::{CertResolver, ServerCert};
 
+pub use bundle_key::{BundleKeys, RotationInfo};
 pub use issue::IssuedCert;
+pub use server_cert::{SERVER_CERT_CHECK, ServerCertRenewal};
 pub use tls::{ClientIdentity, client_config, crypto_provider};
 
 /// Why the PKI could not be loaded, created or used.
@@ -226,11 +236,12 @@ pub struct Pki {
     ca_der: CertificateDer<'static>,
     ca_not_after: OffsetDateTime,
     issuer: Option<Issuer<'static, KeyPair>>,
-    server_cert_pem: String,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key_pem: Zeroizing<String>,
-    server_sans: BTreeSet<San>,
-    signing_key: SigningKey,
+    hostname: String,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    server: RwLock<ServerCert>,
+    resolver: Arc<CertResolver>,
+    bundle_keys: Arc<BundleKeys>,
     report: PkiReport,
 }
 
@@ -238,7 +249,7 @@ impl fmt::Debug for Pki {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pki")
             .field("can_sign", &self.can_sign())
-            .field("server_sans", &self.server_sans)
+            .field("server_sans", &self.server_sans())
             .field("signing_key_id", &self.signing_key_id())
             .field("report", &self.report)
             .finish_non_exhaustive()
@@ -247,11 +258,18 @@ impl fmt::Debug for Pki {
 
 impl Pki {
     /// Loads the PKI, generating whatever is missing on first start (see the module
-    /// documentation), and reissuing the server certificate when its SANs changed.
+    /// documentation), and reissuing the server certificate when its SANs changed or it
+    /// is due for renewal.
     pub fn load_or_create(options: &PkiOptions) -> Result<Pki, PkiError> {
-        let (signing_key, created_signing_key) =
-            load_or_create_signing_key(&options.signing_key_file)?;
-        let (ca_pem, issuer, created_ca) = load_or_create_ca(options)?;
+        Pki::load_or_create_at(options, OffsetDateTime::now_utc())
+    }
+
+    /// [`load_or_create`](Self::load_or_create) with the clock at `now`: what is created
+    /// is valid from `now`, and renewal is decided at `now` (tests move the clock).
+    pub fn load_or_create_at(options: &PkiOptions, now: OffsetDateTime) -> Result<Pki, PkiError> {
+        let (bundle_keys, created_signing_key) =
+            BundleKeys::load_or_create(&options.signing_key_file)?;
+        let (ca_pem, issuer, created_ca) = load_or_create_ca(options, now)?;
         let ca_der =
             CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| PkiError::Invalid {
                 path: options.ca_file.clone(),
@@ -262,31 +280,21 @@ impl Pki {
             what,
         })?;
         let (server_cert_pem, server_key_pem, status) =
-            load_or_create_server_cert(options, &ca_der, issuer.as_ref(), created_ca)?;
-        let server_chain = CertificateDer::pem_slice_iter(server_cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PkiError::Invalid {
-                path: options.cert_file.clone(),
-                what: format!("not a PEM certificate chain: {e}"),
-            })?;
-        let leaf = server_chain.first().ok_or_else(|| PkiError::Invalid {
-            path: options.cert_file.clone(),
-            what: "no certificate in the file".to_owned(),
-        })?;
-        let server_sans = issue::sans_of(leaf).map_err(|what| PkiError::Invalid {
-            path: options.cert_file.clone(),
-            what,
-        })?;
+            load_or_create_server_cert(options, &ca_der, issuer.as_ref(), created_ca, now)?;
+        let ours = status != ServerCertStatus::External;
+        let (server, certified) =
+            ServerCert::parse(server_cert_pem, server_key_pem, ours, &options.cert_file)?;
         Ok(Pki {
             ca_pem,
             ca_der,
             ca_not_after,
             issuer,
-            server_cert_pem,
-            server_chain,
-            server_key_pem,
-            server_sans,
-            signing_key,
+            hostname: options.hostname.clone(),
+            cert_file: options.cert_file.clone(),
+            key_file: options.key_file.clone(),
+            server: RwLock::new(server),
+            resolver: Arc::new(CertResolver::new(certified)),
+            bundle_keys: Arc::new(bundle_keys),
             report: PkiReport {
                 created_ca,
                 server_cert: status,
@@ -310,14 +318,19 @@ impl Pki {
         &self.ca_der
     }
 
-    /// The server certificate chain (PEM, leaf first).
-    pub fn server_cert_pem(&self) -> &str {
-        &self.server_cert_pem
+    /// The server certificate chain in use (PEM, leaf first).
+    pub fn server_cert_pem(&self) -> String {
+        read(&self.server).pem.clone()
     }
 
     /// The SANs of the server certificate in use.
-    pub fn server_sans(&self) -> &BTreeSet<San> {
-        &self.server_sans
+    pub fn server_sans(&self) -> BTreeSet<San> {
+        read(&self.server).sans.clone()
+    }
+
+    /// When the server certificate in use expires.
+    pub fn server_cert_not_after(&self) -> OffsetDateTime {
+        read(&self.server).not_after
     }
 
     /// True when the CA key is present, so [`sign_csr`](Self::sign_csr) works.
@@ -325,14 +338,19 @@ impl Pki {
         self.issuer.is_some()
     }
 
-    /// The persisted ed25519 bundle-signing key.
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.signing_key
+    /// The persisted ed25519 bundle-signing key in use.
+    pub fn signing_key(&self) -> SigningKey {
+        self.bundle_keys.signing_key()
     }
 
     /// The bundle-signing key's id (`vigo_core::signing::key_id`).
     pub fn signing_key_id(&self) -> String {
-        vigo_core::signing::key_id(&self.signing_key.verifying_key())
+        self.bundle_keys.key_id()
+    }
+
+    /// The bundle-signing key and its rotations, shared with the publisher.
+    pub fn bundle_keys(&self) -> &Arc<BundleKeys> {
+        &self.bundle_keys
     }
 
     /// Signs an envoy's CSR (PEM). The CSR's signature must verify; everything it asks
@@ -369,11 +387,6 @@ impl Pki {
     /// presented, and not required. ALPN `h2`, `http/1.1`.
     pub fn rest_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, PkiError> {
         tls::server_config(self, &[b"h2", b"http/1.1"])
-    }
-
-    fn server_key(&self) -> Result<PrivateKeyDer<'static>, PkiError> {
-        PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes())
-            .map_err(|e| PkiError::Tls(format!("server key: {e}")))
     }
 }
 
@@ -436,28 +449,10 @@ fn write_file(path: &Path, text: &str) -> Result<(), PkiError> {
     })
 }
 
-fn load_or_create_signing_key(path: &Path) -> Result<(SigningKey, bool), PkiError> {
-    if path.exists() {
-        let pem = read_key_file(path)?;
-        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| PkiError::Invalid {
-            path: path.to_path_buf(),
-            what: format!("not an ed25519 PKCS#8 PEM key: {e}"),
-        })?;
-        return Ok((key, false));
-    }
-    let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut seed[..]).map_err(|e| PkiError::Random(e.to_string()))?;
-    let key = SigningKey::from_bytes(&seed);
-    let pem = key
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .map_err(|e| PkiError::Generate(format!("encoding the signing key: {e}")))?;
-    write_file(path, &pem)?;
-    Ok((key, true))
-}
-
 /// The CA certificate PEM, its issuer when the key is there, and whether it is new.
 fn load_or_create_ca(
     options: &PkiOptions,
+    now: OffsetDateTime,
 ) -> Result<(String, Option<Issuer<'static, KeyPair>>, bool), PkiError> {
     let key_path = options.ca_key_file.as_deref();
     let key_exists = key_path.is_some_and(Path::exists);
@@ -486,7 +481,7 @@ fn load_or_create_ca(
             ),
         });
     }
-    let generated = issue::new_ca(&options.hostname)?;
+    let generated = issue::new_ca(&options.hostname, now)?;
     write_file(key_path, &generated.key_pem)?;
     write_file(&options.ca_file, &generated.cert_pem)?;
     let issuer = issue::load_issuer(&generated.cert_pem, &options.ca_file, key_path)?;
@@ -499,6 +494,7 @@ fn load_or_create_server_cert(
     ca_der: &CertificateDer<'static>,
     issuer: Option<&Issuer<'static, KeyPair>>,
     created_ca: bool,
+    now: OffsetDateTime,
 ) -> Result<(String, Zeroizing<String>, ServerCertStatus), PkiError> {
     let wanted = options.wanted_sans();
     let cert_exists = options.cert_file.exists();
@@ -509,7 +505,7 @@ fn load_or_create_server_cert(
             let issuer = issuer.ok_or(PkiError::NoCaKey)?;
             let key = KeyPair::generate().map_err(|e| PkiError::Generate(e.to_string()))?;
             let key_pem = Zeroizing::new(key.serialize_pem());
-            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted)?;
+            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted, now)?;
             write_file(&options.key_file, &key_pem)?;
             write_file(&options.cert_file, &cert_pem)?;
             return Ok((cert_pem, key_pem, ServerCertStatus::Created));
@@ -538,7 +534,7 @@ fn load_or_create_server_cert(
             what: format!("not a PEM certificate: {e}"),
         })?;
     let reason = if issue::issued_by(&leaf, ca_der) {
-        issue::reissue_reason(&leaf, &wanted).map_err(|what| PkiError::Invalid {
+        issue::reissue_reason(&leaf, &wanted, now).map_err(|what| PkiError::Invalid {
             path: options.cert_file.clone(),
             what,
         })?
@@ -554,7 +550,7 @@ fn load_or_create_server_cert(
                 path: options.key_file.clone(),
                 what: format!("not a PKCS#8 PEM key: {e}"),
             })?;
-            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted)?;
+            let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted, now)?;
             write_file(&options.cert_file, &cert_pem)?;
             Ok((cert_pem, key_pem, ServerCertStatus::Reissued(reason)))
         }

@@ -16,10 +16,11 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A server configuration with our certificate. A client certificate is verified against
-/// our CA when one is presented, and not required at the TLS layer: both listeners serve
-/// callers that have none (gRPC `Register`, REST operators and `/bootstrap`); the gRPC
-/// service refuses every other call without one.
+/// A server configuration with our certificate, taken from the PKI's resolver at every
+/// handshake (so a renewed certificate is served without a restart). A client
+/// certificate is verified against our CA when one is presented, and not required at
+/// the TLS layer: both listeners serve callers that have none (gRPC `Register`, REST
+/// operators and `/bootstrap`); the gRPC service refuses every other call without one.
 pub(super) fn server_config(
     pki: &Pki,
     alpn: &[&[u8]],
@@ -34,8 +35,7 @@ pub(super) fn server_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| PkiError::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(pki.server_chain.clone(), pki.server_key()?)
-        .map_err(|e| PkiError::Tls(format!("server certificate and key: {e}")))?;
+        .with_cert_resolver(pki.resolver.clone());
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }

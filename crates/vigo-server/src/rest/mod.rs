@@ -34,6 +34,7 @@ mod extract;
 mod metrics;
 pub mod register;
 mod secrets;
+mod server_keys;
 mod status;
 
 use std::future::Future;
@@ -222,7 +223,9 @@ pub fn router(state: RestState) -> Router {
             "/api-tokens/{id}",
             axum::routing::delete(api_tokens::revoke),
         )
-        .route("/audit", get(audit::list));
+        .route("/audit", get(audit::list))
+        .route("/server/bundle-key", get(server_keys::show))
+        .route("/server/rotate-bundle-key", post(server_keys::rotate));
     Router::new()
         .nest("/api/v1", api)
         .route("/bootstrap", get(bootstrap::script))

@@ -64,6 +64,7 @@ macro_rules! with_pool {
 mod api_tokens;
 mod audit;
 mod enrollment;
+mod envoy_certs;
 mod envoys;
 mod error;
 pub mod postgres;
