@@ -181,7 +181,7 @@ pub fn store_config(config: &ServerConfig) -> StoreConfig {
     match config.database.driver {
         DatabaseDriver::Postgres => StoreConfig::Postgres {
             url: config.database_url(),
-            max_connections: config.database.max_connections,
+            max_connections: config.database.postgres_pool_size(),
         },
         DatabaseDriver::Sqlite => {
             let from_url = config.database.url.as_ref().and_then(|u| {
