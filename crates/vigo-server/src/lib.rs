@@ -2,6 +2,7 @@
 //! REST API, storage, CA and enrollment. The modules arrive with the server issue.
 
 pub mod config;
+pub mod datadir;
 pub mod enroll;
 pub mod fleet;
 pub mod grpc;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, DatabaseDriver, ServerConfig};
+use crate::datadir;
 use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
@@ -45,6 +46,9 @@ pub enum ServeError {
     /// The database.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The data dir is not safe to serve from (owner, mode, where the stacks are).
+    #[error("data dir: {0}")]
+    DataDir(#[from] crate::datadir::DataDirError),
     /// The stored or on-disk configuration could not be made live.
     #[error("configuration: {0}")]
     Publish(PublishError),
@@ -105,6 +109,15 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 /// Builds the shared state from a loaded config: secrets (and the config's `secret:`
 /// values), PKI, store, the live version, the fleet index, the enroller.
 pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeError> {
+    // Before anything is written into it: the data dir is 0700 and the server's own.
+    for t in datadir::secure(&config)? {
+        tracing::warn!(
+            dir = %t.path.display(),
+            was = %format_args!("{:o}", t.was),
+            "others could read this private directory: tightened to 0700"
+        );
+    }
+    datadir::check_stacks_dir(&config)?;
     // Only the local backend is built: `isopass` stops the start with that reason instead
     // of serving without secrets.
     let secrets = Some(Arc::new(LocalSecrets::from_config(&config.secrets)?));
@@ -125,7 +138,8 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
 
     let publisher = Arc::new(Publisher::new(
         PublisherOptions {
-            stacks_dir: config.server.data_dir.join("stacks"),
+            stacks_dir: datadir::stacks_dir(&config),
+            read: datadir::read_options(&config),
             max_age_secs: config.checkin.bundle_max_age.as_secs(),
             observe_only: config.checkin.observe_only,
         },
