@@ -6,6 +6,7 @@ pub mod datadir;
 pub mod enroll;
 pub mod fleet;
 pub mod grpc;
+pub mod listen;
 pub mod ops;
 pub mod pki;
 pub mod publish;

@@ -11,22 +11,15 @@
 //!   master key and the SQLite database with its `-wal` and `-shm` 0600; a data dir
 //!   created 0755 is tightened to 0700 and the log says so.
 
-use std::net::TcpListener;
+mod common;
+
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use serde_json::Value;
-use vigo_testkit::{Vigosrv, VigosrvOptions};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, start};
+use vigo_testkit::Vigosrv;
 
 /// A data dir with `server.yaml` on loopback ports and a valid stack using a template.
 fn data_dir(dir: &Path) -> (u16, u16) {
@@ -60,22 +53,8 @@ fn write_crate(dir: &Path, template: &str) {
     .unwrap();
 }
 
-fn start(dir: &Path, api: u16, grpc: u16) -> Vigosrv {
-    Vigosrv::start(VigosrvOptions {
-        binary: env!("CARGO_BIN_EXE_vigosrv").into(),
-        dir: dir.to_path_buf(),
-        host: "127.0.0.1".to_owned(),
-        api_port: api,
-        grpc_port: grpc,
-        netns: None,
-    })
-    .expect("start vigosrv")
-}
-
-fn admin(server: &Vigosrv, method: &str, path: &str) -> (u16, Value) {
-    let token = server.admin_token().unwrap();
-    let (code, text) = server.curl(method, path, Some(&token), None);
-    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+fn admin(server: &Vigosrv, method: &str, path: &str) -> (u16, serde_json::Value) {
+    common::admin(server, method, path, None)
 }
 
 /// Publishes, expecting a refusal (422) whose errors name `path`; the errors as text.
@@ -220,11 +199,10 @@ fn the_files_the_server_writes_have_private_modes() {
     let (api, grpc) = data_dir(&dir);
     let server = start(&dir, api, grpc);
     // One write, so the WAL and its index exist.
-    let token = server.admin_token().unwrap();
-    let (code, body) = server.curl(
+    let (code, body) = common::admin(
+        &server,
         "POST",
         "/api/v1/tokens",
-        Some(&token),
         Some(r#"{"expires_in": "1h"}"#),
     );
     assert!((200..300).contains(&code), "{code} {body}");
