@@ -13,6 +13,7 @@
 //! | handshake trickle | a TLS record header, one byte every 500 ms | `tls_handshake_timeout` |
 //! | TLS idle | a full TLS handshake, then nothing | `first_request_timeout` |
 //! | request trickle | TLS, then an HTTP/2 preface or HTTP/1.1 headers one byte every 500 ms (slowloris) | `first_request_timeout` |
+//! | body trickle (REST) | TLS, the headers of `POST /api/v1/register`, then its body one byte every 500 ms | `request_body_timeout` |
 //! | idle after a request | TLS, one HTTP/2 request and its answer, then nothing | `idle_timeout` |
 //!
 //! Each connection is timed from its connect (or its answer) to the server's close, and
@@ -45,6 +46,7 @@ const VIGO: &str = "/usr/local/sbin/vigo";
 const HANDSHAKE: Duration = Duration::from_secs(20);
 const FIRST_REQUEST: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_secs(35);
+const REQUEST_BODY: Duration = Duration::from_secs(15);
 /// How late after its deadline a connection may close (accept backlog, timers, load).
 const LATE: Duration = Duration::from_secs(10);
 /// The attackers; 127.0.0.1 is the agent's and curl's.
@@ -67,6 +69,7 @@ enum Kind {
     HandshakeTrickle,
     TlsIdle,
     RequestTrickle,
+    BodyTrickle,
     IdleAfterRequest,
 }
 
@@ -76,17 +79,19 @@ impl Kind {
         match self {
             Kind::RawIdle | Kind::HandshakeTrickle => HANDSHAKE,
             Kind::TlsIdle | Kind::RequestTrickle => FIRST_REQUEST,
+            Kind::BodyTrickle => REQUEST_BODY,
             Kind::IdleAfterRequest => IDLE,
         }
     }
 }
 
 /// Connections per source: (kind, gRPC, REST).
-const PLAN: [(Kind, usize, usize); 5] = [
+const PLAN: [(Kind, usize, usize); 6] = [
     (Kind::RawIdle, 250, 100),
     (Kind::HandshakeTrickle, 15, 15),
     (Kind::TlsIdle, 100, 40),
     (Kind::RequestTrickle, 10, 10),
+    (Kind::BodyTrickle, 0, 10),
     (Kind::IdleAfterRequest, 10, 10),
 ];
 
@@ -175,6 +180,16 @@ impl Attack {
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS handshake: {e}"))?;
+        if kind == Kind::BodyTrickle {
+            let mut tls = Box::new(tls);
+            tls.write_all(
+                b"POST /api/v1/register HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+            )
+            .await
+            .map_err(|e| format!("headers: {e}"))?;
+            return Ok((connected, Conn::Tls(tls)));
+        }
         if kind != Kind::IdleAfterRequest {
             return Ok((connected, Conn::Tls(Box::new(tls))));
         }
@@ -224,6 +239,7 @@ async fn hold(kind: Kind, listener: &'static str, conn: Conn) {
         // A TLS record header of a ClientHello that never ends.
         (Kind::HandshakeTrickle, _) => &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc, 0x03, 0x03],
         (Kind::RequestTrickle, "grpc") => b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        (Kind::BodyTrickle, _) => &[b' '; 400],
         (Kind::RequestTrickle, _) => b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         _ => b"",
     };
@@ -311,12 +327,14 @@ fn data_dir(dir: &Path, api: u16, grpc: u16) {
              \x20   tls_handshake_timeout: {}s\n\
              \x20   first_request_timeout: {}s\n\
              \x20   idle_timeout: {}s\n\
+             \x20   request_body_timeout: {}s\n\
              \x20   grpc: {{ max_connections: 8000, max_per_source: {GRPC_PER_SOURCE} }}\n\
              \x20   api: {{ max_connections: 3000, max_per_source: {API_PER_SOURCE} }}\n\
              checkin:\n  interval: 30s\n",
             HANDSHAKE.as_secs(),
             FIRST_REQUEST.as_secs(),
-            IDLE.as_secs()
+            IDLE.as_secs(),
+            REQUEST_BODY.as_secs()
         ),
     )
     .unwrap();

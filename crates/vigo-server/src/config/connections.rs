@@ -19,6 +19,9 @@ pub struct ConnectionsSection {
     /// How long a connection may take, from accept, to send the headers of its first
     /// request (bytes trickled slowly do not extend it). Default `10s`.
     pub first_request_timeout: ConfigDuration,
+    /// How long a REST request's body may take to arrive whole, from its headers (gRPC
+    /// request bodies are streams and have none). Default `30s`.
+    pub request_body_timeout: ConfigDuration,
     /// How long a connection with no request in flight may go without a byte read or
     /// written before it is closed. Default `5m`.
     pub idle_timeout: ConfigDuration,
@@ -40,6 +43,7 @@ impl Default for ConnectionsSection {
         ConnectionsSection {
             tls_handshake_timeout: ConfigDuration::from_secs(10),
             first_request_timeout: ConfigDuration::from_secs(10),
+            request_body_timeout: ConfigDuration::from_secs(30),
             idle_timeout: ConfigDuration::from_secs(5 * 60),
             http2_keepalive_interval: ConfigDuration::from_secs(60),
             http2_keepalive_timeout: ConfigDuration::from_secs(20),
@@ -108,6 +112,7 @@ impl ConnectionsSection {
         let timeouts = [
             ("tls_handshake_timeout", self.tls_handshake_timeout),
             ("first_request_timeout", self.first_request_timeout),
+            ("request_body_timeout", self.request_body_timeout),
             ("idle_timeout", self.idle_timeout),
             ("http2_keepalive_interval", self.http2_keepalive_interval),
             ("http2_keepalive_timeout", self.http2_keepalive_timeout),

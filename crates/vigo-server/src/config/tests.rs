@@ -71,6 +71,7 @@ fn no_file_means_every_default() {
     let n = &c.server.connections;
     assert_eq!(n.tls_handshake_timeout.get(), Duration::from_secs(10));
     assert_eq!(n.first_request_timeout.get(), Duration::from_secs(10));
+    assert_eq!(n.request_body_timeout.get(), Duration::from_secs(30));
     assert_eq!(n.idle_timeout.get(), Duration::from_secs(300));
     assert_eq!(n.http2_keepalive_interval.get(), Duration::from_secs(60));
     assert_eq!(n.http2_keepalive_timeout.get(), Duration::from_secs(20));

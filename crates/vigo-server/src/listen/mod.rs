@@ -17,6 +17,9 @@
 //! 4. **Watchdog** ([`activity`]): closed when no request has begun within
 //!    `first_request_timeout` of accept (slowloris: trickled bytes do not extend it), or
 //!    when it goes `idle_timeout` with no request in flight and no byte either way.
+//! 5. **Request bodies** ([`body`], REST only): a body not complete within
+//!    `request_body_timeout` of its headers ends in an error, so a body trickled byte by
+//!    byte does not keep its request in flight.
 //!
 //! Each request carries the peer's addresses and certificates in its extensions, the
 //! way tonic (`Request::peer_certs`, `remote_addr`) and axum (`ConnectInfo`) read them.
@@ -30,6 +33,7 @@
 
 pub mod activity;
 pub mod admission;
+pub mod body;
 pub mod nofile;
 
 use std::convert::Infallible;
@@ -52,6 +56,7 @@ use tower_service::Service;
 use crate::config::{ConnectionsSection, ListenerBudget};
 use activity::{Activity, Watched};
 use admission::{Admission, Slot};
+use body::DeadlineBody;
 
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`): a burst of
 /// connects waits there instead of being dropped half-open, and the accept loop, which
@@ -74,8 +79,12 @@ pub enum Protocol {
 /// What a listener serves: a cloneable HTTP service that never fails (axum's `Router`,
 /// tonic's generated servers).
 pub trait Serves<B>:
-    Service<Request<Incoming>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
-    + Clone
+    Service<
+        Request<DeadlineBody>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
     + Send
     + 'static
 {
@@ -83,7 +92,7 @@ pub trait Serves<B>:
 
 impl<T, B> Serves<B> for T where
     T: Service<
-            Request<Incoming>,
+            Request<DeadlineBody>,
             Response = Response<B>,
             Error = Infallible,
             Future: Send + 'static,
@@ -114,6 +123,8 @@ pub struct Listener {
     pub protocol: Protocol,
     /// How many connections it holds.
     pub budget: ListenerBudget,
+    /// How long a request body may take to arrive; `None` for streams (gRPC).
+    pub body_deadline: Option<Duration>,
     /// The timeouts.
     pub timeouts: ConnectionsSection,
 }
@@ -125,6 +136,7 @@ impl Listener {
             name: "grpc",
             protocol: Protocol::Http2,
             budget: connections.grpc,
+            body_deadline: None,
             timeouts: *connections,
         }
     }
@@ -135,6 +147,7 @@ impl Listener {
             name: "rest",
             protocol: Protocol::Http1And2,
             budget: connections.api,
+            body_deadline: Some(connections.request_body_timeout.get()),
             timeouts: *connections,
         }
     }
@@ -288,8 +301,10 @@ async fn connection<S, B>(
     };
     let tls_info = tls.connect_info();
     let requests = Arc::clone(&activity);
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+    let body_deadline = spec.body_deadline;
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let in_flight = requests.begin_request();
+        let mut request = request.map(|b| DeadlineBody::new(b, body_deadline));
         request.extensions_mut().insert(tls_info.clone());
         request
             .extensions_mut()
