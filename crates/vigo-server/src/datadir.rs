@@ -108,7 +108,15 @@ pub fn secure(config: &ServerConfig) -> Result<Vec<Tightened>, DataDirError> {
     dirs.dedup();
     let uid = nix::unistd::geteuid().as_raw();
     for dir in dirs {
-        let meta = match std::fs::symlink_metadata(&dir) {
+        // The data dir may be a symlink (`/srv/vigo -> /data/vigo`): its target is
+        // checked. A private directory inside that is a symlink leads outside, to a
+        // place the server does not own, and is left alone.
+        let stat = if dir == *data_dir {
+            std::fs::metadata(&dir)
+        } else {
+            std::fs::symlink_metadata(&dir)
+        };
+        let meta = match stat {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => {
@@ -301,6 +309,18 @@ mod tests {
         assert_eq!(mode(&dir.join("db")), 0o700);
         // The stacks tree is the operator's, not private: left as it was.
         assert_eq!(mode(&dir.join("stacks")), 0o755);
+    }
+
+    #[test]
+    fn a_symlinked_data_dir_is_checked_where_it_leads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("data");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = tmp.path().join("vigo");
+        symlink(&real, &link).unwrap();
+        assert_eq!(secure(&config(&link)).unwrap().len(), 1);
+        assert_eq!(mode(&real), 0o700);
     }
 
     #[test]

@@ -212,6 +212,8 @@ fn the_files_the_server_writes_have_private_modes() {
         ("tls/key", "600"),
         ("tls/ca_key", "600"),
         ("tls/bundle_key", "600"),
+        ("tls/cert", "600"),
+        ("tls/ca", "600"),
         ("secrets", "700"),
         ("secrets/.master.key", "600"),
         ("local-admin.token", "600"),
