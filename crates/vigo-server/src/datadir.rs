@@ -207,6 +207,20 @@ pub fn private_paths(config: &ServerConfig) -> Vec<PathBuf> {
     paths
 }
 
+/// The private path `path` leads to — through symlinks, or as a hard link of a private
+/// file — if any. For files the server hands out by path (the agent binary under
+/// `<data_dir>/agent/`), so a link placed there by mistake never serves a key.
+pub fn private_target(config: &ServerConfig, path: &Path) -> Option<PathBuf> {
+    let resolved = std::fs::canonicalize(path).ok()?;
+    let meta = std::fs::metadata(&resolved).ok()?;
+    private_paths(config).into_iter().find(|private| {
+        let canonical = std::fs::canonicalize(private).unwrap_or_else(|_| private.clone());
+        resolved.starts_with(&canonical)
+            || std::fs::metadata(&canonical)
+                .is_ok_and(|m| m.is_file() && (m.dev(), m.ino()) == (meta.dev(), meta.ino()))
+    })
+}
+
 /// How the server reads a stacks tree: refusing every private path.
 pub fn read_options(config: &ServerConfig) -> ReadOptions {
     private_paths(config)
@@ -382,6 +396,27 @@ mod tests {
             !paths.contains(&PathBuf::from("/srv/vigo/tls/ca")),
             "public"
         );
+    }
+
+    #[test]
+    fn private_target_sees_through_symlinks_and_hard_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("tls")).unwrap();
+        std::fs::create_dir_all(dir.join("agent")).unwrap();
+        std::fs::write(dir.join("tls/ca_key"), "key").unwrap();
+        std::fs::write(dir.join("vigo-build"), "ELF").unwrap();
+        let c = config(dir);
+        let binary = dir.join("agent/vigo");
+        assert_eq!(private_target(&c, &binary), None, "missing");
+        symlink(dir.join("vigo-build"), &binary).unwrap();
+        assert_eq!(private_target(&c, &binary), None, "an ordinary file");
+        std::fs::remove_file(&binary).unwrap();
+        symlink("../tls/ca_key", &binary).unwrap();
+        assert_eq!(private_target(&c, &binary), Some(dir.join("tls/ca_key")));
+        std::fs::remove_file(&binary).unwrap();
+        std::fs::hard_link(dir.join("tls/ca_key"), &binary).unwrap();
+        assert_eq!(private_target(&c, &binary), Some(dir.join("tls/ca_key")));
     }
 
     #[test]

@@ -72,6 +72,19 @@ pub enum ServeError {
 /// fleet index), the agent binary from `<data_dir>/agent/vigo` when present.
 pub fn rest_router(state: &AppState) -> axum::Router {
     let agent_binary = state.config.server.data_dir.join(AGENT_BINARY);
+    // Served to anyone: never when it leads to one of the server's private files.
+    let agent_binary = match datadir::private_target(&state.config, &agent_binary) {
+        Some(private) => {
+            tracing::error!(
+                binary = %agent_binary.display(),
+                private = %private.display(),
+                "the agent binary leads to a private file: not served"
+            );
+            None
+        }
+        None => Some(agent_binary),
+    };
+    let agent_binary = agent_binary.filter(|b| b.is_file());
     crate::rest::router(crate::rest::RestState {
         store: state.store.clone(),
         pki: Arc::clone(&state.pki),
@@ -79,7 +92,7 @@ pub fn rest_router(state: &AppState) -> axum::Router {
         ops: state.config_ops(),
         secrets: state.secrets.clone(),
         registrar: Arc::clone(&state.enroller) as Arc<dyn crate::rest::Registrar>,
-        agent_binary: agent_binary.is_file().then_some(agent_binary),
+        agent_binary,
         metrics: metrics_handle(),
     })
 }

@@ -14,8 +14,9 @@
 //!   files (a hard link), is refused before anything is read from it.
 //! - **Only regular files are read.** A fifo, socket or device where a `.vgo` file or a
 //!   template is expected is refused (opening a fifo would block the publish). Files are
-//!   opened with `O_NOFOLLOW | O_NONBLOCK` and checked again on the open descriptor, so
-//!   a file swapped for a symlink or a fifo between the check and the open is refused.
+//!   opened with `O_NOFOLLOW | O_NONBLOCK` and checked again on the open descriptor
+//!   (its inode, and where `/proc/self/fd` says it is), so a file or directory swapped
+//!   for a symlink or a fifo between the check and the open is refused.
 //! - **Everything is bounded**: [`MAX_FILE_BYTES`] per file, [`MAX_TREE_BYTES`] for the
 //!   whole tree, [`MAX_ENTRIES`] directory entries and [`MAX_DEPTH`] levels.
 //!
@@ -26,6 +27,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, Metadata};
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -365,6 +367,22 @@ impl Walk {
         special(&meta, rel)?;
         if (meta.dev(), meta.ino()) != (checked.dev(), checked.ino()) {
             return Err(ReadError::Changed(rel.to_owned()));
+        }
+        // Where the kernel says the open file is: a directory of the path swapped for
+        // a symlink after it was checked shows here.
+        if let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            if !real.starts_with(&self.root) {
+                return Err(ReadError::OutsideTree {
+                    path: rel.to_owned(),
+                    target: real,
+                });
+            }
+            if let Some(p) = self.private.root_of(&real) {
+                return Err(ReadError::Private {
+                    path: rel.to_owned(),
+                    target: p.to_path_buf(),
+                });
+            }
         }
         if self.private.holds(&meta) {
             return Err(ReadError::Private {
