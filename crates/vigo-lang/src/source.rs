@@ -1,42 +1,26 @@
 //! The input of the loader: a `stacks/` tree as an in-memory map from relative path to
-//! text. Reading a directory is one way to build it; tests and the fuzzer build it
-//! directly, so the loader itself never touches the file system.
+//! text. Reading a directory is one way to build it ([`SourceTree::read_dir`]; the
+//! private `read` module says what the reader refuses: symlinks out of the tree, special
+//! files, private paths, oversized input); tests and the fuzzer build it directly, so
+//! the loader itself never touches the file system.
 //!
 //! Paths use `/`, are relative to `stacks/`, and never contain `.` or `..` components.
 //! Only `.vgo` files and files under `templates/` are kept; hidden entries (`.live/`,
 //! `.git/`) are skipped.
+
+mod read;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-/// Largest file the loader accepts (a guard against accidents, not a language limit).
-pub const MAX_FILE_BYTES: u64 = 8 << 20;
+pub use read::{MAX_DEPTH, MAX_ENTRIES, MAX_FILE_BYTES, MAX_TREE_BYTES, ReadError, ReadOptions};
 
 /// A `stacks/` tree in memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceTree {
     files: BTreeMap<String, String>,
-}
-
-/// Why a directory could not be read into a tree.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// A file or directory could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A file is not UTF-8 text.
-    #[error("{0}: not UTF-8 text")]
-    NotText(String),
-    /// A file is larger than [`MAX_FILE_BYTES`].
-    #[error("{0}: larger than {MAX_FILE_BYTES} bytes")]
-    TooLarge(String),
 }
 
 impl SourceTree {
@@ -64,11 +48,18 @@ impl SourceTree {
         t
     }
 
-    /// Reads the `.vgo` files and templates under `root`.
+    /// Reads the `.vgo` files and templates under `root` with the default rules: a
+    /// symlink may not lead out of the tree, special files and oversized files or trees
+    /// are refused ([`ReadError`] lists each refusal).
     pub fn read_dir(root: &Path) -> Result<Self, ReadError> {
-        let mut tree = Self::new();
-        read_into(root, "", &mut tree)?;
-        Ok(tree)
+        Self::read_dir_with(root, &ReadOptions::default())
+    }
+
+    /// Reads the `.vgo` files and templates under `root`, also refusing every path
+    /// `options` names as private (the server's keys and database).
+    pub fn read_dir_with(root: &Path, options: &ReadOptions) -> Result<Self, ReadError> {
+        let files = read::read_tree(root, options)?;
+        Ok(SourceTree { files })
     }
 
     /// Every file, by path.
@@ -92,43 +83,6 @@ impl SourceTree {
         }
         hex::encode(h.finalize())
     }
-}
-
-fn read_into(dir: &Path, rel: &str, tree: &mut SourceTree) -> Result<(), ReadError> {
-    let io = |path: &Path, source| ReadError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| io(dir, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| io(dir, e))?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let child = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        // Follows symlinks: a stack may link a shared crate in.
-        let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
-        if meta.is_dir() {
-            read_into(&path, &child, tree)?;
-        } else if meta.is_file() && (name.ends_with(".vgo") || child.starts_with("templates/")) {
-            if meta.len() > MAX_FILE_BYTES {
-                return Err(ReadError::TooLarge(child));
-            }
-            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-            let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText(child.clone()))?;
-            tree.files.insert(child, text);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

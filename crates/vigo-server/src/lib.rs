@@ -2,9 +2,11 @@
 //! REST API, storage, CA and enrollment. The modules arrive with the server issue.
 
 pub mod config;
+pub mod datadir;
 pub mod enroll;
 pub mod fleet;
 pub mod grpc;
+pub mod listen;
 pub mod ops;
 pub mod pki;
 pub mod publish;

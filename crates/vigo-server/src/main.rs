@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use vigo_lang::source::ReadOptions;
 use vigo_server::config::{LogFormat, LogLevel, ServerConfig};
 use vigo_server::publish::{check_tree, read_stacks};
-use vigo_server::serve;
+use vigo_server::{datadir, serve};
 
 /// The Vigo server: enrollment and CA, signed policy bundles, results, REST API.
 #[derive(Debug, Parser)]
@@ -73,14 +74,16 @@ fn load_config(explicit: Option<&Path>) -> Result<ServerConfig, ExitCode> {
 }
 
 fn validate(config: Option<&Path>, dir: Option<PathBuf>) -> ExitCode {
-    let dir = match dir {
-        Some(d) => d,
+    // The server's own tree is read as a publish reads it, refusing its private paths;
+    // a directory named on the command line with the reader's rules alone.
+    let (dir, read) = match dir {
+        Some(d) => (d, ReadOptions::default()),
         None => match load_config(config) {
-            Ok(c) => c.server.data_dir.join("stacks"),
+            Ok(c) => (datadir::stacks_dir(&c), datadir::read_options(&c)),
             Err(code) => return code,
         },
     };
-    let checked = read_stacks(&dir)
+    let checked = read_stacks(&dir, &read)
         .and_then(|tree| check_tree(&tree, None).map_err(vigo_server::ops::PublishError::Invalid));
     match checked {
         Ok(stack) => {

@@ -34,6 +34,7 @@ use vigo_core::Bundle;
 use vigo_lang::model::Stack;
 use vigo_lang::resolve::{BundleMeta, ResolveError, Resolver, Trace};
 use vigo_lang::secret::{MARKER_END, MARKER_START};
+use vigo_lang::source::ReadOptions;
 use vigo_lang::{Errors, SourceTree};
 use vigo_proto::v1::SignedBundle;
 
@@ -47,6 +48,8 @@ use crate::store::{ConfigVersion, NewAuditEntry, Store, StoreError};
 pub struct PublisherOptions {
     /// The operator-edited tree (`<data_dir>/stacks`).
     pub stacks_dir: PathBuf,
+    /// What reading it refuses besides the default rules: the server's private paths.
+    pub read: ReadOptions,
     /// `checkin.bundle_max_age` in seconds (0 = bundles never expire).
     pub max_age_secs: u64,
     /// `checkin.observe_only`: ORed into every bundle's `observe_only`.
@@ -324,9 +327,10 @@ impl Publisher {
     /// Reads and validates the tree on disk; every problem on failure.
     pub async fn check_disk(&self) -> Result<(SourceTree, Arc<Stack>), PublishError> {
         let dir = self.options.stacks_dir.clone();
+        let read = self.options.read.clone();
         let secrets = self.secrets.clone();
         tokio::task::spawn_blocking(move || {
-            let tree = read_stacks(&dir)?;
+            let tree = read_stacks(&dir, &read)?;
             let stack = check_tree(&tree, secrets.as_deref()).map_err(PublishError::Invalid)?;
             Ok((tree, stack))
         })
@@ -518,14 +522,15 @@ impl ConfigOps for Publisher {
     }
 }
 
-/// Reads a `stacks/` directory into a tree.
-pub fn read_stacks(dir: &Path) -> Result<SourceTree, PublishError> {
+/// Reads a `stacks/` directory into a tree, refusing what `options` names on top of the
+/// reader's rules (symlinks out of the tree, special files, size bounds).
+pub fn read_stacks(dir: &Path, options: &ReadOptions) -> Result<SourceTree, PublishError> {
     if !dir.is_dir() {
         return Err(PublishError::Invalid(vec![ConfigProblem {
             message: format!("{}: the stacks directory does not exist", dir.display()),
         }]));
     }
-    SourceTree::read_dir(dir).map_err(|e| {
+    SourceTree::read_dir_with(dir, options).map_err(|e| {
         PublishError::Invalid(vec![ConfigProblem {
             message: format!("{}: {e}", dir.display()),
         }])
@@ -698,6 +703,7 @@ mod tests {
         };
         let options = PublisherOptions {
             stacks_dir: PathBuf::new(),
+            read: ReadOptions::default(),
             max_age_secs,
             observe_only: true,
         };

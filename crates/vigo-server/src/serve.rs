@@ -1,6 +1,7 @@
-//! Starting and stopping a server: secrets, PKI, store, the live version, the fleet index
-//! and its flush task, the local admin token, the gRPC listener, and the periodic
-//! renewal of the server certificate.
+//! Starting and stopping a server: the data dir's modes, secrets, PKI, store, the live
+//! version, the fleet index and its flush task, the local admin token, both listeners
+//! (after raising the open-file limit; see [`crate::listen`]), and the periodic renewal of
+//! the server certificate.
 //!
 //! [`start`] returns a [`Running`] server (tests bind `127.0.0.1:0` and read
 //! [`Running::grpc_addr`]); [`Running::shutdown`] stops the listeners, waits for requests
@@ -15,9 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, DatabaseDriver, ServerConfig};
+use crate::datadir;
 use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
+use crate::listen;
 use crate::ops::PublishError;
 use crate::pki::{Pki, PkiError, PkiOptions, files};
 use crate::publish::{Publisher, PublisherOptions, now_unix};
@@ -46,6 +49,9 @@ pub enum ServeError {
     /// The database.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The data dir is not safe to serve from (owner, mode, where the stacks are).
+    #[error("data dir: {0}")]
+    DataDir(#[from] crate::datadir::DataDirError),
     /// The stored or on-disk configuration could not be made live.
     #[error("configuration: {0}")]
     Publish(PublishError),
@@ -57,9 +63,6 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Grpc(#[from] tonic::transport::Error),
     /// A server task panicked.
     #[error("server task failed: {0}")]
     Task(String),
@@ -70,6 +73,19 @@ pub enum ServeError {
 /// fleet index), the agent binary from `<data_dir>/agent/vigo` when present.
 pub fn rest_router(state: &AppState) -> axum::Router {
     let agent_binary = state.config.server.data_dir.join(AGENT_BINARY);
+    // Served to anyone: never when it leads to one of the server's private files.
+    let agent_binary = match datadir::private_target(&state.config, &agent_binary) {
+        Some(private) => {
+            tracing::error!(
+                binary = %agent_binary.display(),
+                private = %private.display(),
+                "the agent binary leads to a private file: not served"
+            );
+            None
+        }
+        None => Some(agent_binary),
+    };
+    let agent_binary = agent_binary.filter(|b| b.is_file());
     crate::rest::router(crate::rest::RestState {
         store: state.store.clone(),
         pki: Arc::clone(&state.pki),
@@ -77,7 +93,7 @@ pub fn rest_router(state: &AppState) -> axum::Router {
         ops: state.config_ops(),
         secrets: state.secrets.clone(),
         registrar: Arc::clone(&state.enroller) as Arc<dyn crate::rest::Registrar>,
-        agent_binary: agent_binary.is_file().then_some(agent_binary),
+        agent_binary,
         metrics: metrics_handle(),
     })
 }
@@ -106,6 +122,15 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 /// Builds the shared state from a loaded config: secrets (and the config's `secret:`
 /// values), PKI, store, the live version, the fleet index, the enroller.
 pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeError> {
+    // Before anything is written into it: the data dir is 0700 and the server's own.
+    for t in datadir::secure(&config)? {
+        tracing::warn!(
+            dir = %t.path.display(),
+            was = %format_args!("{:o}", t.was),
+            "others could read this private directory: tightened to 0700"
+        );
+    }
+    datadir::check_stacks_dir(&config)?;
     // Only the local backend is built: `isopass` stops the start with that reason instead
     // of serving without secrets.
     let secrets = Some(Arc::new(LocalSecrets::from_config(&config.secrets)?));
@@ -126,7 +151,8 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
 
     let publisher = Arc::new(Publisher::new(
         PublisherOptions {
-            stacks_dir: config.server.data_dir.join("stacks"),
+            stacks_dir: datadir::stacks_dir(&config),
+            read: datadir::read_options(&config),
             max_age_secs: config.checkin.bundle_max_age.as_secs(),
             observe_only: config.checkin.observe_only,
         },
@@ -182,7 +208,7 @@ pub fn store_config(config: &ServerConfig) -> StoreConfig {
     match config.database.driver {
         DatabaseDriver::Postgres => StoreConfig::Postgres {
             url: config.database_url(),
-            max_connections: config.database.max_connections,
+            max_connections: config.database.postgres_pool_size(),
         },
         DatabaseDriver::Sqlite => {
             let from_url = config.database.url.as_ref().and_then(|u| {
@@ -302,11 +328,11 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     /// Where the REST API listens.
     pub api_addr: SocketAddr,
-    rest: JoinHandle<Result<(), crate::rest::ServeError>>,
+    rest: JoinHandle<()>,
     /// The shared state.
     pub state: AppState,
     stop: watch::Sender<bool>,
-    grpc: JoinHandle<Result<(), tonic::transport::Error>>,
+    grpc: JoinHandle<()>,
     flusher: JoinHandle<()>,
     resync: JoinHandle<()>,
     cert_renewal: JoinHandle<()>,
@@ -318,45 +344,34 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServeError> {
     start_with_state(state).await
 }
 
-/// Starts the listeners and background tasks over a built state.
+/// Starts the listeners and background tasks over a built state: raises the open-file
+/// limit first and fits both listeners' connection budgets under it.
 pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
+    let (grpc_limits, rest_limits) = listener_limits(&state.config);
     let (stop, stopped) = watch::channel(false);
-    let addr = state.config.server.grpc_listen.socket_addr();
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Io {
-            what: format!("binding the gRPC listener on {addr}"),
-            source,
-        })?;
-    let grpc_addr = listener.local_addr().map_err(|source| ServeError::Io {
-        what: "reading the gRPC listener address".to_owned(),
-        source,
-    })?;
+    let (listener, grpc_addr) = bind("gRPC", state.config.server.grpc_listen.socket_addr())?;
     let tls = state.pki.grpc_server_config()?;
     let service = AgentService::new(state.clone(), stopped.clone());
     let mut grpc_stop = stopped.clone();
-    let grpc = tokio::spawn(grpc::serve(listener, tls, service, async move {
-        let _ = grpc_stop.wait_for(|s| *s).await;
-    }));
+    let grpc = tokio::spawn(grpc::serve(
+        listener,
+        tls,
+        service,
+        grpc_limits,
+        async move {
+            let _ = grpc_stop.wait_for(|s| *s).await;
+        },
+    ));
     tracing::info!(addr = %grpc_addr, "gRPC listening");
 
-    let api_addr = state.config.server.api_listen.socket_addr();
-    let api_listener = std::net::TcpListener::bind(api_addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| ServeError::Io {
-            what: format!("binding the REST listener on {api_addr}"),
-            source,
-        })?;
-    let api_addr = api_listener.local_addr().map_err(|source| ServeError::Io {
-        what: "reading the REST listener address".to_owned(),
-        source,
-    })?;
+    let (api_listener, api_addr) = bind("REST", state.config.server.api_listen.socket_addr())?;
     let tls = state.pki.rest_server_config()?;
     let mut rest_stop = stopped.clone();
-    let rest = tokio::spawn(crate::rest::serve(
+    let rest = tokio::spawn(crate::rest::serve_with(
         api_listener,
         rest_router(&state),
         tls,
+        rest_limits,
         async move {
             let _ = rest_stop.wait_for(|s| *s).await;
         },
@@ -381,6 +396,49 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         resync,
         cert_renewal,
     })
+}
+
+/// Binds one listener (see [`listen::bind`]); the socket and the address it got.
+fn bind(
+    what: &str,
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
+    let io = |source| ServeError::Io {
+        what: format!("binding the {what} listener on {addr}"),
+        source,
+    };
+    let listener = listen::bind(addr).map_err(io)?;
+    let bound = listener.local_addr().map_err(io)?;
+    Ok((listener, bound))
+}
+
+/// The two listeners' limits from `server.connections`, after raising the open-file
+/// limit to its hard limit; budgets that do not fit under it are lowered (and logged).
+fn listener_limits(config: &ServerConfig) -> (listen::Listener, listen::Listener) {
+    let connections = &config.server.connections;
+    let mut grpc = listen::Listener::grpc(connections);
+    let mut rest = listen::Listener::rest(connections);
+    match listen::nofile::raise() {
+        Ok(files) => {
+            tracing::info!(
+                before = files.before,
+                now = files.now,
+                "open-file limit (RLIMIT_NOFILE) raised to the hard limit"
+            );
+            let (g, r) = listen::nofile::fit(files.now, grpc.budget, rest.budget);
+            if (g, r) != (grpc.budget, rest.budget) {
+                tracing::warn!(
+                    limit = files.now,
+                    grpc_max_connections = g.max_connections,
+                    api_max_connections = r.max_connections,
+                    "the open-file limit is below server.connections' budgets: lowered to fit"
+                );
+            }
+            (grpc.budget, rest.budget) = (g, r);
+        }
+        Err(e) => tracing::warn!(error = %e, "the open-file limit could not be read or raised"),
+    }
+    (grpc, rest)
 }
 
 /// Every [`RESYNC_INTERVAL`]: revocations from the store into the fleet index, and a
@@ -419,16 +477,13 @@ impl Running {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
         let grpc = self.grpc.await;
-        if let Ok(Err(e)) = self.rest.await {
+        if let Err(e) = self.rest.await {
             tracing::warn!("REST: {e}");
         }
         let _ = self.resync.await;
         let _ = self.cert_renewal.await;
         let _ = self.flusher.await;
         self.state.store.close().await;
-        match grpc {
-            Ok(result) => result.map_err(ServeError::Grpc),
-            Err(e) => Err(ServeError::Task(e.to_string())),
-        }
+        grpc.map_err(|e| ServeError::Task(e.to_string()))
     }
 }

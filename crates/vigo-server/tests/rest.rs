@@ -27,6 +27,8 @@ enum Need {
     AnyRole,
     Fleet,
     Report,
+    /// The raw audit log: never the compliance role (reference §5.2).
+    Audit,
     Admin,
 }
 
@@ -59,7 +61,7 @@ const PROTECTED: &[(&str, &str, Need)] = &[
     ("GET", "/api/v1/api-tokens", Need::Fleet),
     ("POST", "/api/v1/api-tokens", Need::Admin),
     ("DELETE", "/api/v1/api-tokens/tok_x", Need::Admin),
-    ("GET", "/api/v1/audit", Need::Report),
+    ("GET", "/api/v1/audit", Need::Audit),
 ];
 
 fn allowed(need: Need, role: &str) -> bool {
@@ -67,7 +69,7 @@ fn allowed(need: Need, role: &str) -> bool {
         (need, role),
         (Need::AnyRole, _)
             | (_, "admin")
-            | (Need::Fleet, "viewer")
+            | (Need::Fleet | Need::Audit, "viewer")
             | (Need::Report, "viewer" | "compliance")
     )
 }

@@ -11,9 +11,14 @@
 //!
 //! A bad value or an unknown key is an error naming the file, the line and column when
 //! known, the key path (`checkin.interval`) and what was expected, with a "did you mean"
-//! for a misspelt key. `docs/server.md` documents every key.
+//! for a misspelt key. So is a key that turns on a feature this server does not have
+//! yet (`auth.method: oidc`, `scrier.enabled: true`, …; see `support.rs`): the server
+//! fails closed rather than start without what its file asks for. `docs/server.md`
+//! documents every key.
 
+mod connections;
 mod sections;
+mod support;
 mod values;
 
 use std::fmt;
@@ -22,6 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use vigo_lang::yaml::{self, Node};
 
+pub use connections::{ConnectionsSection, ListenerBudget};
 pub use sections::*;
 pub use values::{ConfigDuration, DURATION_EXPECTED, ListenAddr, SanName, SecretText, is_dns_name};
 
@@ -63,31 +69,31 @@ pub struct ServerConfig {
     /// The Prometheus endpoint.
     #[serde(deserialize_with = "null_is_default")]
     pub metrics: MetricsSection,
-    /// Remote access (tier 3, parsed only).
+    /// Remote access (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub scrier: ScrierSection,
-    /// Envoy peer substrate (tier 3, parsed only).
+    /// Envoy peer substrate (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub swarm: SwarmSection,
-    /// Federation (tier 3, parsed only).
+    /// Federation (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub spanner: SpannerSection,
-    /// HA replication (tier 3, parsed only).
+    /// HA replication (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub peers: PeersSection,
-    /// Litestream backup (tier 3, parsed only).
+    /// Litestream backup (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub backup: BackupSection,
-    /// Event fan-out (tier 3, parsed only).
+    /// Event fan-out (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub integrations: IntegrationsSection,
-    /// Notification mail (tier 3, parsed only).
+    /// Notification mail (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub smtp: SmtpSection,
-    /// AI features (tier 3, parsed only).
+    /// AI features (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub ai: AiSection,
-    /// Publish pipeline options (tier 3, parsed only).
+    /// Publish pipeline options (tier 3: refused when switched on).
     #[serde(deserialize_with = "null_is_default")]
     pub publish: PublishSection,
     /// The file this was read from; `None` when every value is a default.
@@ -285,6 +291,14 @@ impl ServerConfig {
                 ));
             }
         };
+        // What is not supported first: "`auth.oidc` is required" would send the
+        // operator to write a block that is refused next.
+        if let Some(refused) = first_unsupported(&config, &tree) {
+            return Err(ConfigError::Invalid(Box::new(Invalid {
+                file: file.to_path_buf(),
+                ..refused
+            })));
+        }
         if let Err((segments, message)) = config.check() {
             let (line, column) = known_pos(position_of(&tree, &segments));
             return Err(invalid(line, column, segments.join("."), message, None));
@@ -354,8 +368,20 @@ impl ServerConfig {
                 "must be at least 1h: expected a duration like \"8760h\"",
             );
         }
-        if self.database.max_connections == 0 {
-            return fail(&["database", "max_connections"], "must be at least 1");
+        match (self.database.driver, self.database.max_connections) {
+            (_, Some(0)) => return fail(&["database", "max_connections"], "must be at least 1"),
+            (DatabaseDriver::Sqlite, Some(_)) => {
+                return fail(
+                    &["database", "max_connections"],
+                    "only PostgreSQL has a pool size to set: remove it with `driver: sqlite` \
+                     (SQLite's pool is fixed: one writer, WAL readers beside it)",
+                );
+            }
+            _ => {}
+        }
+        if let Err((mut segments, message)) = self.server.connections.check() {
+            segments.splice(0..0, ["server", "connections"]);
+            return Err((segments, message));
         }
         match (
             &self.database.driver,
@@ -390,21 +416,6 @@ impl ServerConfig {
                 }
             }
             _ => {}
-        }
-        if self.secrets.backend == SecretsBackend::Isopass && self.secrets.url.is_none() {
-            return fail(&["secrets", "url"], "required with `backend: isopass`");
-        }
-        if self.auth.method == AuthMethod::Oidc && self.auth.oidc.is_none() {
-            return fail(
-                &["auth", "oidc"],
-                "required with `method: oidc`: expected a mapping with `issuer` and `client_id`",
-            );
-        }
-        if self.auth.method == AuthMethod::Isowebauth && self.auth.isowebauth.is_none() {
-            return fail(
-                &["auth", "isowebauth"],
-                "required with `method: isowebauth`: expected a mapping with `url`",
-            );
         }
         if !(1..=100).contains(&self.swarm.max_bandwidth_percent) {
             return fail(
@@ -523,48 +534,12 @@ impl ServerConfig {
         })
     }
 
-    /// The fields that may hold a `secret:<path>` reference.
+    /// The fields that may hold a `secret:<path>` reference. Only keys something reads:
+    /// the secret-capable keys of sections that are not supported yet (`backup`,
+    /// `smtp`, `ai`, `integrations`, `auth.oidc`) are either refused or switched off, so
+    /// resolving them would only fail a start over a value nobody uses.
     fn secret_fields(&mut self) -> Vec<(String, &mut Option<SecretText>)> {
-        let mut fields: Vec<(String, &mut Option<SecretText>)> = vec![
-            ("database.url".into(), &mut self.database.url),
-            (
-                "backup.access_key_id".into(),
-                &mut self.backup.access_key_id,
-            ),
-            (
-                "backup.secret_access_key".into(),
-                &mut self.backup.secret_access_key,
-            ),
-            ("smtp.password".into(), &mut self.smtp.password),
-            ("ai.api_key".into(), &mut self.ai.api_key),
-        ];
-        if let Some(oidc) = self.auth.oidc.as_mut() {
-            fields.push(("auth.oidc.client_secret".into(), &mut oidc.client_secret));
-        }
-        let i = &mut self.integrations;
-        for (name, target) in [
-            ("loki", &mut i.loki),
-            ("splunk", &mut i.splunk),
-            ("datadog", &mut i.datadog),
-            ("sentinel", &mut i.sentinel),
-            ("elastic", &mut i.elastic),
-            ("slack", &mut i.slack),
-            ("pagerduty", &mut i.pagerduty),
-            ("servicenow", &mut i.servicenow),
-            ("prometheus", &mut i.prometheus),
-        ] {
-            fields.push((format!("integrations.{name}.url"), &mut target.url));
-            fields.push((format!("integrations.{name}.token"), &mut target.token));
-            fields.push((
-                format!("integrations.{name}.routing_key"),
-                &mut target.routing_key,
-            ));
-            fields.push((
-                format!("integrations.{name}.password"),
-                &mut target.password,
-            ));
-        }
-        fields
+        vec![("database.url".into(), &mut self.database.url)]
     }
 }
 
@@ -585,6 +560,33 @@ where
     T: Deserialize<'de> + Default,
 {
     Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// The first key of the file (by position) that asks for a feature this server does not
+/// have, naming the others in the hint; `file` is left empty for the caller.
+fn first_unsupported(config: &ServerConfig, tree: &Node) -> Option<Invalid> {
+    let mut refused: Vec<_> = support::unsupported(config)
+        .into_iter()
+        .map(|u| {
+            let pos = position_of(tree, &u.key);
+            ((pos.line, pos.col), u)
+        })
+        .collect();
+    refused.sort_by_key(|(pos, _)| *pos);
+    let mut keys = refused.iter().map(|(_, u)| u.key.join("."));
+    let first_key = keys.next()?;
+    let others: Vec<String> = keys.map(|k| format!("`{k}`")).collect();
+    let ((line, col), first) = refused.swap_remove(0);
+    let (line, column) = known_pos(yaml::Pos { line, col });
+    Some(Invalid {
+        file: PathBuf::new(),
+        line,
+        column,
+        key: first_key,
+        message: first.message,
+        hint: (!others.is_empty())
+            .then(|| format!("not supported yet either: {}", others.join(", "))),
+    })
 }
 
 /// A serde failure with what serde-saphyr and the path tracker knew.

@@ -2,7 +2,8 @@
 //!
 //! Every struct rejects unknown keys. Sections a single server acts on: `server`,
 //! `database`, `secrets`, `auth`, `checkin`, `enrollment`, `logging`, `metrics`.
-//! Parsed for compatibility only (tier 3, nothing acts on them yet): `scrier`, `swarm`,
+//! Parsed so that an operator's file loads and a typo is still an error, but refused as
+//! soon as they turn their feature on (tier 3, see `support.rs`): `scrier`, `swarm`,
 //! `spanner`, `peers`, `backup`, `integrations`, `smtp`, `ai`, `publish`.
 //! `docs/server.md` is the operator's reference for every key.
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
+use super::connections::ConnectionsSection;
 use super::values::{ConfigDuration, ListenAddr, SanName, SecretText};
 
 /// `server:` listeners, identity and TLS material.
@@ -37,6 +39,9 @@ pub struct ServerSection {
     /// The persisted ed25519 bundle-signing key (PKCS#8 PEM, 0600). Default
     /// `tls/bundle_key`, beside the TLS material so HA copies of `tls/` share it.
     pub signing_key_file: PathBuf,
+    /// Timeouts and connection budgets of both listeners.
+    #[serde(deserialize_with = "super::null_is_default")]
+    pub connections: ConnectionsSection,
 }
 
 impl Default for ServerSection {
@@ -49,6 +54,7 @@ impl Default for ServerSection {
             tls: TlsSection::default(),
             tls_sans: Vec::new(),
             signing_key_file: PathBuf::from("tls/bundle_key"),
+            connections: ConnectionsSection::default(),
         }
     }
 }
@@ -102,8 +108,16 @@ pub struct DatabaseSection {
     /// `sqlite://<data_dir>/db/vigo.db?mode=rwc`; required for PostgreSQL.
     #[serde(alias = "dsn")]
     pub url: Option<SecretText>,
-    /// Connection pool size. Default 8.
-    pub max_connections: u32,
+    /// PostgreSQL's connection pool size. Default 8. Refused with SQLite, whose pool is
+    /// fixed (one writer, WAL readers beside it): a key nothing reads is an error.
+    pub max_connections: Option<u32>,
+}
+
+impl DatabaseSection {
+    /// PostgreSQL's pool size: `max_connections`, default 8.
+    pub fn postgres_pool_size(&self) -> u32 {
+        self.max_connections.unwrap_or(8)
+    }
 }
 
 impl Default for DatabaseSection {
@@ -111,7 +125,7 @@ impl Default for DatabaseSection {
         DatabaseSection {
             driver: DatabaseDriver::Sqlite,
             url: None,
-            max_connections: 8,
+            max_connections: None,
         }
     }
 }
@@ -123,7 +137,7 @@ pub enum SecretsBackend {
     /// AES-256-GCM files under `secrets_dir` with a master key.
     #[default]
     Local,
-    /// The isopass remote secret service (parsed; not implemented).
+    /// The isopass remote secret service (refused: not supported yet).
     Isopass,
 }
 
@@ -172,9 +186,9 @@ pub enum AuthMethod {
     /// Username and password (bcrypt) kept by the server.
     #[default]
     Basic,
-    /// An OpenID Connect identity provider.
+    /// An OpenID Connect identity provider (refused: not supported yet).
     Oidc,
-    /// The hosted isowebauth service (parsed; not implemented).
+    /// The hosted isowebauth service (refused: not supported yet).
     Isowebauth,
 }
 
@@ -350,7 +364,7 @@ impl Default for MetricsSection {
     }
 }
 
-/// `scrier:` remote access (tier 3: parsed only).
+/// `scrier:` remote access (tier 3: refused when switched on).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScrierSection {
@@ -409,7 +423,7 @@ impl Default for CuratorSection {
     }
 }
 
-/// `swarm:` the envoy peer substrate (tier 3: parsed only).
+/// `swarm:` the envoy peer substrate (tier 3: refused when switched on).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SwarmSection {
@@ -457,7 +471,7 @@ pub enum SpannerMode {
     Spanner,
 }
 
-/// `spanner:` federation (tier 3: parsed only). The retired hub/spoke keys `role`,
+/// `spanner:` federation (tier 3: refused when switched on). The retired hub/spoke keys `role`,
 /// `spokes`, `spoke_id` and `hub_addr` are an error with a migration pointer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -495,7 +509,7 @@ pub enum PeerRole {
     Standby,
 }
 
-/// `peers:` primary → standby replication (tier 3: parsed only).
+/// `peers:` primary → standby replication (tier 3: refused when switched on).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PeersSection {
@@ -507,7 +521,7 @@ pub struct PeersSection {
     pub standbys: Vec<String>,
 }
 
-/// `backup:` Litestream replication of the SQLite database (tier 3: parsed only).
+/// `backup:` Litestream replication of the SQLite database (tier 3: refused when switched on).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackupSection {
@@ -568,7 +582,7 @@ pub struct IntegrationTarget {
     pub events: Vec<String>,
 }
 
-/// `integrations:` event fan-out targets (tier 3: parsed only).
+/// `integrations:` event fan-out targets (tier 3: refused when switched on).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntegrationsSection {
@@ -639,7 +653,7 @@ pub struct SmtpEvents {
     pub envoy_stale: Option<SmtpToggle>,
 }
 
-/// `smtp:` notification mail (tier 3: parsed only).
+/// `smtp:` notification mail (tier 3: refused when switched on).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpSection {
@@ -688,7 +702,7 @@ pub enum AiProvider {
     Ollama,
 }
 
-/// `ai:` assistant features (tier 3: parsed only).
+/// `ai:` assistant features (tier 3: refused when switched on).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiSection {
@@ -712,7 +726,7 @@ pub struct RetractionSection {
     pub enabled: bool,
 }
 
-/// `publish:` the publish pipeline (tier 3: parsed only).
+/// `publish:` the publish pipeline (tier 3: refused when switched on).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublishSection {

@@ -40,7 +40,8 @@ fn no_file_means_every_default() {
 
     assert_eq!(c.database.driver, DatabaseDriver::Sqlite);
     assert_eq!(c.database.url, None);
-    assert_eq!(c.database.max_connections, 8);
+    assert_eq!(c.database.max_connections, None);
+    assert_eq!(c.database.postgres_pool_size(), 8);
     assert_eq!(
         c.database_url(),
         format!("sqlite://{}/db/vigo.db?mode=rwc", dir.display())
@@ -67,7 +68,20 @@ fn no_file_means_every_default() {
     assert_eq!(c.logging.format, LogFormat::Text);
     assert!(c.metrics.enabled && !c.metrics.require_auth);
 
-    // Tier 3, parsed only.
+    let n = &c.server.connections;
+    assert_eq!(n.tls_handshake_timeout.get(), Duration::from_secs(10));
+    assert_eq!(n.first_request_timeout.get(), Duration::from_secs(10));
+    assert_eq!(n.request_body_timeout.get(), Duration::from_secs(30));
+    assert_eq!(n.idle_timeout.get(), Duration::from_secs(300));
+    assert_eq!(n.http2_keepalive_interval.get(), Duration::from_secs(60));
+    assert_eq!(n.http2_keepalive_timeout.get(), Duration::from_secs(20));
+    assert_eq!(
+        (n.grpc.max_connections, n.grpc.max_per_source),
+        (16_384, 512)
+    );
+    assert_eq!((n.api.max_connections, n.api.max_per_source), (1024, 64));
+
+    // Tier 3: parsed, refused when switched on.
     assert!(!c.scrier.enabled);
     assert_eq!(c.scrier.allowed_ports, [22, 3389, 5900]);
     assert_eq!(c.swarm.port, 1531);
@@ -158,10 +172,8 @@ fn paths_are_relative_to_the_file_or_data_dir() {
     assert_eq!(c.server.signing_key_file, Path::new("/data/tls/bundle_key"));
 }
 
-#[test]
-fn the_reference_example_loads() {
-    // spec §2.16, with the Loki URL completed.
-    let text = r#"
+/// spec §2.16, with the Loki URL completed.
+const REFERENCE_EXAMPLE: &str = r#"
 server:
   grpc_listen: ":1530"
   api_listen: ":8443"
@@ -192,7 +204,33 @@ smtp: { password: "secret:vigo/smtp/password",
 ai: { enabled: false, provider: ollama }
 publish: { retraction: { enabled: true } }
 "#;
-    let c = parse(text).unwrap();
+
+#[test]
+fn the_reference_example_is_refused_at_its_first_unsupported_key() {
+    let e = invalid(REFERENCE_EXAMPLE);
+    assert_eq!(e.key, "scrier.enabled");
+    assert_eq!((e.line, e.column), (Some(14), Some(11)));
+    assert_eq!(
+        e.to_string(),
+        "/srv/vigo/server.yaml:14:11: `scrier.enabled`: remote access (scrier) is not \
+         supported yet: set `enabled: false` or remove the section (not supported yet \
+         either: `swarm.enabled`, `backup.url`, `integrations.loki.enabled`, \
+         `publish.retraction.enabled`)"
+    );
+}
+
+#[test]
+fn the_reference_example_loads_with_its_features_switched_off() {
+    let text = REFERENCE_EXAMPLE
+        .replace("scrier: { enabled: true", "scrier: { enabled: false")
+        .replace("enabled: [\"*\", \"-kiosk-*\"]", "enabled: []")
+        .replace("backup: { url: \"s3://vigo-dr/lab\",", "backup: {")
+        .replace("loki: { enabled: true", "loki: { enabled: false")
+        .replace(
+            "retraction: { enabled: true }",
+            "retraction: { enabled: false }",
+        );
+    let c = parse(&text).unwrap();
     assert_eq!(c.hostname(), "cfg.lab.example.net");
     assert_eq!(c.server.tls_sans[0].ip(), Some([10, 20, 0, 5].into()));
     assert_eq!(
@@ -204,31 +242,124 @@ publish: { retraction: { enabled: true } }
         c.checkin.bundle_max_age.get(),
         Duration::from_secs(48 * 3600)
     );
+    // Switched-off sections are still read and checked.
     assert_eq!(c.scrier.max_sessions, 4);
-    assert_eq!(c.swarm.enabled, ["*", "-kiosk-*"]);
     assert_eq!(c.swarm.curator.max_bytes, 1 << 30);
-    assert!(c.integrations.loki.enabled);
+    assert!(!c.integrations.loki.enabled);
     assert_eq!(
         c.smtp.events.convergence_threshold,
         Some(ConvergenceThreshold { threshold: 95 })
     );
     assert_eq!(c.ai.provider, Some(AiProvider::Ollama));
-    assert!(c.publish.retraction.enabled);
+    // Only what something reads is resolved at startup: not the backup's or the mail's
+    // credentials.
     assert_eq!(
         c.secret_refs(),
-        [
-            ("database.url".to_owned(), "vigo/db/dsn".to_owned()),
-            (
-                "backup.access_key_id".to_owned(),
-                "vigo/backup/key".to_owned()
-            ),
-            (
-                "backup.secret_access_key".to_owned(),
-                "vigo/backup/secret".to_owned()
-            ),
-            ("smtp.password".to_owned(), "vigo/smtp/password".to_owned()),
-        ]
+        [("database.url".to_owned(), "vigo/db/dsn".to_owned())]
     );
+}
+
+/// Every key that turns on a feature this server does not have, alone in a file.
+const UNSUPPORTED: &[&str] = &[
+    "auth:\n  method: oidc\n  oidc: { issuer: https://id.example, client_id: vigo }\n",
+    "auth:\n  method: isowebauth\n",
+    "auth:\n  session_idle_timeout: 30m\n",
+    "auth:\n  min_password_length: 16\n",
+    "secrets:\n  backend: isopass\n  url: https://isopass.example\n",
+    "scrier:\n  enabled: true\n",
+    "swarm:\n  enabled: [\"*\"]\n",
+    "spanner:\n  mode: spanner\n",
+    "peers:\n  role: standby\n  primary: cfg1.example:1530\n",
+    "backup:\n  url: s3://bucket/vigo\n",
+    "integrations:\n  slack: { enabled: true, url: \"secret:vigo/slack\" }\n",
+    "smtp:\n  host: mail.example.net\n",
+    "ai:\n  enabled: true\n  provider: ollama\n",
+    "publish:\n  retraction: { enabled: true }\n",
+];
+
+#[test]
+fn every_unsupported_feature_stops_the_server_naming_its_key() {
+    let mut report = String::new();
+    for text in UNSUPPORTED {
+        let e = invalid(text);
+        assert!(e.message.contains("not supported yet"), "{text:?}: {e}");
+        assert!(e.line.is_some(), "{text:?}: {e}");
+        let shown = e.to_string();
+        assert!(!shown.contains('\n'), "one line: {shown}");
+        report.push_str(&shown);
+        report.push('\n');
+    }
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn the_first_unsupported_key_in_the_file_is_named_and_the_others_listed() {
+    let e = invalid("ai: { enabled: true }\nauth:\n  method: oidc\nscrier: { enabled: true }\n");
+    assert_eq!(e.key, "ai.enabled");
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("not supported yet either: `auth.method`, `scrier.enabled`")
+    );
+}
+
+#[test]
+fn sections_at_their_defaults_or_switched_off_are_accepted() {
+    let text = "auth: { method: basic, session_idle_timeout: 15m, min_password_length: 12,\
+                  oidc: { issuer: https://id.example, client_id: vigo } }\n\
+                secrets: { backend: local, url: https://isopass.example }\n\
+                scrier: { enabled: false, max_sessions: 2 }\n\
+                swarm: { enabled: [], puddle: { enabled: [\"ws-*\"] } }\n\
+                spanner: { mode: standalone }\npeers: { role: none }\n\
+                backup: { retention: 24h }\n\
+                integrations: { loki: { enabled: false, url: \"http://loki:3100\" } }\n\
+                smtp: { password: \"secret:vigo/smtp\", to: [ops@example.net] }\n\
+                ai: { enabled: false, provider: claude }\npublish: { retraction: { enabled: false } }\n";
+    let c = parse(text).unwrap();
+    assert_eq!(c.scrier.max_sessions, 2);
+    assert!(c.secret_refs().is_empty(), "{:?}", c.secret_refs());
+}
+
+#[test]
+fn sqlite_has_no_pool_size_to_set() {
+    let e = invalid("database:\n  max_connections: 16\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("database.max_connections", Some(2))
+    );
+    assert!(e.message.contains("only PostgreSQL"), "{e}");
+    let c =
+        parse("database: { driver: postgres, url: \"postgres://db/vigo\", max_connections: 16 }\n")
+            .unwrap();
+    assert_eq!(c.database.postgres_pool_size(), 16);
+}
+
+#[test]
+fn connection_limits_take_partial_budgets_and_refuse_zero() {
+    let c =
+        parse("server:\n  connections:\n    idle_timeout: 2m\n    grpc: { max_per_source: 100 }\n")
+            .unwrap();
+    let n = &c.server.connections;
+    assert_eq!(n.idle_timeout.get(), Duration::from_secs(120));
+    assert_eq!(
+        (n.grpc.max_connections, n.grpc.max_per_source),
+        (16_384, 100)
+    );
+    assert_eq!((n.api.max_connections, n.api.max_per_source), (1024, 64));
+
+    let e = invalid("server:\n  connections:\n    tls_handshake_timeout: 0s\n");
+    assert_eq!(e.key, "server.connections.tls_handshake_timeout");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("cannot be switched off"), "{e}");
+    let e =
+        invalid("server:\n  connections:\n    api: { max_connections: 10, max_per_source: 11 }\n");
+    assert_eq!(e.key, "server.connections.api.max_per_source");
+    assert!(
+        e.message.contains("from 1 to `max_connections` (10)"),
+        "{e}"
+    );
+    let e = invalid("server:\n  connections:\n    grpc: { max_conections: 10 }\n");
+    assert_eq!(e.key, "server.connections.grpc.max_conections");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `max_connections`?"));
 }
 
 #[test]
@@ -243,17 +374,22 @@ fn the_documented_example_loads() {
     let c = parse(example).unwrap_or_else(|e| panic!("docs/server.md example: {e}"));
     assert_eq!(c.database.driver, DatabaseDriver::Postgres);
     assert_eq!(c.checkin.interval.get(), Duration::from_secs(60));
+    assert_eq!(c.server.connections.api.max_per_source, 32);
 }
 
 #[test]
 fn durations_take_go_forms_and_zero() {
     let c = parse(
-        "checkin: { interval: 1h30m, bundle_max_age: 0 }\nauth: { session_idle_timeout: 0s }\n",
+        "checkin: { interval: 1h30m, bundle_max_age: 0 }\n\
+         server: { connections: { first_request_timeout: 1500ms } }\n",
     )
     .unwrap();
     assert_eq!(c.checkin.interval.get(), Duration::from_secs(5400));
     assert!(c.checkin.bundle_max_age.is_zero());
-    assert!(c.auth.session_idle_timeout.is_zero());
+    assert_eq!(
+        c.server.connections.first_request_timeout.get(),
+        Duration::from_millis(1500)
+    );
 }
 
 #[test]
@@ -340,15 +476,15 @@ fn each_bad_value_says_what_was_expected() {
         ),
         (
             "secrets:\n  backend: isopass\n",
-            "secrets.url",
-            1,
-            "required with `backend: isopass`",
+            "secrets.backend",
+            2,
+            "not supported yet",
         ),
         (
             "auth:\n  method: oidc\n",
-            "auth.oidc",
-            1,
-            "required with `method: oidc`",
+            "auth.method",
+            2,
+            "not supported yet",
         ),
         (
             "auth:\n  oidc: { client_id: vigo }\n",
@@ -434,27 +570,19 @@ fn dsn_is_another_name_for_url() {
 #[test]
 fn secret_references_resolve_or_fail_naming_the_reference() {
     let text = "database: { driver: postgres, url: \"secret:vigo/db/dsn\" }\n\
-                auth: { method: oidc, oidc: { issuer: https://id.example, client_id: vigo, \
-                client_secret: \"secret:vigo/oidc\" } }\n\
                 smtp: { password: plain-text-password }\n";
     let mut c = parse(text).unwrap();
     assert_eq!(
         c.secret_refs(),
-        [
-            ("database.url".to_owned(), "vigo/db/dsn".to_owned()),
-            ("auth.oidc.client_secret".to_owned(), "vigo/oidc".to_owned()),
-        ]
+        [("database.url".to_owned(), "vigo/db/dsn".to_owned())]
     );
     let mut failing = c.clone();
     let e = failing
-        .resolve_secrets(|r| match r {
-            "vigo/db/dsn" => Ok("postgres://vigo:pw@db/vigo".into()),
-            _ => Err("file not found".into()),
-        })
+        .resolve_secrets(|_| Err("file not found".into()))
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "server config: resolving secret 'vigo/oidc' for `auth.oidc.client_secret`: file not found"
+        "server config: resolving secret 'vigo/db/dsn' for `database.url`: file not found"
     );
 
     let tmp = tempfile::tempdir().unwrap();
@@ -463,17 +591,8 @@ fn secret_references_resolve_or_fail_naming_the_reference() {
     store
         .set("vigo/db/dsn", "postgres://vigo:pw@db/vigo")
         .unwrap();
-    store.set("vigo/oidc", "oidc-secret").unwrap();
     c.resolve_secrets_from(&store).unwrap();
     assert_eq!(c.database_url(), "postgres://vigo:pw@db/vigo");
-    assert_eq!(
-        c.auth
-            .oidc
-            .as_ref()
-            .and_then(|o| o.client_secret.as_ref())
-            .map(SecretText::expose),
-        Some("oidc-secret")
-    );
     assert_eq!(
         c.smtp.password.as_ref().map(SecretText::expose),
         Some("plain-text-password")
@@ -481,10 +600,7 @@ fn secret_references_resolve_or_fail_naming_the_reference() {
     assert!(c.secret_refs().is_empty());
     // Resolved values never show in Debug output.
     let shown = format!("{c:?}");
-    assert!(
-        !shown.contains("pw@db") && !shown.contains("oidc-secret"),
-        "{shown}"
-    );
+    assert!(!shown.contains("pw@db"), "{shown}");
     assert!(!shown.contains("plain-text-password"), "{shown}");
 }
 

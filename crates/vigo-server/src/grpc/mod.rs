@@ -18,7 +18,6 @@
 
 pub mod auth;
 mod renew;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -508,17 +507,13 @@ fn traits_document(bytes: Vec<u8>) -> Result<String, Status> {
 }
 
 /// Serves `service` on `listener` with `tls` until `shutdown` resolves, then drains the
-/// connections in flight.
+/// connections in flight; HTTP/2 only, under `limits` (see [`crate::listen`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     service: AgentService,
+    limits: crate::listen::Listener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .add_service(service.into_server())
-        .serve_with_incoming_shutdown(tls::incoming(listener, tls), shutdown)
-        .await
+) {
+    crate::listen::serve(listener, tls, limits, service.into_server(), shutdown).await;
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ApiState;
-use super::auth::{Authorized, ReportRead};
+use super::auth::{AuditRead, Authorized};
 use super::error::ApiError;
 use super::extract::{DEFAULT_LIMIT, Query, check_limit};
 use crate::store::AuditEntry;
@@ -47,7 +47,7 @@ impl From<AuditEntry> for AuditView {
 /// `GET /api/v1/audit?limit=&before=`: entries, newest first.
 pub(crate) async fn list(
     State(app): State<ApiState>,
-    _auth: Authorized<ReportRead>,
+    _auth: Authorized<AuditRead>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);

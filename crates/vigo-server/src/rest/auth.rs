@@ -7,7 +7,12 @@
 //! |--------------|----------------------------------------------------------------|
 //! | `admin`      | everything                                                     |
 //! | `viewer`     | every read (`GET`) endpoint                                    |
-//! | `compliance` | runs and their results, the audit log, `GET /api/v1/version`  |
+//! | `compliance` | runs and their results, `GET /api/v1/version`; never the audit log |
+//!
+//! The permissions follow the reference's table (server-cli-security §5.2): fleet views
+//! are `fleet.read`, the audit log is `audit.read`, run reports are the evidence of
+//! `compliance.read`; the compliance role has `compliance.read` only and is explicitly
+//! denied `audit.read`.
 //!
 //! No token, a malformed or unknown one, or a revoked or expired one is 401; a role
 //! without the permission is 403. Refusals of a token that was presented are written
@@ -46,33 +51,33 @@ pub struct Caller {
 /// What an endpoint needs from the caller's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
-    /// Fleet views: envoys, traits, enrollment tokens, patterns, config, secret names,
+    /// `fleet.read`: envoys, traits, enrollment tokens, patterns, config, secret names,
     /// API tokens (`admin`, `viewer`).
     FleetRead,
-    /// Runs, their results, and the audit log (`admin`, `viewer`, `compliance`).
+    /// `compliance.read`: runs and their results, the evidence of compliance reports
+    /// (`admin`, `viewer`, `compliance`).
     ReportRead,
+    /// `audit.read`: the raw audit log (`admin`, `viewer`; the compliance role is denied
+    /// it, as in the reference).
+    AuditRead,
     /// Every change (`admin`).
     Admin,
 }
 
 impl Permission {
-    /// Whether `role` grants this permission.
+    /// Whether `role` grants this permission: the one role → permission table.
     pub fn allows(self, role: ApiRole) -> bool {
-        matches!(
-            (self, role),
-            (_, ApiRole::Admin)
-                | (Permission::FleetRead, ApiRole::Viewer)
-                | (
-                    Permission::ReportRead,
-                    ApiRole::Viewer | ApiRole::Compliance
-                )
-        )
+        match role {
+            ApiRole::Admin => true,
+            ApiRole::Viewer => !matches!(self, Permission::Admin),
+            ApiRole::Compliance => matches!(self, Permission::ReportRead),
+        }
     }
 
     /// The roles granting it, for error messages.
     pub fn roles(self) -> &'static str {
         match self {
-            Permission::FleetRead => "admin or viewer",
+            Permission::FleetRead | Permission::AuditRead => "admin or viewer",
             Permission::ReportRead => "admin, viewer or compliance",
             Permission::Admin => "admin",
         }
@@ -89,6 +94,8 @@ pub(crate) trait Requirement {
 pub(crate) struct FleetRead;
 /// Needs [`Permission::ReportRead`].
 pub(crate) struct ReportRead;
+/// Needs [`Permission::AuditRead`].
+pub(crate) struct AuditRead;
 /// Needs [`Permission::Admin`].
 pub(crate) struct Admin;
 
@@ -97,6 +104,9 @@ impl Requirement for FleetRead {
 }
 impl Requirement for ReportRead {
     const PERMISSION: Permission = Permission::ReportRead;
+}
+impl Requirement for AuditRead {
+    const PERMISSION: Permission = Permission::AuditRead;
 }
 impl Requirement for Admin {
     const PERMISSION: Permission = Permission::Admin;
@@ -292,15 +302,22 @@ mod tests {
     fn roles_grant_permissions() {
         use ApiRole::*;
         use Permission::*;
-        for p in [FleetRead, ReportRead, Permission::Admin] {
+        for p in [FleetRead, ReportRead, AuditRead, Permission::Admin] {
             assert!(p.allows(ApiRole::Admin));
         }
         assert!(FleetRead.allows(Viewer));
         assert!(ReportRead.allows(Viewer));
+        assert!(AuditRead.allows(Viewer));
         assert!(!Permission::Admin.allows(Viewer));
         assert!(ReportRead.allows(Compliance));
         assert!(!FleetRead.allows(Compliance));
         assert!(!Permission::Admin.allows(Compliance));
+    }
+
+    #[test]
+    fn the_compliance_role_is_denied_the_audit_log() {
+        assert!(!Permission::AuditRead.allows(ApiRole::Compliance));
+        assert_eq!(Permission::AuditRead.roles(), "admin or viewer");
     }
 
     #[test]

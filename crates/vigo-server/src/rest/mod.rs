@@ -38,10 +38,9 @@ mod server_keys;
 mod status;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -60,10 +59,6 @@ pub use register::{RegisterBody, RegisterReply, Registrar};
 
 /// The largest request body accepted (256 KiB); larger ones are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
-/// How long shutdown waits for requests in flight before closing connections.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How long a new connection may take to send its first request.
-const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the REST API works with. Cheap to clone.
 #[derive(Clone)]
@@ -238,9 +233,8 @@ pub fn router(state: RestState) -> Router {
 }
 
 /// Serves `router` over TLS (`tls`, e.g. [`Pki::rest_server_config`]) on `listener`
-/// until `shutdown` completes, then lets requests in flight finish (up to 10 s).
-/// HTTP/1.1 and HTTP/2 (by ALPN); a connection that sends no request within 30 s is
-/// closed.
+/// until `shutdown` completes, with the default `server.connections` limits (see
+/// [`serve_with`]).
 pub async fn serve(
     listener: std::net::TcpListener,
     router: Router,
@@ -250,24 +244,27 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |a| a.to_string());
-    let io = |source| ServeError::Io {
-        addr: addr.clone(),
-        source,
-    };
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
-    });
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    axum_server::tls_rustls::from_tcp_rustls(listener, config)
-        .map_err(io)?
-        .handle(handle)
-        .first_request_timeout(FIRST_REQUEST_TIMEOUT)
-        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-        .map_err(io)
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        .map_err(|source| ServeError::Io { addr, source })?;
+    let limits = crate::listen::Listener::rest(&crate::config::ConnectionsSection::default());
+    serve_with(listener, router, tls, limits, shutdown).await;
+    Ok(())
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` completes, then lets
+/// requests in flight finish (up to 10 s). HTTP/1.1 and HTTP/2 (by ALPN), under
+/// `limits`: handshake, first-request and idle timeouts, connection budgets (see
+/// [`crate::listen`]). The peer's address reaches handlers as `ConnectInfo`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    limits: crate::listen::Listener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    crate::listen::serve(listener, tls, limits, router, shutdown).await;
 }
 
 /// Installs the process-wide Prometheus recorder (once, at startup) and returns the
