@@ -228,7 +228,7 @@ fn an_agent_at_day_250_of_365_renews_its_certificate_and_an_expired_one_re_enrol
     // Expired: the server's handshake refuses it, the agent says to enroll again...
     age_certificate(&root, dir, &envoy_id, now() - 400 * DAY, now() - DAY);
     let out = vigo(&root, "run", 0);
-    assert!(out.contains("vigo: offline"), "{out}");
+    assert!(out.contains("vigo: warning: offline: "), "{out}");
     assert!(out.contains("vigo bootstrap --force"), "{out}");
     assert!(status_cert_line(&root).contains("expired"));
     // ...and enrolling again works.
