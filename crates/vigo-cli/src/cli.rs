@@ -168,7 +168,7 @@ pub enum PatternsCmd {
     List,
     /// Remove an approved pattern
     Remove {
-        /// The pattern, as listed
+        /// The pattern's id (pat_…) or the pattern itself, as listed
         pattern: String,
     },
 }

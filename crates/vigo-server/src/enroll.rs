@@ -14,7 +14,14 @@
 //!    registration never burns a token.
 //!
 //! Then the envoy is stored with its ed25519 key and added to the fleet index.
+//!
+//! Before rule 1, [`RegisterInput::check`] bounds every field the same way for both
+//! paths (gRPC `Register` and REST), so that nothing unbounded or malformed is ever
+//! stored: the limits are the `MAX_*` constants of this module. Refusals are audited
+//! through the bounded refusal audit ([`crate::refusals`]), so unauthenticated
+//! registrations cannot flood the audit log.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +31,21 @@ use vigo_lang::glob::Pattern;
 use crate::fleet::Fleet;
 use crate::pki::{Pki, PkiError};
 use crate::publish::now_unix;
+use crate::refusals::{Principal, Refusal, RefusalAudit};
 use crate::store::{
     NewAuditEntry, NewEnvoy, Reenrollment, Store, StoreError, TokenHash, TokenRejection,
 };
+
+/// The longest hostname (a DNS name).
+pub const MAX_HOSTNAME_LEN: usize = 253;
+/// The largest CSR (PEM).
+pub const MAX_CSR_LEN: usize = 16 * 1024;
+/// The most addresses an agent may report.
+pub const MAX_ADDRESSES: usize = 64;
+/// The longest agent version.
+pub const MAX_VERSION_LEN: usize = 64;
+/// The longest enrollment token.
+pub const MAX_TOKEN_LEN: usize = 256;
 
 /// A registration request, from gRPC or REST.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,7 +65,7 @@ pub struct RegisterInput {
     /// Revoke an existing enrollment of this hostname.
     pub force: bool,
     /// The address the request came from (for the audit log).
-    pub peer: Option<String>,
+    pub peer: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for RegisterInput {
@@ -57,6 +76,70 @@ impl std::fmt::Debug for RegisterInput {
             .field("force", &self.force)
             .field("peer", &self.peer)
             .finish_non_exhaustive()
+    }
+}
+
+impl RegisterInput {
+    /// Bounds and checks the form of every field (the one validation of both paths).
+    pub fn check(&self) -> Result<(), EnrollError> {
+        let invalid = |field: &'static str, expected: String| {
+            Err(EnrollError::InvalidInput { field, expected })
+        };
+        if self.hostname.is_empty() || self.hostname.len() > MAX_HOSTNAME_LEN {
+            return invalid(
+                "hostname",
+                format!("a DNS name of 1 to {MAX_HOSTNAME_LEN} bytes"),
+            );
+        }
+        if self.csr_pem.is_empty() || self.csr_pem.len() > MAX_CSR_LEN {
+            return invalid(
+                "csr_pem",
+                format!("a PEM certificate request of at most {MAX_CSR_LEN} bytes"),
+            );
+        }
+        if self.ip_addresses.len() > MAX_ADDRESSES {
+            return invalid(
+                "ip_addresses",
+                format!(
+                    "at most {MAX_ADDRESSES} addresses, got {}",
+                    self.ip_addresses.len()
+                ),
+            );
+        }
+        if let Some(bad) = self
+            .ip_addresses
+            .iter()
+            .find(|a| a.len() > 45 || a.parse::<IpAddr>().is_err())
+        {
+            return invalid(
+                "ip_addresses",
+                format!(
+                    "IPv4 or IPv6 addresses; `{}` is not one",
+                    bad.chars().take(45).collect::<String>().escape_default()
+                ),
+            );
+        }
+        if let Some(v) = &self.agent_version
+            && (v.len() > MAX_VERSION_LEN
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-+~_".contains(&b)))
+        {
+            return invalid(
+                "agent_version",
+                format!(
+                    "at most {MAX_VERSION_LEN} letters, digits and `.-+~_` (a version such \
+                     as 0.4.1)"
+                ),
+            );
+        }
+        if self.token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_LEN) {
+            return invalid(
+                "token",
+                format!("an enrollment token of at most {MAX_TOKEN_LEN} bytes"),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -80,6 +163,14 @@ pub struct RegisterOutput {
 /// Why a registration was refused. Every message says exactly why.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
+    /// A field is too long or not of its form.
+    #[error("invalid registration: `{field}` must be {expected}")]
+    InvalidInput {
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        expected: String,
+    },
     /// The hostname is empty or not a DNS name.
     #[error("invalid hostname `{0}`: expected a DNS name (letters, digits, `-`, dots)")]
     InvalidHostname(String),
@@ -147,6 +238,7 @@ impl EnrollError {
     /// A short stable word for the audit log and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
+            EnrollError::InvalidInput { .. } => "invalid_input",
             EnrollError::InvalidHostname(_) => "invalid_hostname",
             EnrollError::InvalidKey(_) => "invalid_key",
             EnrollError::HostnameNotApproved(_) => "hostname_not_approved",
@@ -171,18 +263,26 @@ pub struct Enroller {
     fleet: Arc<Fleet>,
     cert_validity: Duration,
     grpc_address: String,
+    refusals: Arc<RefusalAudit>,
 }
 
 impl Enroller {
     /// An enroller issuing client certificates valid for `cert_validity`
-    /// (`enrollment.client_cert_validity`).
-    pub fn new(store: Store, pki: Arc<Pki>, fleet: Arc<Fleet>, cert_validity: Duration) -> Self {
+    /// (`enrollment.client_cert_validity`); refusals go to `refusals`.
+    pub fn new(
+        store: Store,
+        pki: Arc<Pki>,
+        fleet: Arc<Fleet>,
+        cert_validity: Duration,
+        refusals: Arc<RefusalAudit>,
+    ) -> Self {
         Enroller {
             store,
             pki,
             fleet,
             cert_validity,
             grpc_address: String::new(),
+            refusals,
         }
     }
 
@@ -206,48 +306,52 @@ impl Enroller {
     /// Registers an envoy (see the module documentation for the rules). Every outcome,
     /// refusals included, is audited.
     pub async fn register(&self, input: RegisterInput) -> Result<RegisterOutput, EnrollError> {
+        let checked = input.check();
         let hostname = input.hostname.trim().to_ascii_lowercase();
-        let result = self.try_register(&hostname, &input).await;
-        let (action, detail) = match &result {
-            Ok(out) => (
-                "envoy.registered",
-                serde_json::json!({
-                    "envoy_id": out.envoy_id.to_string(),
-                    "with_token": input.token.is_some(),
-                    "force": input.force,
-                    "revoked": out.revoked.map(|r| r.to_string()),
-                    "peer": input.peer,
-                }),
-            ),
-            Err(e) => (
-                "envoy.register_refused",
-                serde_json::json!({
-                    "reason": e.reason(),
-                    "message": e.to_string(),
-                    "with_token": input.token.is_some(),
-                    "force": input.force,
-                    "peer": input.peer,
-                }),
-            ),
+        let result = match checked {
+            Ok(()) => self.try_register(&hostname, &input).await,
+            Err(e) => Err(e),
         };
-        let entry = NewAuditEntry {
-            at: now_unix(),
-            actor: match &result {
-                Ok(out) => out.envoy_id.to_string(),
-                Err(_) => "enrollment".to_owned(),
-            },
-            action: action.to_owned(),
-            target: Some(hostname.clone()),
-            detail,
-        };
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, "could not append the enrollment audit entry");
-        }
         match &result {
             Ok(out) => {
+                let entry = NewAuditEntry {
+                    at: now_unix(),
+                    actor: out.envoy_id.to_string(),
+                    action: "envoy.registered".to_owned(),
+                    target: Some(hostname.clone()),
+                    detail: serde_json::json!({
+                        "envoy_id": out.envoy_id.to_string(),
+                        "with_token": input.token.is_some(),
+                        "force": input.force,
+                        "revoked": out.revoked.map(|r| r.to_string()),
+                        "peer": input.peer.map(|p| p.to_string()),
+                    }),
+                };
+                if let Err(e) = self.store.append_audit(&entry).await {
+                    tracing::error!(error = %e, "could not append the enrollment audit entry");
+                }
                 tracing::info!(%hostname, envoy = %out.envoy_id, revoked = ?out.revoked, "envoy registered");
             }
-            Err(e) => tracing::warn!(%hostname, reason = e.reason(), "registration refused: {e}"),
+            Err(e) => {
+                // Bounded: a refused hostname is at most a valid-length name, else cut.
+                let claimed: String = hostname.chars().take(MAX_HOSTNAME_LEN).collect();
+                self.refusals
+                    .record(Refusal {
+                        action: "envoy.register_refused",
+                        actor: "enrollment".to_owned(),
+                        principal: Principal::Claimed(claimed.clone()),
+                        source: input.peer,
+                        target: Some(claimed.clone()),
+                        detail: serde_json::json!({
+                            "reason": e.reason(),
+                            "message": e.to_string(),
+                            "with_token": input.token.is_some(),
+                            "force": input.force,
+                        }),
+                    })
+                    .await;
+                tracing::warn!(hostname = %claimed, reason = e.reason(), "registration refused: {e}");
+            }
         }
         result
     }
@@ -327,7 +431,7 @@ impl Enroller {
                 .ip_addresses
                 .first()
                 .cloned()
-                .or_else(|| input.peer.clone()),
+                .or_else(|| input.peer.map(|p| p.to_string())),
             agent_version: input.agent_version.clone().filter(|v| !v.is_empty()),
             enrolled_at: now,
         };
@@ -410,17 +514,7 @@ impl crate::rest::Registrar for Enroller {
         Result<crate::rest::RegisterReply, (axum::http::StatusCode, String)>,
     > {
         Box::pin(async move {
-            let key = req.public_key_bytes().map(Vec::from).unwrap_or_default();
-            let input = RegisterInput {
-                hostname: req.hostname,
-                token: req.token,
-                csr_pem: req.csr_pem,
-                agent_public_key: key,
-                ip_addresses: req.ip_addresses.iter().map(ToString::to_string).collect(),
-                agent_version: Some(req.agent_version).filter(|v| !v.is_empty()),
-                force: req.force,
-                peer: req.peer_addr.map(|a| a.to_string()),
-            };
+            let input = req.to_input();
             match self.register(input).await {
                 Ok(out) => Ok(crate::rest::RegisterReply {
                     envoy_id: out.envoy_id.to_string(),
@@ -444,9 +538,10 @@ impl crate::rest::Registrar for Enroller {
 fn rest_status(e: &EnrollError) -> axum::http::StatusCode {
     use axum::http::StatusCode;
     match e {
-        EnrollError::InvalidHostname(_) | EnrollError::InvalidKey(_) | EnrollError::BadCsr(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        EnrollError::InvalidInput { .. }
+        | EnrollError::InvalidHostname(_)
+        | EnrollError::InvalidKey(_)
+        | EnrollError::BadCsr(_) => StatusCode::BAD_REQUEST,
         EnrollError::AlreadyEnrolled { .. } => StatusCode::CONFLICT,
         EnrollError::CannotSign | EnrollError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::FORBIDDEN,

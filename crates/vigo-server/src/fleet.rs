@@ -236,13 +236,14 @@ impl Fleet {
 
     /// Accepts a request nonce once: refuses it when the same envoy used it within the
     /// skew window. `timestamp` is the request's (already checked against `now`).
+    /// Returns the nonce, for the durable ledger ([`crate::replay`]).
     pub fn check_nonce(
         &self,
         id: Uuid,
         nonce: &[u8],
         timestamp: i64,
         now: i64,
-    ) -> Result<(), NonceError> {
+    ) -> Result<[u8; 16], NonceError> {
         let nonce: [u8; 16] = nonce
             .try_into()
             .map_err(|_| NonceError::Malformed(nonce.len()))?;
@@ -257,9 +258,9 @@ impl Fleet {
         }
         cache.seen.insert(key);
         // Past this, the timestamp itself is out of the window.
-        let expires = timestamp.saturating_add(MAX_SKEW_SECS + 1).max(now + 1);
+        let expires = crate::replay::expiry(timestamp).max(now + 1);
         cache.expiry.push(Reverse((expires, key)));
-        Ok(())
+        Ok(nonce)
     }
 
     /// Writes the queued check-ins and traits to the store, [`FLUSH_BATCH`] rows per
@@ -360,19 +361,19 @@ mod tests {
         let fleet = Fleet::new();
         let id = Uuid::new_v4();
         let n = [7u8; 16];
-        assert_eq!(fleet.check_nonce(id, &n, 1000, 1000), Ok(()));
+        assert_eq!(fleet.check_nonce(id, &n, 1000, 1000), Ok(n));
         assert_eq!(
             fleet.check_nonce(id, &n, 1000, 1200),
             Err(NonceError::Replayed)
         );
         // Another envoy may use the same bytes.
-        assert_eq!(fleet.check_nonce(Uuid::new_v4(), &n, 1000, 1000), Ok(()));
+        assert_eq!(fleet.check_nonce(Uuid::new_v4(), &n, 1000, 1000), Ok(n));
         assert_eq!(
             fleet.check_nonce(id, &[1; 3], 1000, 1000),
             Err(NonceError::Malformed(3))
         );
         // Once the timestamp is out of the window the entry is dropped.
-        assert_eq!(fleet.check_nonce(id, &[9; 16], 1000, 1400), Ok(()));
+        assert_eq!(fleet.check_nonce(id, &[9; 16], 1000, 1400), Ok([9; 16]));
         assert!(!lock(&fleet.replay).seen.contains(&(id, n)));
     }
 }

@@ -10,6 +10,8 @@ pub mod listen;
 pub mod ops;
 pub mod pki;
 pub mod publish;
+pub mod refusals;
+pub mod replay;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

@@ -24,6 +24,8 @@ use crate::listen;
 use crate::ops::PublishError;
 use crate::pki::{Pki, PkiError, PkiOptions, files};
 use crate::publish::{Publisher, PublisherOptions, now_unix};
+use crate::refusals::RefusalAudit;
+use crate::replay::ReplayLedger;
 use crate::secrets::{LocalSecrets, SecretsError};
 use crate::state::AppState;
 use crate::store::{ApiRole, NewApiToken, Store, StoreConfig, StoreError, TokenHash};
@@ -93,6 +95,7 @@ pub fn rest_router(state: &AppState) -> axum::Router {
         ops: state.config_ops(),
         secrets: state.secrets.clone(),
         registrar: Arc::clone(&state.enroller) as Arc<dyn crate::rest::Registrar>,
+        refusals: Arc::clone(&state.refusals),
         agent_binary,
         metrics: metrics_handle(),
     })
@@ -177,12 +180,15 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
 
     let fleet = Arc::new(Fleet::load(&store).await?);
     tracing::info!(envoys = fleet.count(None), "fleet index loaded");
+    let refusals = RefusalAudit::new(store.clone());
+    let store_for_ledger = store.clone();
     let enroller = Arc::new(
         Enroller::new(
             store.clone(),
             Arc::clone(&pki),
             Arc::clone(&fleet),
             config.enrollment.client_cert_validity.get(),
+            Arc::clone(&refusals),
         )
         .with_grpc_address(format!(
             "{}:{}",
@@ -199,6 +205,8 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
         publisher,
         fleet,
         enroller,
+        refusals,
+        replay: ReplayLedger::spawn(store_for_ledger),
     })
 }
 
@@ -336,6 +344,8 @@ pub struct Running {
     flusher: JoinHandle<()>,
     resync: JoinHandle<()>,
     cert_renewal: JoinHandle<()>,
+    /// Further background tasks (refusal aggregates, ...), each ending when `stop` is sent.
+    background: Vec<JoinHandle<()>>,
 }
 
 /// Starts a server from a loaded config.
@@ -384,6 +394,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         stopped.clone(),
     );
     let cert_renewal = state.pki.spawn_server_cert_renewal(stopped.clone());
+    let background = vec![Arc::clone(&state.refusals).spawn_flusher(stopped.clone())];
     let resync = spawn_resync(state.clone(), stopped);
     Ok(Running {
         grpc_addr,
@@ -395,6 +406,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         flusher,
         resync,
         cert_renewal,
+        background,
     })
 }
 
@@ -483,6 +495,11 @@ impl Running {
         let _ = self.resync.await;
         let _ = self.cert_renewal.await;
         let _ = self.flusher.await;
+        self.state.replay.shutdown().await;
+        for task in self.background {
+            let _ = task.await;
+        }
+        self.state.refusals.flush_all().await;
         self.state.store.close().await;
         grpc.map_err(|e| ServeError::Task(e.to_string()))
     }

@@ -10,6 +10,8 @@ use crate::fleet::Fleet;
 use crate::ops::ConfigOps;
 use crate::pki::Pki;
 use crate::publish::Publisher;
+use crate::refusals::RefusalAudit;
+use crate::replay::ReplayLedger;
 use crate::secrets::LocalSecrets;
 use crate::store::Store;
 
@@ -31,6 +33,10 @@ pub struct AppState {
     pub fleet: Arc<Fleet>,
     /// Registration of new envoys (gRPC `Register`, REST `POST /api/v1/register`).
     pub enroller: Arc<Enroller>,
+    /// The bounded audit trail of refused requests (REST and enrollment).
+    pub refusals: Arc<RefusalAudit>,
+    /// The durable replay ledger every signed request passes.
+    pub replay: Arc<ReplayLedger>,
 }
 
 impl AppState {

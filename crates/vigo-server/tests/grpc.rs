@@ -1053,3 +1053,153 @@ async fn check_in_leads_an_agent_through_every_rotation_to_the_new_key() {
         Some(check_in_response::Outcome::NoChange(_))
     ));
 }
+
+/// Issue "Trust" item 8: a captured signed request is refused after a restart (the
+/// ledger is in the database, not only in memory), and so is a captured registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_request_is_refused_after_a_restart_inside_its_window() {
+    let mut server = Server::start().await;
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let captured = agent.sign("CheckIn", CheckInRequest::default().encode_to_vec());
+    agent
+        .client(&server)
+        .await
+        .check_in(captured.clone())
+        .await
+        .unwrap();
+
+    server.restart().await;
+    assert_refused(
+        agent.client(&server).await.check_in(captured).await,
+        Code::Unauthenticated,
+        "replayed request",
+    );
+    // A fresh request of the same envoy still passes.
+    agent.check_in(&server, "", "").await.unwrap();
+    // The ledger holds the nonces with the expiry their signed timestamps give.
+    let nonces = server
+        .store()
+        .prune_nonces(now() + 302, 1000)
+        .await
+        .unwrap();
+    assert!(nonces >= 2, "{nonces} rows pruned");
+}
+
+/// Issue "Trust" item 9: gRPC `Register` enforces the same limits as REST, and nothing
+/// of a refused registration is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_over_grpc_bounds_every_field_like_rest() {
+    let server = Server::start().await;
+    server.approve("*.example.net", true).await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut RegisterRequest)>)> = vec![
+        (
+            "agent_version",
+            Box::new(|b: &mut RegisterRequest| b.agent_version = "9".repeat(1 << 20)),
+        ),
+        (
+            "agent_version",
+            Box::new(|b: &mut RegisterRequest| b.agent_version = "<script>".into()),
+        ),
+        (
+            "ip_addresses",
+            Box::new(|b: &mut RegisterRequest| {
+                b.ip_addresses = (0..5002)
+                    .map(|i| format!("10.0.{}.{}", i / 250, i % 250))
+                    .collect();
+            }),
+        ),
+        (
+            "ip_addresses",
+            Box::new(|b: &mut RegisterRequest| {
+                b.ip_addresses = vec!["<script>alert(1)</script>".into()];
+            }),
+        ),
+        (
+            "token",
+            Box::new(|b: &mut RegisterRequest| b.token = "t".repeat(4096)),
+        ),
+        (
+            "hostname",
+            Box::new(|b: &mut RegisterRequest| b.hostname = "a".repeat(300)),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let agent = Agent::new("web-01.example.net");
+        let mut body = RegisterRequest {
+            hostname: agent.hostname.clone(),
+            ip_addresses: vec!["192.0.2.10".into()],
+            agent_public_key: agent.key.verifying_key().to_bytes().to_vec(),
+            token: String::new(),
+            force: false,
+            csr_pem: agent.csr_pem.clone(),
+            agent_version: "0.1.0".into(),
+        };
+        mutate(&mut body);
+        let req = agent.sign("Register", body.encode_to_vec());
+        let result = server.channel(None).await.register(req).await;
+        assert_refused(result, Code::InvalidArgument, &format!("`{field}` must be"));
+    }
+    assert!(
+        server
+            .store()
+            .list_envoys(&Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused registration stores nothing"
+    );
+    // The audit entries of the refusals are bounded strings too.
+    let audit = server.store().list_audit(100, None).await.unwrap();
+    assert!(audit.iter().all(|e| e.detail.to_string().len() < 4096));
+    // A well-formed registration passes.
+    let mut ok = Agent::new("web-01.example.net");
+    ok.register(&server, None, false).await.unwrap();
+}
+
+/// Issue "Trust" item 7: refused registrations (no token needed) are bounded per source
+/// in the audit log, and the rest is aggregated with the hostnames that were refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_registrations_cannot_flood_the_audit_log() {
+    let server = Server::start().await;
+    let mut client = server.channel(None).await;
+    let attempts = 300;
+    for i in 0..attempts {
+        let agent = Agent::new(&format!("intruder-{i}.example.com"));
+        let body = RegisterRequest {
+            hostname: agent.hostname.clone(),
+            agent_public_key: agent.key.verifying_key().to_bytes().to_vec(),
+            csr_pem: agent.csr_pem.clone(),
+            ..Default::default()
+        };
+        let req = agent.sign("Register", body.encode_to_vec());
+        assert_refused(
+            client.register(req).await,
+            Code::PermissionDenied,
+            "not approved",
+        );
+    }
+    server.running().state.refusals.flush_all().await;
+    let audit = server.store().list_audit(1000, None).await.unwrap();
+    let written = audit
+        .iter()
+        .filter(|e| e.action == "envoy.register_refused")
+        .count();
+    assert_eq!(written, vigo_server::refusals::PER_SOURCE as usize);
+    let aggregate: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "audit.refusals_aggregated")
+        .collect();
+    assert_eq!(aggregate.len(), 1);
+    let detail = &aggregate[0].detail;
+    assert_eq!(detail["count"], attempts - written);
+    assert_eq!(detail["actions"]["envoy.register_refused"], detail["count"]);
+    assert_eq!(
+        detail["principals"].as_object().unwrap().len(),
+        vigo_server::refusals::MAX_NAMED
+    );
+    assert!(
+        detail["principals"]["intruder-299.example.com"].is_number()
+            || detail["principals_unnamed"].as_u64().unwrap() > 0
+    );
+}

@@ -103,14 +103,18 @@ async fn every_protected_endpoint_refuses_missing_malformed_and_unknown_tokens()
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert!(message(&body).contains("not a bearer token"), "{body}");
-    // Unknown tokens are audited (throttled), missing ones are not.
+    // Unknown tokens are audited (bounded per source), missing ones are not.
     let audit = s.audit_actions().await;
     let refused: Vec<_> = audit
         .iter()
         .filter(|(_, a, _)| a == "auth.refused")
         .collect();
     assert!(!refused.is_empty());
-    assert!(refused.len() <= 30, "throttled: {}", refused.len());
+    assert!(
+        refused.len() <= vigo_server::refusals::PER_PAIR as usize,
+        "bounded: {}",
+        refused.len()
+    );
     assert_eq!(refused[0].0, "anonymous");
     assert_eq!(refused[0].2["detail"]["reason"], "unknown token");
 }
@@ -507,6 +511,10 @@ async fn trusted_patterns_admit_token_less_enrollment_and_force_replaces() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(p["trusted"], true);
     let (_, list) = s.get("/api/v1/patterns", ADMIN_SECRET).await;
+    assert!(
+        list[0]["id"].as_str().unwrap().starts_with("pat_"),
+        "{list}"
+    );
     assert_eq!(
         list.as_array()
             .unwrap()
@@ -1019,4 +1027,117 @@ async fn metrics_can_require_a_token_or_be_disabled() {
     let (status, body) = off.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(message(&body).contains("disabled"), "{body}");
+}
+
+/// Issue "Trust" item 7: junk tokens from one address cannot hide a revoked admin
+/// token's attempts from the same address, and what is not written one by one is
+/// aggregated with who was refused.
+#[tokio::test]
+async fn junk_tokens_cannot_blind_the_audit_log_to_a_revoked_tokens_attempts() {
+    let s = Server::start().await;
+    let (status, created) = s
+        .admin(
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "ops-admin", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let revoked = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = s
+        .admin(Method::DELETE, &format!("/api/v1/api-tokens/{id}"), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    for i in 0..400 {
+        let junk = format!("vgot_junk{i:04}");
+        assert_eq!(
+            s.get("/api/v1/envoys", &junk).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for _ in 0..5 {
+        let (status, body) = s.get("/api/v1/envoys", &revoked).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(message(&body).contains("revoked"), "{body}");
+    }
+    s.refusals.flush_all().await;
+    let audit = s.audit_actions().await;
+    let by = |actor: &str| {
+        audit
+            .iter()
+            .filter(|(a, act, _)| a == actor && act == "auth.refused")
+            .count()
+    };
+    assert_eq!(
+        by("ops-admin"),
+        5,
+        "every attempt of the revoked token is written"
+    );
+    assert_eq!(by("anonymous"), vigo_server::refusals::PER_PAIR as usize);
+    let aggregated: Vec<_> = audit
+        .iter()
+        .filter(|(_, act, _)| act == "audit.refusals_aggregated")
+        .collect();
+    assert_eq!(aggregated.len(), 1, "{aggregated:?}");
+    let detail = &aggregated[0].2["detail"];
+    assert_eq!(detail["count"], 400 - vigo_server::refusals::PER_PAIR);
+    assert_eq!(detail["principals"]["anonymous"], detail["count"]);
+    assert_eq!(aggregated[0].2["target"], "127.0.0.1");
+    assert!(
+        detail["summary"]
+            .as_str()
+            .unwrap()
+            .contains("refusals from 127.0.0.1 in the last minute"),
+        "{detail}"
+    );
+}
+
+/// Issue "Trust" item 9: stored strings are bounded, and a pattern is removed by its id.
+#[tokio::test]
+async fn patterns_are_bounded_and_removed_by_id() {
+    let s = Server::start().await;
+    let huge = format!("{}*", "a".repeat(200 * 1024));
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/patterns",
+            Some(json!({"pattern": huge})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(message(&body).contains("at most 253"), "{body}");
+    let long = format!("{}*", "b".repeat(250));
+    let (status, p) = s
+        .admin(
+            Method::POST,
+            "/api/v1/patterns",
+            Some(json!({"pattern": long})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 20);
+    let (status, _) = s
+        .admin(Method::DELETE, &format!("/api/v1/patterns/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = s.get("/api/v1/patterns", ADMIN_SECRET).await;
+    assert_eq!(list, json!([]));
+    // Registrations over REST are bounded by the same check as gRPC's.
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/v1/register",
+            None,
+            Some(json!({
+                "hostname": "web-01", "csr_pem": "x",
+                "agent_public_key": "00".repeat(32),
+                "agent_version": "9".repeat(1 << 16),
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(message(&body).contains("`agent_version` must be"), "{body}");
 }

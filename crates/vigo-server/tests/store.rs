@@ -23,9 +23,9 @@ use uuid::Uuid;
 use vigo_core::Action;
 use vigo_server::store::{
     ActionCounts, ApiRole, ApprovedPattern, Backend, ConfigVersion, EnvoyFilter, EnvoySeen,
-    EnvoyStatus, EnvoyTraits, NewApiToken, NewAuditEntry, NewEnrollmentToken, NewEnvoy, Page,
-    Recorded, Reenrollment, ResourceResult, Run, Store, StoreConfig, StoreError, TokenHash,
-    TokenRejection,
+    EnvoyStatus, EnvoyTraits, NewApiToken, NewAuditEntry, NewEnrollmentToken, NewEnvoy,
+    NonceRecord, Page, Recorded, Reenrollment, ResourceResult, Run, Store, StoreConfig, StoreError,
+    TokenHash, TokenRejection,
 };
 
 /// A fixed "now" (2026-05-28T...), so expiry is deterministic.
@@ -76,10 +76,56 @@ on_both_backends!(
     api_tokens_are_looked_up_by_hash_and_revoked,
     approved_patterns_are_upserted_and_removed,
     reopening_keeps_data_and_migrations_are_idempotent,
+    request_nonces_are_accepted_once_across_replicas,
 );
 
 mod scenarios {
     use super::*;
+
+    /// The replay ledger (issue "Trust" item 8): a second store on the same database is
+    /// another replica; a nonce one accepted the other refuses, also when both race.
+    pub async fn request_nonces_are_accepted_once_across_replicas(db: &TestDb) {
+        let a = &db.store;
+        let b = db.reopen().await;
+        let envoy = Uuid::new_v4();
+        let rec = |n: u8, expires_at: i64| NonceRecord {
+            envoy_id: envoy,
+            nonce: [n; 16],
+            expires_at,
+        };
+        assert_eq!(
+            a.remember_nonces(&[rec(1, NOW), rec(2, NOW), rec(1, NOW)])
+                .await
+                .unwrap(),
+            [true, true, false]
+        );
+        assert_eq!(
+            b.remember_nonces(&[rec(1, NOW), rec(3, NOW)])
+                .await
+                .unwrap(),
+            [false, true]
+        );
+        // Another envoy may use the same bytes.
+        let other = NonceRecord {
+            envoy_id: Uuid::new_v4(),
+            ..rec(1, NOW)
+        };
+        assert_eq!(b.remember_nonces(&[other]).await.unwrap(), [true]);
+        // Racing replicas: exactly one of them accepts each nonce.
+        let batch: Vec<_> = (10..60).map(|n| rec(n, NOW + 100)).collect();
+        let (x, y) = tokio::join!(a.remember_nonces(&batch), b.remember_nonces(&batch));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(x.iter().zip(&y).all(|(p, q)| p ^ q), "{x:?} {y:?}");
+        // Expired rows are pruned in bounded batches; unexpired ones stay.
+        assert_eq!(a.prune_nonces(NOW + 1, 2).await.unwrap(), 2);
+        assert_eq!(a.prune_nonces(NOW + 1, 100).await.unwrap(), 2);
+        assert_eq!(a.prune_nonces(NOW + 1, 100).await.unwrap(), 0);
+        assert_eq!(
+            b.remember_nonces(&[rec(10, NOW + 100)]).await.unwrap(),
+            [false]
+        );
+        b.close().await;
+    }
 
     pub async fn token_is_single_use(db: &TestDb) {
         let s = &db.store;

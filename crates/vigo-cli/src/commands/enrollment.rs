@@ -93,9 +93,10 @@ pub fn patterns(ctx: &Context, cmd: PatternsCmd) -> Result<(), CliError> {
         PatternsCmd::List => {
             let list = client.get_all(&["api", "v1", "patterns"], &[])?;
             ctx.show(&list, |list| {
-                let mut t = table(&["PATTERN", "TRUSTED", "CREATED"]);
+                let mut t = table(&["ID", "PATTERN", "TRUSTED", "CREATED"]);
                 for p in list.as_array().into_iter().flatten() {
                     t.add_row([
+                        text(p, "id"),
                         text(p, "pattern"),
                         if p["trusted"].as_bool() == Some(true) {
                             "yes".into()

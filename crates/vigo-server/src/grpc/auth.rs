@@ -6,7 +6,9 @@
 //! 2. **the envoy**: known to the fleet index and active;
 //! 3. **the envelope**: `|now − timestamp_unix| ≤ 300 s`, a valid ed25519 signature by
 //!    the envoy's stored key over the exact bytes the proto describes, and a nonce never
-//!    seen in the window (checked last, so forged requests cannot fill the cache).
+//!    seen in the window (checked last, so forged requests cannot fill the cache): first
+//!    by this process's memory, then by the durable replay ledger ([`crate::replay`]),
+//!    which refuses a replay after a restart and across replicas.
 //!
 //! A refusal is `unauthenticated` (no or bad credentials: no certificate, unknown envoy,
 //! bad signature, stale timestamp, replayed nonce) or `permission_denied` (valid
@@ -20,6 +22,7 @@ use uuid::Uuid;
 use vigo_proto::v1::SignedRequest;
 
 use crate::fleet::{Fleet, MAX_SKEW_SECS, NonceError};
+use crate::replay::{LedgerError, ReplayLedger};
 use crate::store::EnvoyStatus;
 
 /// The exact bytes an agent signs for `req` ([`vigo_core::signing::request_message`]).
@@ -45,8 +48,9 @@ pub struct Verified {
 }
 
 /// Checks an envoy request: certificate CN, envoy status, timestamp, signature, nonce.
-pub fn authenticate(
+pub async fn authenticate(
     fleet: &Fleet,
+    ledger: &ReplayLedger,
     certs: Option<&[CertificateDer<'static>]>,
     req: &SignedRequest,
     method: &str,
@@ -72,7 +76,7 @@ pub fn authenticate(
             "envoy {envoy_id} is revoked; re-register it with a new enrollment"
         )));
     }
-    verify_envelope(fleet, req, method, &entry.public_key, envoy_id, now)?;
+    verify_envelope(fleet, ledger, req, method, &entry.public_key, envoy_id, now).await?;
     Ok(Verified {
         envoy_id,
         hostname: entry.hostname,
@@ -80,9 +84,11 @@ pub fn authenticate(
     })
 }
 
-/// Checks timestamp, signature (by `key`) and nonce (remembered under `nonce_owner`).
-pub fn verify_envelope(
+/// Checks timestamp, signature (by `key`) and nonce (remembered under `nonce_owner`,
+/// in memory and in the ledger).
+pub async fn verify_envelope(
     fleet: &Fleet,
+    ledger: &ReplayLedger,
     req: &SignedRequest,
     method: &str,
     key: &VerifyingKey,
@@ -111,13 +117,21 @@ pub fn verify_envelope(
             "bad request signature: not signed by the envoy's registered key for {method}"
         ))
     })?;
-    fleet
+    let nonce = fleet
         .check_nonce(nonce_owner, &req.nonce, req.timestamp_unix, now)
         .map_err(|e| match e {
             NonceError::Full => Status::resource_exhausted(e.to_string()),
             NonceError::Malformed(_) | NonceError::Replayed => {
                 Status::unauthenticated(e.to_string())
             }
+        })?;
+    ledger
+        .remember(nonce_owner, nonce, req.timestamp_unix)
+        .await
+        .map_err(|e| match e {
+            LedgerError::Replayed => Status::unauthenticated(e.to_string()),
+            LedgerError::Busy => Status::resource_exhausted(e.to_string()),
+            LedgerError::Closed | LedgerError::Store(_) => Status::unavailable(e.to_string()),
         })
 }
 

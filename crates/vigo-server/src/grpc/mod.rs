@@ -67,18 +67,20 @@ impl AgentService {
         AgentServer::new(self)
     }
 
-    fn authenticate(
+    async fn authenticate(
         &self,
         request: &Request<SignedRequest>,
         method: &str,
     ) -> Result<Verified, Status> {
         let result = auth::authenticate(
             &self.state.fleet,
+            &self.state.replay,
             request.peer_certs().as_deref().map(Vec::as_slice),
             request.get_ref(),
             method,
             now_unix(),
-        );
+        )
+        .await;
         if let Err(status) = &result {
             tracing::info!(
                 method,
@@ -148,9 +150,10 @@ fn store_status(e: &StoreError) -> Status {
 fn enroll_status(e: &EnrollError) -> Status {
     let msg = e.to_string();
     match e {
-        EnrollError::InvalidHostname(_) | EnrollError::InvalidKey(_) | EnrollError::BadCsr(_) => {
-            Status::invalid_argument(msg)
-        }
+        EnrollError::InvalidInput { .. }
+        | EnrollError::InvalidHostname(_)
+        | EnrollError::InvalidKey(_)
+        | EnrollError::BadCsr(_) => Status::invalid_argument(msg),
         EnrollError::WrongToken
         | EnrollError::TokenRequired { .. }
         | EnrollError::TokenReused { .. }
@@ -170,7 +173,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<RegisterResponse>, Status> {
-        let peer = request.remote_addr().map(|a| a.ip().to_string());
+        let peer = request.remote_addr().map(|a| a.ip());
         let envelope = request.into_inner();
         if !envelope.envoy_id.is_empty() {
             return Err(Status::invalid_argument(
@@ -189,19 +192,21 @@ impl Agent for AgentService {
         // Proof of possession; nonces of registrations share the nil id.
         auth::verify_envelope(
             &self.state.fleet,
+            &self.state.replay,
             &envelope,
             "Register",
             &key,
             Uuid::nil(),
             now_unix(),
-        )?;
+        )
+        .await?;
         let input = RegisterInput {
             hostname: body.hostname,
             token: Some(body.token).filter(|t| !t.is_empty()),
             csr_pem: body.csr_pem,
             agent_public_key: body.agent_public_key,
             ip_addresses: body.ip_addresses,
-            agent_version: Some(body.agent_version),
+            agent_version: Some(body.agent_version).filter(|v| !v.is_empty()),
             force: body.force,
             peer,
         };
@@ -234,7 +239,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<CheckInResponse>, Status> {
-        let who = self.authenticate(&request, "CheckIn")?;
+        let who = self.authenticate(&request, "CheckIn").await?;
         let body: CheckInRequest = decode(&request.get_ref().body, "CheckInRequest")?;
         let fleet = &self.state.fleet;
         let reported = Some(body.policy_version.as_str()).filter(|v| !v.is_empty());
@@ -282,7 +287,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ReportResultResponse>, Status> {
-        let who = self.authenticate(&request, "ReportResult")?;
+        let who = self.authenticate(&request, "ReportResult").await?;
         let body: ReportResultRequest = decode(&request.get_ref().body, "ReportResultRequest")?;
         let version = Some(body.policy_version.clone()).filter(|v| !v.is_empty());
         self.state
@@ -351,7 +356,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ReportTraitsResponse>, Status> {
-        let who = self.authenticate(&request, "ReportTraits")?;
+        let who = self.authenticate(&request, "ReportTraits").await?;
         let body: ReportTraitsRequest = decode(&request.get_ref().body, "ReportTraitsRequest")?;
         let json = traits_document(body.traits_json)?;
         self.state.fleet.record_traits(who.envoy_id, json);
@@ -362,7 +367,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ResolveSecretsResponse>, Status> {
-        let who = self.authenticate(&request, "ResolveSecrets")?;
+        let who = self.authenticate(&request, "ResolveSecrets").await?;
         let body: ResolveSecretsRequest = decode(&request.get_ref().body, "ResolveSecretsRequest")?;
         let live = self.live()?;
         let signed = self.signed_for(&live, &who)?;
@@ -445,6 +450,7 @@ impl Agent for AgentService {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(16);
         let fleet = Arc::clone(&self.state.fleet);
+        let ledger = Arc::clone(&self.state.replay);
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(STREAM_KEEPALIVE);
@@ -453,7 +459,8 @@ impl Agent for AgentService {
                     frame = inbound.message() => {
                         let Ok(Some(frame)) = frame else { break };
                         let now = now_unix();
-                        let checked = auth::authenticate(&fleet, certs.as_deref().map(Vec::as_slice), &frame, "AgentStream", now)
+                        let checked = auth::authenticate(&fleet, &ledger, certs.as_deref().map(Vec::as_slice), &frame, "AgentStream", now)
+                            .await
                             .and_then(|who| decode::<AgentFrame>(&frame.body, "AgentFrame").map(|f| (who, f)));
                         match checked {
                             Ok((who, f)) => {

@@ -27,7 +27,7 @@ impl AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<RenewCertificateResponse>, Status> {
-        let who = self.authenticate(&request, "RenewCertificate")?;
+        let who = self.authenticate(&request, "RenewCertificate").await?;
         let previous_serial = request
             .peer_certs()
             .and_then(|certs| certs.first().and_then(serial_of));

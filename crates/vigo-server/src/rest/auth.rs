@@ -16,11 +16,12 @@
 //!
 //! No token, a malformed or unknown one, or a revoked or expired one is 401; a role
 //! without the permission is 403. Refusals of a token that was presented are written
-//! to the audit log, throttled (see [`RefusalThrottle`]) so that unauthenticated
-//! clients cannot flood the append-only log.
+//! to the audit log through the bounded refusal audit ([`crate::refusals`]): budgets
+//! per source and per principal, so that unauthenticated clients can neither flood the
+//! append-only log nor hide a known token's refused attempts, and aggregates of what
+//! is not written one by one.
 
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -30,6 +31,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extract::Peer;
 use super::{ApiState, App, format_time, now};
+use crate::refusals::Principal;
 use crate::store::{ApiRole, TokenHash};
 
 /// The prefix of every API token secret.
@@ -128,14 +130,14 @@ impl<R: Requirement> FromRequestParts<ApiState> for Authorized<R> {
         if !need.allows(caller.role) {
             metrics::counter!("vigo_api_auth_refused_total", "reason" => "forbidden").increment(1);
             app.audit_refusal(
-                &caller.name,
+                Principal::Known(caller.name.clone()),
                 "auth.forbidden",
                 Some(parts.uri.path()),
+                Peer::of(parts),
                 json!({
                     "method": parts.method.as_str(),
                     "role": caller.role.as_str(),
                     "token_id": caller.token_id,
-                    "peer": Peer::of(parts).describe(),
                 }),
             )
             .await;
@@ -199,14 +201,15 @@ async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, ApiError> {
         ));
     }
     let hash = TokenHash::of_secret(token);
-    let peer = Peer::of(parts).describe();
+    let peer = Peer::of(parts);
     let Some(stored) = app.rest.store.api_token_by_hash(&hash).await? else {
         metrics::counter!("vigo_api_auth_refused_total", "reason" => "unknown").increment(1);
         app.audit_refusal(
-            "anonymous",
+            Principal::Claimed("anonymous".to_owned()),
             "auth.refused",
             Some(parts.uri.path()),
-            json!({ "reason": "unknown token", "method": parts.method.as_str(), "peer": peer }),
+            peer,
+            json!({ "reason": "unknown token", "method": parts.method.as_str() }),
         )
         .await;
         return Err(ApiError::unauthorized("unknown API token"));
@@ -239,59 +242,18 @@ async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, ApiError> {
     };
     metrics::counter!("vigo_api_auth_refused_total", "reason" => reason).increment(1);
     app.audit_refusal(
-        &stored.name,
+        Principal::Known(stored.name.clone()),
         "auth.refused",
         Some(parts.uri.path()),
+        peer,
         json!({
             "reason": reason,
             "token_id": stored.id,
             "method": parts.method.as_str(),
-            "peer": peer,
         }),
     )
     .await;
     Err(ApiError::unauthorized(message))
-}
-
-/// Bounds how many refusal entries reach the audit log: at most
-/// [`RefusalThrottle::PER_WINDOW`] per minute; the entries left out are counted, and the
-/// next entry written carries that count as `"suppressed"`.
-#[derive(Debug)]
-pub(crate) struct RefusalThrottle {
-    window_start: Instant,
-    written: u32,
-    suppressed: u64,
-}
-
-impl RefusalThrottle {
-    /// Entries written per window.
-    pub(crate) const PER_WINDOW: u32 = 30;
-    /// The window.
-    const WINDOW: Duration = Duration::from_secs(60);
-
-    /// A throttle with a fresh window.
-    pub(crate) fn new() -> Self {
-        RefusalThrottle {
-            window_start: Instant::now(),
-            written: 0,
-            suppressed: 0,
-        }
-    }
-
-    /// Whether an entry may be written at `at`; when it may, how many were left out
-    /// since the last one written.
-    pub(crate) fn admit(&mut self, at: Instant) -> Option<u64> {
-        if at.duration_since(self.window_start) >= Self::WINDOW {
-            self.window_start = at;
-            self.written = 0;
-        }
-        if self.written >= Self::PER_WINDOW {
-            self.suppressed += 1;
-            return None;
-        }
-        self.written += 1;
-        Some(std::mem::take(&mut self.suppressed))
-    }
 }
 
 #[cfg(test)]
@@ -318,19 +280,5 @@ mod tests {
     fn the_compliance_role_is_denied_the_audit_log() {
         assert!(!Permission::AuditRead.allows(ApiRole::Compliance));
         assert_eq!(Permission::AuditRead.roles(), "admin or viewer");
-    }
-
-    #[test]
-    fn throttle_counts_what_it_leaves_out() {
-        let start = Instant::now();
-        let mut t = RefusalThrottle::new();
-        for _ in 0..RefusalThrottle::PER_WINDOW {
-            assert_eq!(t.admit(start), Some(0));
-        }
-        assert_eq!(t.admit(start), None);
-        assert_eq!(t.admit(start), None);
-        let later = start + Duration::from_secs(61);
-        assert_eq!(t.admit(later), Some(2));
-        assert_eq!(t.admit(later), Some(0));
     }
 }

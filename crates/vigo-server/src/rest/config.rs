@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
-use super::extract::{Body, Query, check_limit};
+use super::extract::{Body, Peer, Query, check_limit};
 use crate::ops::{PublishError, VersionInfo};
+use crate::refusals::Principal;
 
 /// Versions listed by `GET /api/v1/config/history` unless `?limit=` says otherwise.
 const DEFAULT_HISTORY: u32 = 20;
@@ -41,6 +42,7 @@ pub(crate) async fn validate(
 pub(crate) async fn publish(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
+    peer: Peer,
 ) -> Result<Json<VersionInfo>, ApiError> {
     let actor = auth.caller.name.as_str();
     // The publisher audits a publish itself (it also publishes at startup); a refusal is
@@ -58,8 +60,14 @@ pub(crate) async fn publish(
                 }
                 PublishError::Internal(msg) => json!({ "reason": "internal", "error": msg }),
             };
-            app.audit_refusal(actor, "config.publish_refused", None, detail)
-                .await;
+            app.audit_refusal(
+                Principal::Known(actor.to_owned()),
+                "config.publish_refused",
+                None,
+                peer,
+                detail,
+            )
+            .await;
             Err(e.into())
         }
     }
@@ -77,6 +85,7 @@ pub(crate) struct RollbackBody {
 pub(crate) async fn rollback(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
+    peer: Peer,
     Body(body): Body<RollbackBody>,
 ) -> Result<Json<VersionInfo>, ApiError> {
     let actor = auth.caller.name.as_str();
@@ -84,9 +93,10 @@ pub(crate) async fn rollback(
         Ok(version) => Ok(Json(version)),
         Err(e) => {
             app.audit_refusal(
-                actor,
+                Principal::Known(actor.to_owned()),
                 "config.rollback_refused",
                 Some(&body.version),
+                peer,
                 json!({ "reason": e.to_string() }),
             )
             .await;

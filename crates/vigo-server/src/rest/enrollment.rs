@@ -168,6 +168,7 @@ pub(crate) async fn delete_token(
 /// An approved hostname pattern as the API shows it.
 #[derive(Debug, Serialize)]
 pub(crate) struct PatternView {
+    id: String,
     pattern: String,
     trusted: bool,
     created_at: i64,
@@ -176,6 +177,7 @@ pub(crate) struct PatternView {
 impl From<ApprovedPattern> for PatternView {
     fn from(p: ApprovedPattern) -> Self {
         PatternView {
+            id: p.id(),
             pattern: p.pattern,
             trusted: p.trusted,
             created_at: p.created_at,
@@ -221,6 +223,13 @@ pub(crate) async fn put_pattern(
     if pattern.is_empty() {
         return Err(ApiError::bad_request("pattern must not be empty"));
     }
+    if pattern.len() > ApprovedPattern::MAX_LEN {
+        return Err(ApiError::bad_request(format!(
+            "pattern is {} bytes; a hostname glob is at most {} (a hostname's length)",
+            pattern.len(),
+            ApprovedPattern::MAX_LEN
+        )));
+    }
     let store = &app.rest.store;
     let before = store
         .list_patterns()
@@ -255,13 +264,24 @@ pub(crate) async fn put_pattern(
     Ok((status, Json(stored.into())))
 }
 
-/// `DELETE /api/v1/patterns/{pattern}` (URL-encoded) → 204.
+/// `DELETE /api/v1/patterns/{id}` → 204: `id` is the pattern's id as listed (`pat_…`),
+/// or the pattern itself (URL-encoded).
 pub(crate) async fn delete_pattern(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
-    Path(pattern): Path<String>,
+    Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.rest.store.remove_pattern(&pattern).await?;
+    let store = &app.rest.store;
+    let pattern = match store
+        .list_patterns()
+        .await?
+        .into_iter()
+        .find(|p| p.id() == key)
+    {
+        Some(p) => p.pattern,
+        None => key,
+    };
+    store.remove_pattern(&pattern).await?;
     app.audit(
         &auth.caller.name,
         "pattern.removed",

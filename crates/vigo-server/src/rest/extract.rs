@@ -91,11 +91,6 @@ impl Peer {
                 .map(|c| c.0),
         )
     }
-
-    /// The address as text, for audit details.
-    pub(crate) fn describe(self) -> Option<String> {
-        self.0.map(|a| a.ip().to_string())
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {

@@ -39,8 +39,7 @@ mod status;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -78,6 +77,8 @@ pub struct RestState {
     pub registrar: Arc<dyn Registrar>,
     /// The agent binary served to bootstrapping hosts; `None` = not configured.
     pub agent_binary: Option<PathBuf>,
+    /// The bounded audit trail of refused requests, shared with enrollment.
+    pub refusals: Arc<crate::refusals::RefusalAudit>,
     /// Renders `/metrics`: the handle of the process's Prometheus recorder
     /// (see [`install_metrics_recorder`]).
     pub metrics: PrometheusHandle,
@@ -95,7 +96,6 @@ impl std::fmt::Debug for RestState {
 /// The state the handlers share: the [`RestState`] plus what the API keeps itself.
 pub(crate) struct App {
     rest: RestState,
-    refusals: Mutex<auth::RefusalThrottle>,
     binary: bootstrap::BinaryCache,
 }
 
@@ -128,38 +128,33 @@ impl App {
         }
     }
 
-    /// Appends an audit entry for a refused request, unless the throttle says too many
-    /// were written this minute. Never fails the request: a write error is logged.
+    /// Records a refused request in the bounded refusal audit
+    /// ([`crate::refusals`]): `principal` is who was refused, `peer` where from. Never
+    /// fails the request.
     async fn audit_refusal(
         &self,
-        actor: &str,
-        action: &str,
+        principal: crate::refusals::Principal,
+        action: &'static str,
         target: Option<&str>,
-        mut detail: serde_json::Value,
+        peer: extract::Peer,
+        detail: serde_json::Value,
     ) {
-        let admitted = self
+        let actor = match &principal {
+            crate::refusals::Principal::Known(n) | crate::refusals::Principal::Claimed(n) => {
+                n.clone()
+            }
+        };
+        self.rest
             .refusals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .admit(Instant::now());
-        let Some(suppressed) = admitted else {
-            return;
-        };
-        if suppressed > 0
-            && let Some(map) = detail.as_object_mut()
-        {
-            map.insert("suppressed".to_owned(), suppressed.into());
-        }
-        let entry = NewAuditEntry {
-            at: now(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.map(str::to_owned),
-            detail,
-        };
-        if let Err(e) = self.rest.store.append_audit(&entry).await {
-            tracing::error!(target: "vigo::rest", "appending `{action}` to the audit log: {e}");
-        }
+            .record(crate::refusals::Refusal {
+                action,
+                actor,
+                principal,
+                source: peer.0.map(|a| a.ip()),
+                target: target.map(str::to_owned),
+                detail,
+            })
+            .await;
     }
 }
 
@@ -168,7 +163,6 @@ impl App {
 pub fn router(state: RestState) -> Router {
     let app: ApiState = Arc::new(App {
         rest: state,
-        refusals: Mutex::new(auth::RefusalThrottle::new()),
         binary: bootstrap::BinaryCache::default(),
     });
     let api = Router::new()

@@ -7,8 +7,8 @@
 //! pattern, signs the CSR and stores the envoy, and the agent gets a [`RegisterReply`]:
 //! its id, certificate, our CA, the pinned bundle-signing key and the gRPC address.
 //!
-//! The REST layer checks the body's shape (sizes, the key's hex) before the registrar
-//! sees it. The registrar writes the audit entries (`envoy.registered`,
+//! The registrar checks every field's size and form, the same way for REST and gRPC
+//! ([`RegisterInput::check`](crate::enroll::RegisterInput::check)). The registrar writes the audit entries (`envoy.registered`,
 //! `envoy.register_refused`), since it serves gRPC `Register` as well; the REST layer
 //! counts outcomes in `vigo_registrations_total{outcome}`.
 
@@ -25,13 +25,6 @@ use super::ApiState;
 use super::error::ApiError;
 use super::extract::{Body, Peer};
 use crate::ops::BoxFuture;
-
-/// The longest hostname accepted.
-const MAX_HOSTNAME_LEN: usize = 253;
-/// The largest CSR accepted (PEM).
-const MAX_CSR_LEN: usize = 16 * 1024;
-/// The most addresses an agent may report.
-const MAX_IPS: usize = 64;
 
 /// Registers new envoys; implemented by the enrollment code, called by
 /// `POST /api/v1/register`.
@@ -98,46 +91,19 @@ impl RegisterBody {
         Some(key)
     }
 
-    /// Checks sizes and forms, so a registrar only sees plausible requests.
-    fn check(&self) -> Result<(), ApiError> {
-        let h = &self.hostname;
-        if h.is_empty() || h.len() > MAX_HOSTNAME_LEN {
-            return Err(ApiError::bad_request(format!(
-                "hostname must be 1 to {MAX_HOSTNAME_LEN} bytes"
-            )));
+    /// The registration as the enrollment code takes it (the key decoded; an
+    /// undecodable key becomes an empty one, which enrollment refuses).
+    pub fn to_input(&self) -> crate::enroll::RegisterInput {
+        crate::enroll::RegisterInput {
+            hostname: self.hostname.clone(),
+            token: self.token.clone(),
+            csr_pem: self.csr_pem.clone(),
+            agent_public_key: self.public_key_bytes().map(Vec::from).unwrap_or_default(),
+            ip_addresses: self.ip_addresses.iter().map(ToString::to_string).collect(),
+            agent_version: Some(self.agent_version.clone()).filter(|v| !v.is_empty()),
+            force: self.force,
+            peer: self.peer_addr,
         }
-        if !h
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        {
-            return Err(ApiError::bad_request(format!(
-                "hostname `{h}` may only contain letters, digits, `.`, `-` and `_`"
-            )));
-        }
-        if self.csr_pem.is_empty() || self.csr_pem.len() > MAX_CSR_LEN {
-            return Err(ApiError::bad_request(format!(
-                "csr_pem must be a PEM CSR of at most {MAX_CSR_LEN} bytes"
-            )));
-        }
-        if self.public_key_bytes().is_none() {
-            return Err(ApiError::bad_request(
-                "agent_public_key must be the 32-byte ed25519 key as 64 hex characters",
-            ));
-        }
-        if self.ip_addresses.len() > MAX_IPS {
-            return Err(ApiError::bad_request(format!(
-                "at most {MAX_IPS} ip_addresses"
-            )));
-        }
-        if self.agent_version.len() > 64 {
-            return Err(ApiError::bad_request(
-                "agent_version is longer than 64 bytes",
-            ));
-        }
-        if self.token.as_ref().is_some_and(|t| t.len() > 256) {
-            return Err(ApiError::bad_request("token is longer than 256 bytes"));
-        }
-        Ok(())
     }
 }
 
@@ -164,8 +130,16 @@ pub(crate) async fn register(
     peer: Peer,
     Body(mut body): Body<RegisterBody>,
 ) -> Result<Json<RegisterReply>, ApiError> {
-    body.check()?;
     body.peer_addr = peer.0.map(|a| a.ip());
+    // The one validation of both paths, before any registrar sees the request.
+    if let Err(e) = body.to_input().check() {
+        return Err(ApiError::bad_request(e.to_string()));
+    }
+    if body.public_key_bytes().is_none() {
+        return Err(ApiError::bad_request(
+            "agent_public_key must be the 32-byte ed25519 key as 64 hex characters",
+        ));
+    }
     match app.rest.registrar.register(body).await {
         Ok(reply) => {
             metrics::counter!("vigo_registrations_total", "outcome" => "registered").increment(1);

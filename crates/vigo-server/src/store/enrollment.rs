@@ -52,6 +52,24 @@ pub struct ApprovedPattern {
     pub created_at: i64,
 }
 
+impl ApprovedPattern {
+    /// The longest pattern stored: a hostname glob is no longer than a hostname.
+    pub const MAX_LEN: usize = 253;
+
+    /// The pattern's short, URL-safe id (`pat_` and 16 hex digits of its SHA-256), by
+    /// which it is removed whatever its text.
+    pub fn id(&self) -> String {
+        Self::id_of(&self.pattern)
+    }
+
+    /// The id of the pattern `text`.
+    pub fn id_of(text: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(text.as_bytes());
+        format!("pat_{}", &hex::encode(digest)[..16])
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     id: String,

@@ -40,8 +40,10 @@
 //! - Migrations are embedded with `sqlx::migrate!`. Cargo rebuilds when an existing
 //!   migration changes, but not when a new file appears: touch a source file (or add a
 //!   build script printing `cargo:rerun-if-changed=migrations`) after adding one.
-//! - The check-in hot path never calls the store: last-seen times, policy versions and
-//!   traits are kept in memory and flushed in batches ([`Store::touch_envoys`],
+//! - The check-in hot path calls the store once, to remember its nonce in the replay
+//!   ledger ([`Store::remember_nonces`]), batched with the other requests in flight into
+//!   one transaction ([`crate::replay`]). Last-seen times, policy versions and traits
+//!   are kept in memory and flushed in batches ([`Store::touch_envoys`],
 //!   [`Store::store_traits`]), one transaction per batch.
 
 use std::fmt;
@@ -67,6 +69,7 @@ mod enrollment;
 mod envoy_certs;
 mod envoys;
 mod error;
+mod nonces;
 pub mod postgres;
 mod runs;
 pub mod sqlite;
@@ -80,6 +83,7 @@ pub use envoys::{
     Envoy, EnvoyFilter, EnvoySeen, EnvoyStatus, EnvoyTraits, NewEnvoy, Reenrollment, Registered,
 };
 pub use error::{Result, StoreError, TokenRejection};
+pub use nonces::NonceRecord;
 pub use runs::{ActionCounts, Recorded, ResourceResult, Run};
 pub use token_hash::TokenHash;
 pub use versions::{ConfigVersion, VersionSummary};

@@ -332,6 +332,8 @@ pub struct Server {
     pub store: Store,
     /// The server's PKI.
     pub pki: Arc<Pki>,
+    /// The server's refusal audit (to flush its aggregates).
+    pub refusals: Arc<vigo_server::refusals::RefusalAudit>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), rest::ServeError>>>,
 }
@@ -381,6 +383,7 @@ impl Server {
             })
             .await
             .unwrap();
+        let refusals = vigo_server::refusals::RefusalAudit::new(store.clone());
         let state = RestState {
             store: store.clone(),
             pki: Arc::clone(&pki),
@@ -395,6 +398,7 @@ impl Server {
                 store: store.clone(),
                 pki: Arc::clone(&pki),
             }),
+            refusals: Arc::clone(&refusals),
             agent_binary: with_binary.then_some(binary),
             metrics: metrics_handle(),
         };
@@ -416,6 +420,7 @@ impl Server {
             client,
             store,
             pki,
+            refusals,
             stop: Some(stop),
             task: Some(task),
         }

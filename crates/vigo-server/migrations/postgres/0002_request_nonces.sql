@@ -1,0 +1,10 @@
+-- The replay ledger: every accepted signed request's (envoy, nonce), kept until the
+-- request's timestamp has left the skew window, so that a captured request is refused
+-- after a restart and by every replica sharing this database. Pruned by expiry.
+CREATE TABLE request_nonces (
+    envoy_id   TEXT NOT NULL,   -- UUID (the nil UUID for registrations)
+    nonce      BYTEA NOT NULL,  -- 16 bytes
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (envoy_id, nonce)
+);
+CREATE INDEX request_nonces_by_expiry ON request_nonces (expires_at);
