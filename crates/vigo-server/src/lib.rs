@@ -13,6 +13,7 @@ pub mod publish;
 pub mod refusals;
 pub mod replay;
 pub mod rest;
+pub mod retention;
 pub mod secrets;
 pub mod serve;
 pub mod state;

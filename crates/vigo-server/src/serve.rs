@@ -394,7 +394,14 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         stopped.clone(),
     );
     let cert_renewal = state.pki.spawn_server_cert_renewal(stopped.clone());
-    let background = vec![Arc::clone(&state.refusals).spawn_flusher(stopped.clone())];
+    let background = vec![
+        Arc::clone(&state.refusals).spawn_flusher(stopped.clone()),
+        crate::retention::spawn_pruner(
+            state.store.clone(),
+            state.config.retention.clone(),
+            stopped.clone(),
+        ),
+    ];
     let resync = spawn_resync(state.clone(), stopped);
     Ok(Running {
         grpc_addr,

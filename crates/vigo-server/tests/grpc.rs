@@ -1203,3 +1203,58 @@ async fn refused_registrations_cannot_flood_the_audit_log() {
             || detail["principals_unnamed"].as_u64().unwrap() > 0
     );
 }
+
+/// Issue "Trust" item 12: run history is pruned past `retention.runs`, by the server's
+/// own background task, in bounded batches; fresh runs stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_past_retention_are_pruned_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    write_stacks(dir.path(), MOTD);
+    let yaml = "server:\n  grpc_listen: \"127.0.0.1:0\"\n  api_listen: \"127.0.0.1:0\"\n  hostname: localhost\nretention:\n  runs: 1h\n  prune_interval: 1s\n  prune_batch: 7\n";
+    let config = ServerConfig::parse(yaml, &dir.path().join("server.yaml"), dir.path()).unwrap();
+    assert_eq!(config.retention.prune_batch, 7);
+    let secrets = LocalSecrets::from_config(&config.secrets).unwrap();
+    secrets.set("app/db_password", "hunter2").unwrap();
+    let running = serve::start(config).await.unwrap();
+    let store = running.state.store.clone();
+    let server = Server {
+        dir,
+        running: Some(running),
+    };
+    server.approve("*.example.net", false).await;
+    let agent = enrolled(&server, "web-01.example.net").await;
+    let envoy_id = Uuid::parse_str(&agent.envoy_id).unwrap();
+    let run_at = |finished_at: i64| vigo_server::store::Run {
+        id: Uuid::now_v7(),
+        envoy_id,
+        started_at: finished_at - 1,
+        finished_at,
+        duration_micros: 1,
+        policy_version: None,
+        dry_run: false,
+        counts: Default::default(),
+    };
+    let old: Vec<_> = (0..30).map(|i| run_at(now() - 7200 - i)).collect();
+    for r in &old {
+        store.record_run(r, &[]).await.unwrap();
+    }
+    let fresh = run_at(now() - 60);
+    store.record_run(&fresh, &[]).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = store
+            .runs_of_envoy(envoy_id, vigo_server::store::Page::first(100))
+            .await
+            .unwrap();
+        if left.len() == 1 {
+            assert_eq!(left[0].id, fresh.id);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} runs left after 20 s",
+            left.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -413,6 +413,36 @@ async fn enrollment_tokens_register_envoys_shown_listed_revoked_and_audited() {
     assert_eq!(detail["results"][0]["action"], "updated");
     assert_eq!(detail["results"][0]["duration_micros"], 1200);
     assert_eq!(detail["results"][1]["resource_id"], "package:nginx");
+    assert_eq!(detail["results_total"], 2);
+    assert_eq!(detail["results_next"], Value::Null);
+    // Results are paged (issue "Trust" item 12): a page says where the next starts.
+    let (_, first) = s
+        .get(
+            &format!("/api/v1/runs/{run_id}?results_limit=1"),
+            ADMIN_SECRET,
+        )
+        .await;
+    assert_eq!(first["results"].as_array().unwrap().len(), 1);
+    assert_eq!(first["results_next"], 1);
+    let (_, second) = s
+        .get(
+            &format!("/api/v1/runs/{run_id}?results_from=1&results_limit=1"),
+            ADMIN_SECRET,
+        )
+        .await;
+    assert_eq!(second["results"][0]["resource_id"], "package:nginx");
+    assert_eq!(second["results_next"], Value::Null);
+    let (status, body) = s
+        .get(
+            &format!("/api/v1/runs/{run_id}?results_limit=100000"),
+            ADMIN_SECRET,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        message(&body).contains("results_limit must be 1 to 5000"),
+        "{body}"
+    );
     assert_eq!(
         s.get("/api/v1/runs/not-a-uuid", ADMIN_SECRET).await.0,
         StatusCode::BAD_REQUEST

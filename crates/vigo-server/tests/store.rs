@@ -595,12 +595,41 @@ mod scenarios {
         assert_eq!(s.run(stray.id).await.unwrap(), None);
         assert!(s.run_results(stray.id).await.unwrap().is_empty());
 
-        // Retention removes runs and their results.
-        assert_eq!(s.prune_runs(run.finished_at).await.unwrap(), 1);
+        // Results come back in pages, in order, each saying where the next starts.
+        let mut paged = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = s.run_results_page(run.id, from, 500).await.unwrap();
+            assert!(page.results.len() <= 500);
+            paged.extend(page.results);
+            match page.next {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        assert_eq!(paged, s.run_results(run.id).await.unwrap());
+        let last = s.run_results_page(run.id, 1200, 500).await.unwrap();
+        assert_eq!((last.results.len(), last.next), (3, None));
+
+        // Retention removes runs and their results, a bounded batch at a time.
+        assert_eq!(s.prune_runs(run.finished_at, 100).await.unwrap(), 1);
         assert_eq!(s.run(older.id).await.unwrap(), None);
         assert_eq!(s.run_results(run.id).await.unwrap().len(), 1203);
-        assert_eq!(s.prune_runs(run.finished_at + 1).await.unwrap(), 1);
+        assert_eq!(s.prune_runs(run.finished_at + 1, 100).await.unwrap(), 1);
         assert!(s.run_results(run.id).await.unwrap().is_empty());
+        let many: Vec<Run> = (0..5)
+            .map(|i| new_run(envoy.id, NOW - 100 + i, ActionCounts::default()))
+            .collect();
+        for r in &many {
+            s.record_run(r, &results[..2]).await.unwrap();
+        }
+        assert_eq!(s.prune_runs(NOW, 2).await.unwrap(), 2);
+        assert_eq!(s.run(many[0].id).await.unwrap(), None, "oldest first");
+        assert!(s.run(many[2].id).await.unwrap().is_some());
+        assert_eq!(s.prune_runs(NOW, 2).await.unwrap(), 2);
+        assert_eq!(s.prune_runs(NOW, 2).await.unwrap(), 1);
+        assert_eq!(s.prune_runs(NOW, 2).await.unwrap(), 0);
+        assert!(s.run_results(many[4].id).await.unwrap().is_empty());
     }
 
     pub async fn check_ins_are_flushed_in_batches(db: &TestDb) {

@@ -182,11 +182,43 @@ pub fn runs(ctx: &Context, cmd: RunsCmd) -> Result<(), CliError> {
             });
         }
         RunsCmd::Show { run_id } => {
-            let run = client.get(&["api", "v1", "runs", &run_id], &[])?;
+            let run = run_with_every_result(&client, &run_id)?;
             ctx.show(&run, print_run);
         }
     }
     Ok(())
+}
+
+/// `GET /api/v1/runs/{id}`, following `results_next` until the last page, so the run
+/// comes back with all its results (the server pages them: a run can hold thousands).
+fn run_with_every_result(client: &Client, run_id: &str) -> Result<Value, CliError> {
+    const PAGE: u32 = 5000;
+    let page = |from: u64| {
+        client.get(
+            &["api", "v1", "runs", run_id],
+            &[
+                ("results_from", from.to_string()),
+                ("results_limit", PAGE.to_string()),
+            ],
+        )
+    };
+    let mut run = page(0)?;
+    let mut next = run["results_next"].as_u64();
+    while let Some(from) = next {
+        let more = page(from)?;
+        next = more["results_next"].as_u64();
+        let (Some(all), Value::Array(extra)) =
+            (run["results"].as_array_mut(), more["results"].clone())
+        else {
+            break;
+        };
+        all.extend(extra);
+    }
+    if let Some(map) = run.as_object_mut() {
+        map.remove("results_from");
+        map.remove("results_next");
+    }
+    Ok(run)
 }
 
 fn print_run(r: &Value) {

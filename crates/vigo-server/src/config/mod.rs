@@ -63,6 +63,9 @@ pub struct ServerConfig {
     /// Registration of new envoys.
     #[serde(deserialize_with = "null_is_default")]
     pub enrollment: EnrollmentSection,
+    /// How long run history is kept.
+    #[serde(deserialize_with = "null_is_default")]
+    pub retention: RetentionSection,
     /// The server's log.
     #[serde(deserialize_with = "null_is_default")]
     pub logging: LoggingSection,
@@ -366,6 +369,18 @@ impl ServerConfig {
             return fail(
                 &["enrollment", "client_cert_validity"],
                 "must be at least 1h: expected a duration like \"8760h\"",
+            );
+        }
+        if self.retention.prune_interval.get() < std::time::Duration::from_secs(1) {
+            return fail(
+                &["retention", "prune_interval"],
+                "must be at least 1s: expected a duration like \"1m\"",
+            );
+        }
+        if !(1..=10_000).contains(&self.retention.prune_batch) {
+            return fail(
+                &["retention", "prune_batch"],
+                "must be 1 to 10000 runs per transaction",
             );
         }
         match (self.database.driver, self.database.max_connections) {

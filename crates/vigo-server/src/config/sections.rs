@@ -1,7 +1,8 @@
 //! The sections of `server.yaml`, one typed struct each, with their defaults.
 //!
 //! Every struct rejects unknown keys. Sections a single server acts on: `server`,
-//! `database`, `secrets`, `auth`, `checkin`, `enrollment`, `logging`, `metrics`.
+//! `database`, `secrets`, `auth`, `checkin`, `enrollment`, `retention`, `logging`,
+//! `metrics`.
 //! Parsed so that an operator's file loads and a typo is still an error, but refused as
 //! soon as they turn their feature on (tier 3, see `support.rs`): `scrier`, `swarm`,
 //! `spanner`, `peers`, `backup`, `integrations`, `smtp`, `ai`, `publish`.
@@ -283,6 +284,30 @@ impl Default for CheckinSection {
             interval: ConfigDuration::from_secs(5 * 60),
             bundle_max_age: ConfigDuration::from_secs(24 * 3600),
             observe_only: false,
+        }
+    }
+}
+
+/// `retention:` how long run history is kept, and how it is pruned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Runs (and their per-resource results) that finished longer ago than this are
+    /// deleted. Default `30d`; `0` = kept forever.
+    pub runs: ConfigDuration,
+    /// How often the pruner looks for expired runs. Default `1m`; at least `1s`.
+    pub prune_interval: ConfigDuration,
+    /// Runs deleted per transaction, so that pruning never holds the database long.
+    /// Default `100`; 1 to 10000.
+    pub prune_batch: u32,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            runs: ConfigDuration::from_secs(30 * 86_400),
+            prune_interval: ConfigDuration::from_secs(60),
+            prune_batch: 100,
         }
     }
 }

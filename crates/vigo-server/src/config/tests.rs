@@ -611,3 +611,22 @@ fn hostname_falls_back_to_the_os() {
     let c = parse("server: { hostname: Cfg.Example.Net }\n").unwrap();
     assert_eq!(c.hostname(), "cfg.example.net");
 }
+
+#[test]
+fn retention_has_defaults_and_refuses_what_cannot_work() {
+    let c = parse("").unwrap();
+    assert_eq!(c.retention.runs.get(), Duration::from_secs(30 * 86_400));
+    assert_eq!(c.retention.prune_interval.get(), Duration::from_secs(60));
+    assert_eq!(c.retention.prune_batch, 100);
+    let c = parse("retention: { runs: 0 }\n").unwrap();
+    assert!(c.retention.runs.get().is_zero(), "0 keeps runs forever");
+    let c = parse("retention: { runs: 90d, prune_batch: 500 }\n").unwrap();
+    assert_eq!(c.retention.runs.get(), Duration::from_secs(90 * 86_400));
+    let e = invalid("retention:\n  prune_batch: 0\n");
+    assert_eq!(e.key, "retention.prune_batch");
+    assert!(e.message.contains("1 to 10000"), "{e}");
+    let e = invalid("retention:\n  prune_interval: 0s\n");
+    assert_eq!(e.key, "retention.prune_interval");
+    let e = invalid("retention:\n  run: 3d\n");
+    assert!(e.message.contains("runs"), "did you mean: {e}");
+}

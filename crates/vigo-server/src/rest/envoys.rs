@@ -318,28 +318,56 @@ impl From<ResourceResult> for ResultView {
     }
 }
 
-/// `GET /api/v1/runs/{id}`: a run with its per-resource results, in order.
+/// Results per page of `GET /api/v1/runs/{id}` unless `?results_limit=` says otherwise.
+pub const DEFAULT_RESULTS_PAGE: u32 = 500;
+/// The largest `?results_limit=`.
+pub const MAX_RESULTS_PAGE: u32 = 5000;
+
+/// `GET /api/v1/runs/{id}`: a run with one page of its per-resource results, in order.
 #[derive(Debug, Serialize)]
 pub(crate) struct RunDetail {
     #[serde(flatten)]
     run: RunView,
     /// The envoy's hostname, when the envoy is still known.
     hostname: Option<String>,
+    /// How many results the run has in all.
+    results_total: u64,
+    /// The position of this page's first result.
+    results_from: u64,
+    /// Where the next page starts (`?results_from=`), `null` on the last page.
+    results_next: Option<u64>,
     results: Vec<ResultView>,
 }
 
-/// `GET /api/v1/runs/{id}`: one run with its results and timings.
+/// `GET /api/v1/runs/{id}` paging of the results.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunQuery {
+    results_from: Option<u64>,
+    results_limit: Option<u32>,
+}
+
+/// `GET /api/v1/runs/{id}?results_from=&results_limit=`: one run with a page of its
+/// results and timings (500 by default, at most 5000).
 pub(crate) async fn run(
     State(app): State<ApiState>,
     _auth: Authorized<ReportRead>,
     Path(id): Path<String>,
+    Query(q): Query<RunQuery>,
 ) -> Result<Json<RunDetail>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|e| ApiError::bad_request(format!("`{id}` is not a run id: {e}")))?;
+    let limit = q.results_limit.unwrap_or(DEFAULT_RESULTS_PAGE);
+    if !(1..=MAX_RESULTS_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "results_limit must be 1 to {MAX_RESULTS_PAGE}, got {limit}"
+        )));
+    }
+    let from = q.results_from.unwrap_or(0);
     let Some(run) = app.rest.store.run(id).await? else {
         return Err(ApiError::not_found(format!("no run has id {id}")));
     };
-    let results = app.rest.store.run_results(id).await?;
+    let page = app.rest.store.run_results_page(id, from, limit).await?;
     let hostname = app
         .rest
         .store
@@ -347,9 +375,12 @@ pub(crate) async fn run(
         .await?
         .map(|e| e.hostname);
     Ok(Json(RunDetail {
+        results_total: run.counts.total(),
         run: run.into(),
         hostname,
-        results: results.into_iter().map(ResultView::from).collect(),
+        results_from: from,
+        results_next: page.next,
+        results: page.results.into_iter().map(ResultView::from).collect(),
     }))
 }
 

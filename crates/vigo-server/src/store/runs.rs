@@ -110,6 +110,15 @@ pub struct ResourceResult {
     pub duration_micros: u64,
 }
 
+/// One page of a run's results ([`Store::run_results_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultsPage {
+    /// The results, in the order the agent reported them.
+    pub results: Vec<ResourceResult>,
+    /// Where the next page starts (its first position), when there is one.
+    pub next: Option<u64>,
+}
+
 /// The outcome of [`Store::record_run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -224,10 +233,13 @@ const RUNS_OF_ENVOY: &str = concat!(
 const RESULTS_OF_RUN: &str = "SELECT run_id, seq, resource_id, resource_type, name, action, \
      message, duration_micros FROM run_results WHERE run_id = $1 ORDER BY seq";
 
-const PRUNE_RESULTS: &str =
-    "DELETE FROM run_results WHERE run_id IN (SELECT id FROM runs WHERE finished_at < $1)";
+const RESULTS_PAGE: &str = "SELECT run_id, seq, resource_id, resource_type, name, action, \
+     message, duration_micros FROM run_results WHERE run_id = $1 AND seq >= $2 \
+     ORDER BY seq LIMIT $3";
 
-const PRUNE_RUNS: &str = "DELETE FROM runs WHERE finished_at < $1";
+/// Deletes the oldest expired runs, at most `$2` of them (one pruning batch).
+const PRUNE_RUNS: &str = "DELETE FROM runs WHERE id IN \
+     (SELECT id FROM runs WHERE finished_at < $1 ORDER BY finished_at, id LIMIT $2)";
 
 impl Store {
     /// Stores a run and its results (in order) in one transaction: either all of it is
@@ -330,23 +342,50 @@ impl Store {
         rows.into_iter().map(ResourceResult::try_from).collect()
     }
 
-    /// Deletes the runs (and their results) that finished before `finished_before`, in
-    /// one transaction. Returns how many runs were deleted.
-    pub async fn prune_runs(&self, finished_before: i64) -> Result<u64> {
+    /// One page of a run's results: at most `limit` (at least 1), starting at position
+    /// `from` (0 = the first result).
+    pub async fn run_results_page(
+        &self,
+        run_id: Uuid,
+        from: u64,
+        limit: u32,
+    ) -> Result<ResultsPage> {
+        let limit = limit.max(1);
+        let rows: Vec<ResultRow> = with_pool!(self, |pool| {
+            sqlx::query_as(RESULTS_PAGE)
+                .bind(run_id.to_string())
+                .bind(to_i64(from))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(query_error("reading results of run", run_id))?;
+        let next = rows.get(limit as usize).map(|r| to_u64(r.seq));
+        let results = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(ResourceResult::try_from)
+            .collect::<Result<_>>()?;
+        Ok(ResultsPage { results, next })
+    }
+
+    /// Deletes at most `batch` of the runs (and their results) that finished before
+    /// `finished_before`, oldest first, in one transaction; returns how many runs were
+    /// deleted. Call it again until it deletes fewer than `batch`: each call holds the
+    /// write lock only for one batch.
+    pub async fn prune_runs(&self, finished_before: i64, batch: u32) -> Result<u64> {
         with_pool!(self, |pool| {
             async {
+                // Results go with their runs (ON DELETE CASCADE).
                 let mut tx = pool.begin_write().await?;
-                sqlx::query(PRUNE_RESULTS)
+                let deleted = sqlx::query(PRUNE_RUNS)
                     .bind(finished_before)
-                    .execute(&mut *tx)
-                    .await?;
-                let runs = sqlx::query(PRUNE_RUNS)
-                    .bind(finished_before)
+                    .bind(i64::from(batch.max(1)))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(runs)
+                Ok::<_, sqlx::Error>(deleted)
             }
             .await
         })
