@@ -1092,7 +1092,8 @@ async fn a_captured_request_is_refused_after_a_restart_inside_its_window() {
 async fn register_over_grpc_bounds_every_field_like_rest() {
     let server = Server::start().await;
     server.approve("*.example.net", true).await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut RegisterRequest)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut RegisterRequest)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "agent_version",
             Box::new(|b: &mut RegisterRequest| b.agent_version = "9".repeat(1 << 20)),
