@@ -1,10 +1,13 @@
 -- The replay ledger: every accepted signed request's (envoy, nonce), kept until the
 -- request's timestamp has left the skew window, so that a captured request is refused
--- after a restart and by every replica sharing this database. Pruned by expiry.
+-- after a restart and by every replica sharing this database.
+--
+-- Keyed by expiry first: expiry derives from the request's *signed* timestamp, so a
+-- replay carries the same key, and new rows land at the right edge of the index while
+-- pruning takes a range from the left edge.
 CREATE TABLE request_nonces (
-    envoy_id   TEXT NOT NULL,   -- UUID (the nil UUID for registrations)
-    nonce      BYTEA NOT NULL,  -- 16 bytes
     expires_at BIGINT NOT NULL,
-    PRIMARY KEY (envoy_id, nonce)
+    envoy_id   BYTEA NOT NULL,  -- 16 bytes (the nil UUID for registrations)
+    nonce      BYTEA NOT NULL,  -- 16 bytes
+    PRIMARY KEY (expires_at, envoy_id, nonce)
 );
-CREATE INDEX request_nonces_by_expiry ON request_nonces (expires_at);

@@ -63,6 +63,17 @@ macro_rules! with_pool {
     };
 }
 
+/// Expands `$body` with `$pool` bound to the pool holding the replay ledger.
+macro_rules! with_ledger_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match (&$store.db, &$store.ledger) {
+            (_, Some($pool)) => $body,
+            ($crate::store::Db::Sqlite($pool), None) => $body,
+            ($crate::store::Db::Postgres($pool), None) => $body,
+        }
+    };
+}
+
 mod api_tokens;
 mod audit;
 mod enrollment;
@@ -93,6 +104,9 @@ pub use versions::{ConfigVersion, VersionSummary};
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// SQLite only: the replay ledger's own file (`replay.db`); PostgreSQL keeps the
+    /// ledger in its one database, shared by the replicas.
+    ledger: Option<SqlitePool>,
 }
 
 /// The pool behind a [`Store`].
@@ -170,6 +184,7 @@ impl Store {
     pub async fn open_sqlite(data_dir: &std::path::Path) -> Result<Store> {
         Ok(Store {
             db: Db::Sqlite(sqlite::open(data_dir).await?),
+            ledger: Some(sqlite::open_replay(data_dir).await?),
         })
     }
 
@@ -177,6 +192,7 @@ impl Store {
     pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Store> {
         Ok(Store {
             db: Db::Postgres(postgres::open(url, max_connections).await?),
+            ledger: None,
         })
     }
 
@@ -192,6 +208,9 @@ impl Store {
     /// shutdown so SQLite checkpoints its WAL.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await);
+        if let Some(ledger) = &self.ledger {
+            ledger.close().await;
+        }
     }
 }
 

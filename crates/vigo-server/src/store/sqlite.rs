@@ -28,18 +28,41 @@ const MAX_CONNECTIONS: u32 = 4;
 /// How long a writer waits for another one before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The replay ledger's file inside the data directory: apart from `vigo.db`, so that the
+/// ledger's one write per request never waits for the main database's write lock (runs,
+/// flushes) and never makes them wait.
+pub const REPLAY_FILE_NAME: &str = "replay.db";
+
 /// The schema, embedded at build time from `migrations/sqlite/`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The replay ledger's schema, from `migrations/sqlite_replay/`.
+static REPLAY_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite_replay");
 
 /// Opens `<data_dir>/vigo.db`, creating the directory and the file if missing, switches
 /// it to WAL and applies pending migrations.
 pub async fn open(data_dir: &Path) -> Result<SqlitePool> {
+    open_file(data_dir, FILE_NAME, MAX_CONNECTIONS, &MIGRATOR).await
+}
+
+/// Opens the replay ledger `<data_dir>/replay.db` the same way, with one connection (its
+/// one writer batches every request in flight).
+pub async fn open_replay(data_dir: &Path) -> Result<SqlitePool> {
+    open_file(data_dir, REPLAY_FILE_NAME, 1, &REPLAY_MIGRATOR).await
+}
+
+async fn open_file(
+    data_dir: &Path,
+    file_name: &str,
+    max_connections: u32,
+    migrator: &'static sqlx::migrate::Migrator,
+) -> Result<SqlitePool> {
     let data_dir_error = |path: &Path, source| StoreError::DataDir {
         path: path.display().to_string(),
         source,
     };
     crate::pki::files::ensure_private_dir(data_dir).map_err(|e| data_dir_error(data_dir, e))?;
-    let path = data_dir.join(FILE_NAME);
+    let path = data_dir.join(file_name);
     create_private_file(&path).map_err(|e| data_dir_error(&path, e))?;
     for (file, was) in tighten_database_files(&path).map_err(|e| data_dir_error(&path, e))? {
         tracing::warn!(
@@ -73,11 +96,11 @@ pub async fn open(data_dir: &Path) -> Result<SqlitePool> {
     first.close().await.map_err(open_error)?;
 
     let pool = SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(max_connections)
         .connect_with(options)
         .await
         .map_err(open_error)?;
-    MIGRATOR
+    migrator
         .run(&pool)
         .await
         .map_err(|source| StoreError::Migrate {
