@@ -1,10 +1,11 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
 //! ed25519 signing, key-rotation announcements, certificate renewal timing, guardrails,
-//! secret markers, the patterns of the partial-file types.
+//! secret markers, the patterns of the partial-file types, the cron schedule grammar.
 //! Agent, server and CLI all speak these types.
 
 pub mod action;
 pub mod bundle;
+pub mod cron;
 pub mod guardrails;
 pub mod pattern;
 pub mod renewal;

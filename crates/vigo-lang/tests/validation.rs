@@ -545,3 +545,23 @@ fn sensitive_is_an_engine_attribute_taking_a_boolean() {
     assert_eq!(crate_c(&format!("{FILE}    sensitive: true\n")), "OK");
     assert!(crate_c(&format!("{FILE}    sensitive: maybe\n")).contains("`sensitive`"),);
 }
+
+#[test]
+fn cron_fields_are_checked_by_range_at_publish() {
+    let cron = |extra: &str| {
+        crate_c(&format!(
+            "  - name: nightly\n    type: cron\n    state: present\n    command: /bin/true\n{extra}"
+        ))
+    };
+    assert_eq!(
+        cron("    schedule: \"99 99 * * *\"\n"),
+        "configcrates/c.vgo:7:5: configcrate \"c\" resource \"nightly\": attribute `schedule`: minute `99` is out of range 0-59: expected *, 0-59, a range a-b, a list a,b or a step */n"
+    );
+    assert_eq!(
+        cron("    hour: \"25\"\n"),
+        "configcrates/c.vgo:7:5: configcrate \"c\" resource \"nightly\": attribute `hour`: hour `25` is out of range 0-23: expected *, 0-23, a range a-b, a list a,b or a step */n"
+    );
+    assert_eq!(cron("    schedule: \"*/15 2-4 * jan-mar mon,fri\"\n"), "OK");
+    assert_eq!(cron("    schedule: \"@weekly\"\n"), "OK");
+    assert_eq!(cron("    schedule: \"{{ .vars.when }}\"\n"), "OK");
+}

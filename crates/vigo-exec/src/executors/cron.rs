@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
+use vigo_core::cron;
 
 use super::file::FileExecutor;
 use crate::attrs::{AttrError, Attrs};
@@ -29,17 +30,6 @@ pub struct CronExecutor;
 
 /// Where cron jobs are written.
 pub const CRON_DIR: &str = "/etc/cron.d";
-
-const KEYWORDS: &[&str] = &[
-    "@reboot",
-    "@yearly",
-    "@annually",
-    "@monthly",
-    "@weekly",
-    "@daily",
-    "@midnight",
-    "@hourly",
-];
 
 impl Executor for CronExecutor {
     fn type_name(&self) -> &str {
@@ -70,21 +60,16 @@ impl Executor for CronExecutor {
         let schedule = match a.opt_str("schedule")? {
             Some(s) => {
                 let s = s.trim().to_owned();
-                if !KEYWORDS.contains(&s.as_str()) {
-                    check_fields(&a, "schedule", &s.split_whitespace().collect::<Vec<_>>())?;
-                }
+                cron::check_schedule(&s).map_err(|e| a.error("schedule", e.message))?;
                 s
             }
             None => {
                 let mut fields = Vec::with_capacity(5);
-                for key in ["minute", "hour", "day", "month", "weekday"] {
-                    fields.push(a.opt_str(key)?.unwrap_or_else(|| "*".to_owned()));
-                }
-                for (key, f) in ["minute", "hour", "day", "month", "weekday"]
-                    .iter()
-                    .zip(&fields)
-                {
-                    check_fields(&a, key, &[f.as_str()])?;
+                for field in cron::Field::ALL {
+                    let text = a.opt_str(field.name())?.unwrap_or_else(|| "*".to_owned());
+                    cron::check_field(field, text.trim())
+                        .map_err(|e| a.error(field.name(), e.message))?;
+                    fields.push(text.trim().to_owned());
                 }
                 fields.join(" ")
             }
@@ -128,30 +113,6 @@ impl Executor for CronExecutor {
             attributes: &attrs,
         })
     }
-}
-
-/// Checks cron fields: 5 of them for a schedule, each made of digits, `*`, `,`, `-`, `/`
-/// or names (`mon`, `jan`).
-fn check_fields(a: &Attrs<'_>, key: &str, fields: &[&str]) -> Result<(), AttrError> {
-    if key == "schedule" && fields.len() != 5 {
-        return Err(a.error(
-            key,
-            format!(
-                "expected 5 fields (minute hour day month weekday) or one of {}, found \"{}\"",
-                KEYWORDS.join(", "),
-                fields.join(" ")
-            ),
-        ));
-    }
-    for f in fields {
-        let ok = !f.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/'));
-        if !ok {
-            return Err(a.error(key, format!("\"{f}\" is not a cron field")));
-        }
-    }
-    Ok(())
 }
 
 /// The file's content.
@@ -229,7 +190,12 @@ mod tests {
             (
                 "a",
                 json!({"command": "x", "hour": "2;rm", "state": "present"}),
-                "cron \"a\": attribute `hour`: \"2;rm\" is not a cron field",
+                "cron \"a\": attribute `hour`: hour `2;rm` is not a number: expected *, 0-23, a range a-b, a list a,b or a step */n",
+            ),
+            (
+                "a",
+                json!({"command": "x", "schedule": "99 99 * * *", "state": "present"}),
+                "cron \"a\": attribute `schedule`: minute `99` is out of range 0-59: expected *, 0-59, a range a-b, a list a,b or a step */n",
             ),
             (
                 "a",

@@ -561,6 +561,7 @@ fn check_type_rules(
             }
         }
         "file_line" | "blockinfile" | "replace" | "ini" => edits::check(cx, context, t.name, r),
+        "cron" => super::schedules::check_cron(cx, context, r),
         _ => {}
     }
 }

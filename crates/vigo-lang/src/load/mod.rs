@@ -22,6 +22,7 @@ mod cx;
 mod edits;
 mod hosts;
 mod refs;
+mod schedules;
 
 pub(crate) use refs::in_scope;
 

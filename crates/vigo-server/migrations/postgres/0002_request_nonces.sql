@@ -9,5 +9,6 @@ CREATE TABLE request_nonces (
     expires_at BIGINT NOT NULL,
     envoy_id   BYTEA NOT NULL,  -- 16 bytes (the nil UUID for registrations)
     nonce      BYTEA NOT NULL,  -- 16 bytes
+    batch      BIGINT NOT NULL, -- random id of the statement that wrote the row
     PRIMARY KEY (expires_at, envoy_id, nonce)
 );

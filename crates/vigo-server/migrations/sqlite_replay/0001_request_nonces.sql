@@ -10,5 +10,6 @@ CREATE TABLE request_nonces (
     expires_at INTEGER NOT NULL,
     envoy_id   BLOB NOT NULL,   -- 16 bytes (the nil UUID for registrations)
     nonce      BLOB NOT NULL,   -- 16 bytes
+    batch      INTEGER NOT NULL, -- random id of the statement that wrote the row
     PRIMARY KEY (expires_at, envoy_id, nonce)
 ) WITHOUT ROWID;

@@ -9,7 +9,17 @@ use uuid::Uuid;
 use super::error::query_error;
 use super::{Result, Store};
 
-/// Rows per multi-row `INSERT`: 3 parameters each.
+/// A random id for one insert statement, so its own rows can be told from rows that
+/// were already there.
+/// Fails (and the requests are refused) when the OS cannot give random bytes.
+fn random_batch_id() -> std::result::Result<i64, sqlx::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(format!("drawing a batch id: {e}"))))?;
+    Ok(i64::from_le_bytes(bytes))
+}
+
+/// Rows per multi-row `INSERT`: 4 parameters each.
 const NONCES_PER_INSERT: usize = 500;
 
 /// One accepted request to remember.
@@ -26,45 +36,83 @@ pub struct NonceRecord {
 }
 
 impl Store {
-    /// Remembers `records` (one statement per 500) and says, for each, whether it is new
-    /// (`true`) or was already there (`false`: a replay). The database decides, so the
-    /// answer holds across restarts and across replicas. Duplicates within `records`
-    /// count as replays after their first occurrence.
+    /// Remembers `records` and says, for each, whether it is new (`true`) or was already
+    /// there (`false`: a replay). The database decides, so the answer holds across
+    /// restarts and across replicas. Duplicates within `records` count as replays after
+    /// their first occurrence.
+    ///
+    /// The common case — nothing in the batch was seen before, since this process's
+    /// memory already refused its own replays — costs one multi-row `INSERT … ON CONFLICT
+    /// DO NOTHING` per 500 rows. Only when the database reports fewer rows inserted than
+    /// sent are that chunk's rows inserted one at a time, to say which were replays.
     pub async fn remember_nonces(&self, records: &[NonceRecord]) -> Result<Vec<bool>> {
-        let mut inserted: HashSet<(i64, Vec<u8>, Vec<u8>)> = HashSet::new();
-        // One statement per chunk and no explicit transaction: a statement is atomic on
-        // its own, and the common batch (< NONCES_PER_INSERT rows) costs one round trip.
-        let mut rows: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(records.len());
+        let mut fresh = Vec::with_capacity(records.len());
         for chunk in records.chunks(NONCES_PER_INSERT) {
-            let got: Vec<(i64, Vec<u8>, Vec<u8>)> = with_ledger_pool!(self, |pool| {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO request_nonces (expires_at, envoy_id, nonce) ",
-                );
-                insert.push_values(chunk, |mut row, r| {
-                    row.push_bind(r.expires_at)
-                        .push_bind(r.envoy_id.as_bytes().to_vec())
-                        .push_bind(r.nonce.to_vec());
-                });
-                insert.push(
-                    " ON CONFLICT (expires_at, envoy_id, nonce) DO NOTHING \
-                     RETURNING expires_at, envoy_id, nonce",
-                );
-                insert.build_query_as().fetch_all(pool).await
-            })
-            .map_err(query_error("remembering request nonces", records.len()))?;
-            rows.extend(got);
+            let batch = random_batch_id()
+                .map_err(query_error("remembering request nonces", chunk.len()))?;
+            let inserted = self
+                .insert_nonces(chunk, batch)
+                .await
+                .map_err(query_error("remembering request nonces", chunk.len()))?;
+            if inserted == chunk.len() as u64 {
+                fresh.extend(std::iter::repeat_n(true, chunk.len()));
+                continue;
+            }
+            // Rare: a replay from before a restart or from another replica. A row is new
+            // exactly when the stored row carries this statement's batch id and no earlier
+            // record of the chunk is the same.
+            let mut seen = HashSet::new();
+            for r in chunk {
+                let first = seen.insert((r.expires_at, r.envoy_id, r.nonce));
+                let ours = first
+                    && self
+                        .nonce_batch(r)
+                        .await
+                        .map_err(query_error("reading back a request nonce", r.envoy_id))?
+                        == Some(batch);
+                fresh.push(ours);
+            }
         }
-        inserted.extend(rows);
-        Ok(records
-            .iter()
-            .map(|r| {
-                inserted.remove(&(
-                    r.expires_at,
-                    r.envoy_id.as_bytes().to_vec(),
-                    r.nonce.to_vec(),
-                ))
-            })
-            .collect())
+        Ok(fresh)
+    }
+
+    /// One multi-row insert marked with `batch`; how many rows were new.
+    async fn insert_nonces(
+        &self,
+        chunk: &[NonceRecord],
+        batch: i64,
+    ) -> std::result::Result<u64, sqlx::Error> {
+        with_ledger_pool!(self, |pool| {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO request_nonces (expires_at, envoy_id, nonce, batch) ",
+            );
+            insert.push_values(chunk, |mut row, r| {
+                row.push_bind(r.expires_at)
+                    .push_bind(r.envoy_id.as_bytes().as_slice())
+                    .push_bind(r.nonce.as_slice())
+                    .push_bind(batch);
+            });
+            insert.push(" ON CONFLICT (expires_at, envoy_id, nonce) DO NOTHING");
+            insert
+                .build()
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+    }
+    /// The batch id stored with `r`'s row, if the row exists.
+    async fn nonce_batch(&self, r: &NonceRecord) -> std::result::Result<Option<i64>, sqlx::Error> {
+        with_ledger_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT batch FROM request_nonces \
+                 WHERE expires_at = $1 AND envoy_id = $2 AND nonce = $3",
+            )
+            .bind(r.expires_at)
+            .bind(r.envoy_id.as_bytes().as_slice())
+            .bind(r.nonce.as_slice())
+            .fetch_optional(pool)
+            .await
+        })
     }
 
     /// Forgets at most `limit` nonces that expired before `now`; returns how many.
