@@ -93,14 +93,14 @@ impl Field {
             .parse()
             .ok()
             .filter(|_| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| self.error(text, "is not a number".to_owned()))?;
+            .ok_or_else(|| self.error(text, "is not a number"))?;
         if n < lo || n > hi {
-            return Err(self.error(text, format!("is out of range {lo}-{hi}")));
+            return Err(self.error(text, &format!("is out of range {lo}-{hi}")));
         }
         Ok(n)
     }
 
-    fn error(self, item: &str, what: String) -> CronError {
+    fn error(self, item: &str, what: &str) -> CronError {
         let names = match self {
             Field::Month => " or jan-dec",
             Field::Weekday => " or sun-sat",
@@ -168,7 +168,7 @@ pub fn check_schedule(schedule: &str) -> Result<(), CronError> {
 /// Checks one field's text.
 pub fn check_field(field: Field, text: &str) -> Result<(), CronError> {
     if text.is_empty() {
-        return Err(field.error(text, "is empty".to_owned()));
+        return Err(field.error(text, "is empty"));
     }
     for item in text.split(',') {
         check_item(field, item)?;
@@ -185,7 +185,7 @@ fn check_item(field: Field, item: &str) -> Result<(), CronError> {
     if base != "*" {
         if let Some((a, b)) = base.split_once('-') {
             if field.value(a)? > field.value(b)? {
-                return Err(field.error(item, "is a range that ends before it starts".to_owned()));
+                return Err(field.error(item, "is a range that ends before it starts"));
             }
         } else {
             // A single value; with a step, Vixie cron reads `5/10` as `5-max/10`.
@@ -197,9 +197,9 @@ fn check_item(field: Field, item: &str) -> Result<(), CronError> {
             .parse()
             .ok()
             .filter(|_| !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| field.error(item, "has a step that is not a number".to_owned()))?;
+            .ok_or_else(|| field.error(item, "has a step that is not a number"))?;
         if n == 0 || n > hi - lo + 1 {
-            return Err(field.error(item, format!("has a step out of range 1-{}", hi - lo + 1)));
+            return Err(field.error(item, &format!("has a step out of range 1-{}", hi - lo + 1)));
         }
     }
     Ok(())
