@@ -205,9 +205,14 @@ fn oversized_and_refused_reports_never_block_the_queue() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     let detail = server.admin(
         "GET",
-        &format!("/api/v1/runs/{}", runs[0]["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/runs/{}?results_limit=5000",
+            runs[0]["id"].as_str().unwrap()
+        ),
         None,
     );
+    assert_eq!(detail["results_total"], FAILING);
+    assert_eq!(detail["results_next"], Value::Null);
     let results = detail["results"].as_array().unwrap();
     assert_eq!(results.len(), FAILING, "every result is delivered");
     for r in results {

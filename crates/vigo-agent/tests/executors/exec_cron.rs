@@ -76,7 +76,7 @@ fn cron_file_and_sysctl_persistence() {
         &root,
         "cron",
         &json!({"command": "x", "hour": "25;rm", "state": "present"}),
-        "cron \"r\": attribute `hour`: \"25;rm\" is not a cron field",
+        "cron \"r\": attribute `hour`: hour `25;rm` is not a number: expected *, 0-23, a range a-b, a list a,b or a step */n",
     );
     // /proc/sys is read-only in a sandbox root: the live write is refused, clearly.
     let out = apply(
