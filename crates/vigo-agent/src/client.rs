@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status, Streaming};
 use vigo_proto::v1::agent_client::AgentClient;
+use vigo_proto::v1::methods;
 use vigo_proto::v1::{
     AgentFrame, CheckInRequest, CheckInResponse, RegisterRequest, RegisterResponse,
     RenewCertificateRequest, RenewCertificateResponse, ReportResultRequest, ReportTraitsRequest,
@@ -430,9 +431,11 @@ impl Client {
         &mut self,
         request: &RegisterRequest,
     ) -> Result<RegisterResponse, ClientError> {
-        self.call("Register", request.encode_to_vec(), |mut c, r| async move {
-            c.register(r).await
-        })
+        self.call(
+            methods::REGISTER,
+            request.encode_to_vec(),
+            |mut c, r| async move { c.register(r).await },
+        )
         .await
     }
 
@@ -441,9 +444,11 @@ impl Client {
         &mut self,
         request: &CheckInRequest,
     ) -> Result<CheckInResponse, ClientError> {
-        self.call("CheckIn", request.encode_to_vec(), |mut c, r| async move {
-            c.check_in(r).await
-        })
+        self.call(
+            methods::CHECK_IN,
+            request.encode_to_vec(),
+            |mut c, r| async move { c.check_in(r).await },
+        )
         .await
     }
 
@@ -453,7 +458,7 @@ impl Client {
         request: &ReportResultRequest,
     ) -> Result<(), ClientError> {
         self.call(
-            "ReportResult",
+            methods::REPORT_RESULT,
             request.encode_to_vec(),
             |mut c, r| async move { c.report_result(r).await },
         )
@@ -467,7 +472,7 @@ impl Client {
         request: &ReportTraitsRequest,
     ) -> Result<(), ClientError> {
         self.call(
-            "ReportTraits",
+            methods::REPORT_TRAITS,
             request.encode_to_vec(),
             |mut c, r| async move { c.report_traits(r).await },
         )
@@ -481,7 +486,7 @@ impl Client {
         request: &ResolveSecretsRequest,
     ) -> Result<ResolveSecretsResponse, ClientError> {
         self.call(
-            "ResolveSecrets",
+            methods::RESOLVE_SECRETS,
             request.encode_to_vec(),
             |mut c, r| async move { c.resolve_secrets(r).await },
         )
@@ -494,7 +499,7 @@ impl Client {
         request: &RenewCertificateRequest,
     ) -> Result<RenewCertificateResponse, ClientError> {
         self.call(
-            "RenewCertificate",
+            methods::RENEW_CERTIFICATE,
             request.encode_to_vec(),
             |mut c, r| async move { c.renew_certificate(r).await },
         )
@@ -512,9 +517,12 @@ impl Client {
         let envoy_id = self.envoy_id.clone();
         tokio::spawn(async move {
             while let Some(frame) = frames_rx.recv().await {
-                let Ok(signed) =
-                    sign_request(&identity, "AgentStream", &envoy_id, frame.encode_to_vec())
-                else {
+                let Ok(signed) = sign_request(
+                    &identity,
+                    methods::AGENT_STREAM,
+                    &envoy_id,
+                    frame.encode_to_vec(),
+                ) else {
                     break;
                 };
                 if signed_tx.send(signed).await.is_err() {
@@ -557,7 +565,7 @@ impl Client {
                     })
                 } else {
                     Err(ClientError::Refused {
-                        method: "AgentStream",
+                        method: methods::AGENT_STREAM,
                         server: address,
                         code: status.code(),
                         message: status.message().to_owned(),

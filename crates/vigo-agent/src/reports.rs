@@ -413,7 +413,7 @@ mod tests {
 
     fn refused(code: Code) -> ClientError {
         ClientError::Refused {
-            method: "ReportResult",
+            method: vigo_proto::v1::methods::REPORT_RESULT,
             server: "s:1530".into(),
             code,
             message: "no".into(),

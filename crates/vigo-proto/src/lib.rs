@@ -8,4 +8,10 @@
 pub mod v1 {
     #![allow(missing_docs, clippy::all, clippy::pedantic)]
     tonic::include_proto!("vigo.v1");
+
+    /// The RPC names of `vigo.v1.Agent`, generated from the `.proto`: what a
+    /// `SignedRequest` signature covers, the same constant on both sides.
+    pub mod methods {
+        include!(concat!(env!("OUT_DIR"), "/methods.rs"));
+    }
 }

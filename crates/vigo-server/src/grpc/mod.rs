@@ -31,6 +31,7 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 use vigo_core::Action;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
+use vigo_proto::v1::methods;
 use vigo_proto::v1::{
     AgentFrame, CheckInRequest, CheckInResponse, Keepalive, NoChange, RegisterRequest,
     RegisterResponse, RenewCertificateResponse, ReportResultRequest, ReportResultResponse,
@@ -194,7 +195,7 @@ impl Agent for AgentService {
             &self.state.fleet,
             &self.state.replay,
             &envelope,
-            "Register",
+            methods::REGISTER,
             &key,
             Uuid::nil(),
             now_unix(),
@@ -239,7 +240,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<CheckInResponse>, Status> {
-        let who = self.authenticate(&request, "CheckIn").await?;
+        let who = self.authenticate(&request, methods::CHECK_IN).await?;
         let body: CheckInRequest = decode(&request.get_ref().body, "CheckInRequest")?;
         let fleet = &self.state.fleet;
         let reported = Some(body.policy_version.as_str()).filter(|v| !v.is_empty());
@@ -287,7 +288,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ReportResultResponse>, Status> {
-        let who = self.authenticate(&request, "ReportResult").await?;
+        let who = self.authenticate(&request, methods::REPORT_RESULT).await?;
         let body: ReportResultRequest = decode(&request.get_ref().body, "ReportResultRequest")?;
         let version = Some(body.policy_version.clone()).filter(|v| !v.is_empty());
         self.state
@@ -356,7 +357,7 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ReportTraitsResponse>, Status> {
-        let who = self.authenticate(&request, "ReportTraits").await?;
+        let who = self.authenticate(&request, methods::REPORT_TRAITS).await?;
         let body: ReportTraitsRequest = decode(&request.get_ref().body, "ReportTraitsRequest")?;
         let json = traits_document(body.traits_json)?;
         self.state.fleet.record_traits(who.envoy_id, json);
@@ -367,7 +368,9 @@ impl Agent for AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<ResolveSecretsResponse>, Status> {
-        let who = self.authenticate(&request, "ResolveSecrets").await?;
+        let who = self
+            .authenticate(&request, methods::RESOLVE_SECRETS)
+            .await?;
         let body: ResolveSecretsRequest = decode(&request.get_ref().body, "ResolveSecretsRequest")?;
         let live = self.live()?;
         let signed = self.signed_for(&live, &who)?;
@@ -459,7 +462,7 @@ impl Agent for AgentService {
                     frame = inbound.message() => {
                         let Ok(Some(frame)) = frame else { break };
                         let now = now_unix();
-                        let checked = auth::authenticate(&fleet, &ledger, certs.as_deref().map(Vec::as_slice), &frame, "AgentStream", now)
+                        let checked = auth::authenticate(&fleet, &ledger, certs.as_deref().map(Vec::as_slice), &frame, methods::AGENT_STREAM, now)
                             .await
                             .and_then(|who| decode::<AgentFrame>(&frame.body, "AgentFrame").map(|f| (who, f)));
                         match checked {

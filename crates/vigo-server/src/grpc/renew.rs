@@ -15,6 +15,7 @@
 
 use rustls_pki_types::CertificateDer;
 use tonic::{Request, Response, Status};
+use vigo_proto::v1::methods;
 use vigo_proto::v1::{RenewCertificateRequest, RenewCertificateResponse, SignedRequest};
 
 use super::{AgentService, decode, store_status};
@@ -27,7 +28,9 @@ impl AgentService {
         &self,
         request: Request<SignedRequest>,
     ) -> Result<Response<RenewCertificateResponse>, Status> {
-        let who = self.authenticate(&request, "RenewCertificate").await?;
+        let who = self
+            .authenticate(&request, methods::RENEW_CERTIFICATE)
+            .await?;
         let previous_serial = request
             .peer_certs()
             .and_then(|certs| certs.first().and_then(serial_of));
