@@ -6,7 +6,6 @@
 //! by an older agent — are delivered.
 
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,11 +19,7 @@ const VIGO: &str = "/usr/local/sbin/vigo";
 const FAILING: usize = 1_100;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }
 
 /// `vigosrv`, built beside `vigo` by the workspace build.

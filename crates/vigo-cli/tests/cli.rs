@@ -12,7 +12,6 @@
 //! its settings file, the local admin token fallback, offline `config trace` on
 //! `examples/stacks` against `vigo_lang`'s resolver, completions and man pages.
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,11 +24,7 @@ use serde_json::{Value, json};
 use vigo_testkit::{Vigosrv, VigosrvOptions};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }
 
 fn vigocli_path() -> PathBuf {

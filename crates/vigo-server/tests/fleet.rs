@@ -11,7 +11,6 @@
 //! server's database, logs or results, nor in the agent's state store; a server restart
 //! keeping enrollments.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,11 +21,7 @@ const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }
 
 /// The agent binary, built beside `vigosrv` by the workspace build.

@@ -1380,8 +1380,5 @@ fn as_user(mut cmd: Command, user: Option<(u32, u32)>, cwd: &Path) -> Command {
 
 /// A port that was free on 127.0.0.1 a moment ago.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("probe a free port")
+    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }

@@ -1,7 +1,6 @@
 //! Helpers the real-binary tests of this crate share (`stacks_symlinks.rs`, `dos.rs`):
 //! loopback ports, starting `vigosrv` on a data dir, REST calls as the local admin.
 
-use std::net::TcpListener;
 use std::path::Path;
 
 use serde_json::Value;
@@ -9,11 +8,7 @@ use vigo_testkit::{Vigosrv, VigosrvOptions};
 
 /// A loopback port free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }
 
 /// The real `vigosrv` on `dir` (whose `server.yaml` listens on 127.0.0.1:`api` and
