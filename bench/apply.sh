@@ -7,7 +7,8 @@
 #
 # Installs its peers from Debian when missing (cfengine3, puppet, hyperfine, time). Run as
 # root. Everything is written under one temp dir, removed at the end; the tools' own state
-# (/var/lib/vigo lock, /var/lib/cfengine3, puppet's cache) is what they keep anyway.
+# (/var/lib/cfengine3, puppet's cache) is what they keep anyway; vigo's
+# lock and apply cache go to \$VIGO_STATE_ROOT under the temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
@@ -24,6 +25,9 @@ cargo build --release --locked -p vigo-agent >/dev/null 2>&1
 vigo=$CARGO_TARGET_DIR/release/vigo
 
 work=$(mktemp -d /tmp/vigo-bench-apply.XXXXXX)
+# vigo's lock and apply cache live in the bench's own state root, not /var/lib/vigo.
+export VIGO_STATE_ROOT=$work/state
+mkdir -p "$VIGO_STATE_ROOT"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/stacks/configcrates" "$work/snapshots"
 

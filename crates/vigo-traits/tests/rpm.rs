@@ -7,8 +7,16 @@ use std::process::Command;
 use serde_json::Value;
 use vigo_traits::{Ctx, all, run};
 
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().expect("sh");
+/// Runs `cmd` with `HOME` at `root/home`: Debian's rpm macros put a user database in
+/// `~/.rpmdb` whatever `--dbpath` says, and a test never writes outside its temp dir.
+fn sh(root: &Path, cmd: &str) -> String {
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new("sh")
+        .args(["-c", cmd])
+        .env("HOME", &home)
+        .output()
+        .expect("sh");
     assert!(
         out.status.success(),
         "`{cmd}` failed: {}",
@@ -24,7 +32,7 @@ fn make_rpmdb(root: &Path, n: usize) {
     let db = root.join("var/lib/rpm");
     std::fs::create_dir_all(top.join("SPECS")).unwrap();
     std::fs::create_dir_all(&db).unwrap();
-    sh(&format!("rpm --dbpath {} --initdb", db.display()));
+    sh(root, &format!("rpm --dbpath {} --initdb", db.display()));
     for i in 0..n {
         let epoch = if i % 3 == 0 {
             format!("Epoch: {i}\n")
@@ -39,27 +47,36 @@ fn make_rpmdb(root: &Path, n: usize) {
         );
         let spec_path = top.join(format!("SPECS/f{i}.spec"));
         std::fs::write(&spec_path, spec).unwrap();
-        sh(&format!(
-            "rpmbuild --quiet --define '_topdir {}' -bb {} 2>/dev/null",
-            top.display(),
-            spec_path.display()
-        ));
+        sh(
+            root,
+            &format!(
+                "rpmbuild --quiet --define '_topdir {}' -bb {} 2>/dev/null",
+                top.display(),
+                spec_path.display()
+            ),
+        );
     }
-    sh(&format!(
-        "rpm --dbpath {} -i --justdb --nodeps --noscripts --ignorearch --ignoreos {}/RPMS/noarch/*.rpm 2>/dev/null",
-        db.display(),
-        top.display()
-    ));
+    sh(
+        root,
+        &format!(
+            "rpm --dbpath {} -i --justdb --nodeps --noscripts --ignorearch --ignoreos {}/RPMS/noarch/*.rpm 2>/dev/null",
+            db.display(),
+            top.display()
+        ),
+    );
 }
 
 #[test]
 fn packages_from_a_real_rpmdb_match_rpm_qa() {
     let tmp = tempfile::tempdir().unwrap();
     make_rpmdb(tmp.path(), 40);
-    let listed = sh(&format!(
-        "rpm --dbpath {}/var/lib/rpm -qa --qf '%{{NAME}} %|EPOCH?{{%{{EPOCH}}:}}:{{}}|%{{VERSION}}-%{{RELEASE}}\\n'",
-        tmp.path().display()
-    ));
+    let listed = sh(
+        tmp.path(),
+        &format!(
+            "rpm --dbpath {}/var/lib/rpm -qa --qf '%{{NAME}} %|EPOCH?{{%{{EPOCH}}:}}:{{}}|%{{VERSION}}-%{{RELEASE}}\\n'",
+            tmp.path().display()
+        ),
+    );
     let mut expected: Vec<(String, String)> = listed
         .lines()
         .filter_map(|l| l.split_once(' '))
