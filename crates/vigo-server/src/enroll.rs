@@ -493,7 +493,7 @@ fn token_error(why: TokenRejection) -> EnrollError {
 /// `-` (not at either end), separated by single dots.
 pub fn valid_hostname(h: &str) -> bool {
     !h.is_empty()
-        && h.len() <= 253
+        && h.len() <= MAX_HOSTNAME_LEN
         && h.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63

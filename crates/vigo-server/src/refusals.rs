@@ -58,7 +58,8 @@ pub enum Principal {
 }
 
 impl Principal {
-    fn name(&self) -> &str {
+    /// The name refused (a token's name, `anonymous`, a claimed hostname).
+    pub fn name(&self) -> &str {
         match self {
             Principal::Known(n) | Principal::Claimed(n) => n,
         }

@@ -139,11 +139,7 @@ impl App {
         peer: extract::Peer,
         detail: serde_json::Value,
     ) {
-        let actor = match &principal {
-            crate::refusals::Principal::Known(n) | crate::refusals::Principal::Claimed(n) => {
-                n.clone()
-            }
-        };
+        let actor = principal.name().to_owned();
         self.rest
             .refusals
             .record(crate::refusals::Refusal {
