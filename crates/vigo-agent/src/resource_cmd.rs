@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
-use vigo_exec::attrs::parse_duration;
 use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
 
@@ -63,7 +62,7 @@ pub fn timeout_of(attrs: &Map<String, Value>) -> Result<Duration> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            return parse_duration(&text).with_context(|| format!("attribute `{key}`: expected a duration like 30, \"30s\" or \"5m\", found {text}"));
+            return vigo_core::duration::parse(&text).with_context(|| format!("attribute `{key}`"));
         }
     }
     Ok(DEFAULT_TIMEOUT)

@@ -193,8 +193,8 @@ fn with_hint(message: &str) -> String {
     let Some(unknown) = rest.split('`').next() else {
         return message.to_owned();
     };
-    match KEYS.iter().min_by_key(|k| strsim::levenshtein(k, unknown)) {
-        Some(best) if strsim::levenshtein(best, unknown) <= 3 => {
+    match vigo_core::suggest::closest(unknown, KEYS.iter().copied()) {
+        Some(best) => {
             format!("unknown key `{unknown}` (did you mean `{best}`?); {message}")
         }
         _ => format!("unknown key `{unknown}`; {message}"),

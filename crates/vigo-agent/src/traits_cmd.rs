@@ -91,10 +91,7 @@ pub fn run(args: &TraitsArgs) -> Result<ExitCode> {
 
 /// `" (did you mean `x`?)"` for the closest candidate, or nothing.
 fn hint<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    candidates
-        .map(|c| (strsim::levenshtein(wrong, c), c))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+    vigo_core::suggest::did_you_mean(wrong, candidates)
+        .map(|h| format!(" ({h})"))
         .unwrap_or_default()
 }

@@ -6,12 +6,14 @@
 pub mod action;
 pub mod bundle;
 pub mod cron;
+pub mod duration;
 pub mod guardrails;
 pub mod pattern;
 pub mod renewal;
 pub mod rotation;
 pub mod secret;
 pub mod signing;
+pub mod suggest;
 
 pub use action::Action;
 pub use bundle::{Bundle, BundleCrate, BundleResource};

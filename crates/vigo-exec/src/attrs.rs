@@ -196,19 +196,14 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    /// A duration: bare seconds (`30`), or with a unit (`500ms`, `30s`, `45m`, `4h`, `2d`).
+    /// A duration in the workspace's one grammar ([`vigo_core::duration`]).
     pub fn opt_duration(&mut self, key: &'a str) -> Result<Option<Duration>, AttrError> {
         let Some(text) = self.opt_str(key)? else {
             return Ok(None);
         };
-        parse_duration(&text).map(Some).ok_or_else(|| {
-            self.error(
-                key,
-                format!(
-                    "expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"{text}\""
-                ),
-            )
-        })
+        vigo_core::duration::parse(&text)
+            .map(Some)
+            .map_err(|e| self.error(key, e.to_string()))
     }
 
     /// A list of strings: a YAML list, or one comma-separated string.
@@ -277,35 +272,13 @@ impl<'a> Attrs<'a> {
             if self.used.contains(key.as_str()) || ENGINE_ATTRIBUTES.contains(&key.as_str()) {
                 continue;
             }
-            let known: Vec<&str> = self.used.iter().copied().collect();
-            let hint = known
-                .iter()
-                .map(|k| (strsim::levenshtein(k, key), *k))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+            let hint = vigo_core::suggest::did_you_mean(key, self.used.iter().copied())
+                .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
             return Err(self.error(key, format!("unknown attribute{hint}")));
         }
         Ok(())
     }
-}
-
-/// Parses `30`, `500ms`, `30s`, `45m`, `4h`, `2d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => return Some(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3_600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -366,7 +339,7 @@ mod tests {
         );
         assert_eq!(
             a.opt_duration("timeout").unwrap_err().to_string(),
-            "directory \"/srv/app\": attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"soon\""
+            "directory \"/srv/app\": attribute `timeout`: expected a duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d; a bare number is seconds), found \"soon\""
         );
     }
 
@@ -405,16 +378,5 @@ mod tests {
         let mut a = Attrs::new("t", "n", &m);
         assert_eq!(a.opt_list("a").unwrap().unwrap(), vec!["x", "y", "z"]);
         assert_eq!(a.opt_list("b").unwrap().unwrap(), vec!["p", "1"]);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("45m"), Some(Duration::from_secs(2_700)));
-        assert_eq!(parse_duration("4h"), Some(Duration::from_secs(14_400)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5 weeks"), None);
-        assert_eq!(parse_duration(""), None);
-        assert_eq!(parse_duration("99999999999999999999d"), None);
     }
 }

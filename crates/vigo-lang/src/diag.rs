@@ -101,24 +101,7 @@ impl fmt::Display for Errors {
 
 impl std::error::Error for Errors {}
 
-/// "did you mean `x`?" for the candidate closest to `given`, when one is close enough.
-pub fn did_you_mean<'a>(
-    given: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    let limit = match given.chars().count() {
-        0..=3 => 1,
-        4..=7 => 2,
-        _ => 3,
-    };
-    candidates
-        .into_iter()
-        .filter(|c| *c != given)
-        .map(|c| (strsim::damerau_levenshtein(given, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| format!("did you mean `{c}`?"))
-}
+pub use vigo_core::suggest::did_you_mean;
 
 #[cfg(test)]
 mod tests {

@@ -503,24 +503,6 @@ fn scalar(node: &Node, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("expected {what}, found {}", node.type_word()))
 }
 
-/// A duration in whole seconds: bare seconds, or a number with `s`, `m`, `h` or `d`.
-pub fn parse_duration_secs(text: &str) -> Option<u32> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
-    };
-    let n: u32 = digits.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,14 +576,5 @@ mod tests {
             val(PRESENT_ABSENT, "presnt"),
             Err("expected one of present, absent, found \"presnt\"".into())
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_secs("30"), Some(30));
-        assert_eq!(parse_duration_secs("45m"), Some(2700));
-        assert_eq!(parse_duration_secs("4h"), Some(14_400));
-        assert_eq!(parse_duration_secs("4x"), None);
-        assert_eq!(parse_duration_secs(""), None);
     }
 }

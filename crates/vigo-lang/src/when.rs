@@ -234,12 +234,8 @@ impl Parser {
 
     fn call(&mut self, name: &str) -> Result<Expr, WhenError> {
         let Some((_, arity)) = BUILTINS.iter().find(|(n, _)| *n == name) else {
-            let hint = BUILTINS
-                .iter()
-                .map(|(n, _)| (strsim::levenshtein(n, name), *n))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, n)| format!(" (did you mean `{n}`?)"))
+            let hint = vigo_core::suggest::did_you_mean(name, BUILTINS.iter().map(|(n, _)| *n))
+                .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
             return self.err(format!("unknown builtin `{name}`{hint}"));
         };

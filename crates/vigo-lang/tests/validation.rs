@@ -503,7 +503,7 @@ fn resource_case_is_refused() {
 fn bad_timeout() {
     assert_eq!(
         crate_c(&format!("{FILE}    timeout: soon\n")),
-        "configcrates/c.vgo:7:14: configcrate \"c\" resource \"f\": attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"soon\""
+        "configcrates/c.vgo:7:14: configcrate \"c\" resource \"f\": attribute `timeout`: expected a duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d; a bare number is seconds), found \"soon\""
     );
 }
 

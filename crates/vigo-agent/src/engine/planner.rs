@@ -314,10 +314,8 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
                     None => input.default_timeout,
                     Some(v) => {
                         let text = value_text(v);
-                        vigo_exec::attrs::parse_duration(&text).unwrap_or_else(|| {
-                            errors.push(format!(
-                                "attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"{text}\""
-                            ));
+                        vigo_core::duration::parse(&text).unwrap_or_else(|e| {
+                            errors.push(format!("attribute `timeout`: {e}"));
                             input.default_timeout
                         })
                     }
@@ -866,7 +864,7 @@ mod tests {
         assert_eq!(
             r.error.as_deref(),
             Some(
-                "attribute `timeout`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found \"soon\""
+                "attribute `timeout`: expected a duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d; a bare number is seconds), found \"soon\""
             )
         );
     }

@@ -327,14 +327,20 @@ fn parse_resource(
             "foreach" => {
                 r.foreach = cx.string(v, &context, key).map(|name| Named { name, pos: v.pos });
             }
-            "timeout" | "timeout_secs" => match v.scalar_text().and_then(|t| schema::parse_duration_secs(&t)) {
-                Some(secs) => r.timeout_secs = secs,
+            "timeout" | "timeout_secs" => match v.scalar_text().map(|t| timeout_secs(&t)) {
+                Some(Ok(secs)) => r.timeout_secs = secs,
+                Some(Err(expected)) => cx.err(
+                    v.pos,
+                    &context,
+                    format!("attribute `{key}`: {expected}"),
+                ),
                 None => cx.err(
                     v.pos,
                     &context,
                     format!(
-                        "attribute `{key}`: expected a duration like 30, \"30s\", \"45m\" or \"4h\", found {}",
-                        v.scalar_text().map_or_else(|| v.type_word().to_owned(), |s| format!("\"{s}\""))
+                        "attribute `{key}`: expected {}, found {}",
+                        vigo_core::duration::EXPECTED,
+                        v.type_word()
                     ),
                 ),
             },
@@ -589,4 +595,21 @@ fn check_templates(cx: &mut Cx<'_>, context: &str, pos: Pos, key: &str, value: &
             .for_each(|v| check_templates(cx, context, pos, key, v)),
         _ => {}
     }
+}
+
+/// A resource's `timeout` in whole seconds (the bundle carries seconds), or what is wrong:
+/// the workspace's one duration grammar, at most `u32::MAX` seconds, no fraction of a second.
+fn timeout_secs(text: &str) -> Result<u32, String> {
+    let d = vigo_core::duration::parse(text).map_err(|e| e.to_string())?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!(
+            "expected a whole number of seconds (a timeout has no fraction of a second), found {text:?}"
+        ));
+    }
+    u32::try_from(d.as_secs()).map_err(|_| {
+        format!(
+            "expected a timeout of at most {} seconds, found {text:?}",
+            u32::MAX
+        )
+    })
 }

@@ -681,12 +681,8 @@ enum Parsed {
 
 /// "function `x` not defined", with a hint when a built-in is close.
 fn undefined_function(name: &str) -> String {
-    let hint = super::funcs::NAMES
-        .iter()
-        .map(|n| (strsim::levenshtein(n, name), *n))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, n)| format!(" (did you mean `{n}`?)"))
+    let hint = vigo_core::suggest::did_you_mean(name, super::funcs::NAMES.iter().copied())
+        .map(|h| format!(" ({h})"))
         .unwrap_or_default();
     format!("function `{name}` not defined{hint}")
 }

@@ -696,12 +696,7 @@ fn explain_unknown(what: &str, unknown: &str, expected: &[&str]) -> (String, Opt
     } else {
         format!("unknown {what} `{unknown}`: expected one of {listed}")
     };
-    let hint = expected
-        .iter()
-        .map(|k| (strsim::levenshtein(k, unknown), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| format!("did you mean `{k}`?"));
+    let hint = vigo_core::suggest::did_you_mean(unknown, expected.iter().copied());
     (text, hint)
 }
 

@@ -399,8 +399,8 @@ fn a_bad_duration_names_file_line_key_and_form() {
     assert_eq!(e.key, "checkin.interval");
     assert_eq!(
         e.to_string(),
-        "/srv/vigo/server.yaml:2:13: `checkin.interval`: invalid duration \"5x\": expected a \
-         duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d)"
+        "/srv/vigo/server.yaml:2:13: `checkin.interval`: expected a duration like \"30s\", \"5m\", \
+         \"24h\" or \"1h30m\" (units ms, s, m, h, d; a bare number is seconds), found \"5x\""
     );
     let e = invalid("checkin:\n  bundle_max_age: -5\n");
     assert_eq!(e.key, "checkin.bundle_max_age");

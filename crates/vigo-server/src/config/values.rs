@@ -18,8 +18,7 @@ use zeroize::Zeroizing;
 pub struct ConfigDuration(std::time::Duration);
 
 /// What a duration must look like, for error messages.
-pub const DURATION_EXPECTED: &str =
-    "a duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d)";
+pub const DURATION_EXPECTED: &str = vigo_core::duration::EXPECTED;
 
 impl ConfigDuration {
     /// A duration of `secs` seconds.
@@ -52,19 +51,7 @@ impl fmt::Debug for ConfigDuration {
 impl fmt::Display for ConfigDuration {
     /// The shortest exact spelling: `0s`, `90s` → `1m30s`, `24h`, `1500ms` → `1s500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total_ms = self.0.as_millis();
-        if total_ms == 0 {
-            return f.write_str("0s");
-        }
-        let mut rest = total_ms;
-        for (unit, ms) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
-            let n = rest / ms;
-            if n > 0 {
-                write!(f, "{n}{unit}")?;
-                rest -= n * ms;
-            }
-        }
-        Ok(())
+        write!(f, "{}", vigo_core::duration::display(self.0))
     }
 }
 
@@ -72,39 +59,9 @@ impl FromStr for ConfigDuration {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("invalid duration {text:?}: expected {DURATION_EXPECTED}");
-        let t = text.trim();
-        if t.is_empty() {
-            return Err(bad());
-        }
-        if t.bytes().all(|b| b.is_ascii_digit()) {
-            return t.parse::<u64>().map(Self::from_secs).map_err(|_| bad());
-        }
-        let mut total_ms: u64 = 0;
-        let mut rest = t;
-        while !rest.is_empty() {
-            let digits_end = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-            if digits_end == 0 {
-                return Err(bad());
-            }
-            let n: u64 = rest[..digits_end].parse().map_err(|_| bad())?;
-            let after = &rest[digits_end..];
-            let unit_end = after
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(after.len());
-            let ms_per = match &after[..unit_end] {
-                "ms" => 1,
-                "s" => 1_000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => return Err(bad()),
-            };
-            let part = n.checked_mul(ms_per).ok_or_else(bad)?;
-            total_ms = total_ms.checked_add(part).ok_or_else(bad)?;
-            rest = &after[unit_end..];
-        }
-        Ok(ConfigDuration(std::time::Duration::from_millis(total_ms)))
+        vigo_core::duration::parse(text)
+            .map(ConfigDuration)
+            .map_err(|e| e.to_string())
     }
 }
 
