@@ -843,12 +843,10 @@ impl Converger {
                 let _ = self.store.set_meta(META_TRAIT_CACHE, &bytes);
             }
         }
-        if full {
-            if let Ok(bytes) = serde_json::to_vec(&cache.traits.to_json()) {
-                let hash = hex::encode(Sha256::digest(&bytes));
-                let _ = self.store.put_traits(&bytes, now);
-                let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
-            }
+        if full && let Ok(bytes) = serde_json::to_vec(&cache.traits.to_json()) {
+            let hash = hex::encode(Sha256::digest(&bytes));
+            let _ = self.store.put_traits(&bytes, now);
+            let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
         }
     }
 }

@@ -102,4 +102,44 @@ mod tests {
         assert!(bad.message.contains("did you mean `total_mb`?"), "{bad:?}");
         assert_eq!(bad.locate(text), Some((2, 6)));
     }
+
+    /// The loader runs the check on attributes and on template files, saying where.
+    #[test]
+    fn publish_refuses_a_misspelt_trait() {
+        let errors = |files: &[(&str, &str)]| match crate::load(&crate::SourceTree::from_files(
+            files.iter().copied(),
+        )) {
+            Ok(_) => "OK".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let envoys = (
+            "envoys.vgo",
+            "envoys:\n  - match: \"*\"\n    configcrates: [c]\n",
+        );
+        let motd = |content: &str| {
+            format!(
+                "configcrate: c\nresources:\n  - name: f\n    type: file\n    target_path: /etc/motd\n    state: present\n    content: \"{content}\"\n"
+            )
+        };
+        let good = motd("{{ .Traits.network.hostname }}");
+        assert_eq!(errors(&[envoys, ("configcrates/c.vgo", &good)]), "OK");
+        let bad = motd("{{ .Traits.network.hostnme }}");
+        let e = errors(&[envoys, ("configcrates/c.vgo", &bad)]);
+        assert!(
+            e.starts_with("configcrates/c.vgo:")
+                && e.ends_with(
+                    "attribute `content`: `.Traits.network.hostnme`: `hostnme` is not a field of `.Traits.network` (did you mean `hostname`?)"
+                ),
+            "{e}"
+        );
+        let e = errors(&[
+            envoys,
+            ("configcrates/c.vgo", &good),
+            ("templates/motd.tmpl", "Welcome\n{{ .Traits.os.famly }}\n"),
+        ]);
+        assert_eq!(
+            e,
+            "templates/motd.tmpl:2:4: `.Traits.os.famly`: `famly` is not a field of `.Traits.os` (did you mean `family`?)"
+        );
+    }
 }
