@@ -77,6 +77,19 @@ fn install(root: &Path, glob: &str) {
     );
 }
 
+/// Installs `glob` while a reader holds a snapshot of the database, so the new package
+/// stays in the write-ahead log (a checkpoint cannot move pages past a reader's
+/// snapshot) for as long as the returned connection lives; also the count before.
+fn install_behind_a_reader(root: &Path, glob: &str) -> (rusqlite::Connection, i64) {
+    let holder = rusqlite::Connection::open(root.join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+    holder.execute_batch("BEGIN").unwrap();
+    let before: i64 = holder
+        .query_row("SELECT count(*) FROM Packages", [], |r| r.get(0))
+        .unwrap();
+    install(root, glob);
+    (holder, before)
+}
+
 /// The `packages` trait collected under `root`.
 fn packages(root: &Path) -> Packages {
     let report = run(&[find("packages").unwrap()], &Ctx::with_root(root));
@@ -131,14 +144,7 @@ fn a_package_still_in_the_write_ahead_log_is_seen() {
     build(tmp.path(), 3..4);
     let dir = tmp.path().join("var/lib/rpm");
     let db = dir.join("rpmdb.sqlite");
-    // An open read transaction keeps rpm's checkpoint from moving the new package's pages
-    // into the database file.
-    let holder = rusqlite::Connection::open(&db).unwrap();
-    holder.execute_batch("BEGIN").unwrap();
-    let before: i64 = holder
-        .query_row("SELECT count(*) FROM Packages", [], |r| r.get(0))
-        .unwrap();
-    install(tmp.path(), "vigo-fixture-03-*");
+    let (holder, before) = install_behind_a_reader(tmp.path(), "vigo-fixture-03-*");
     let wal = std::fs::metadata(dir.join("rpmdb.sqlite-wal")).unwrap();
     assert!(wal.len() > 0, "the new package is in the log");
 
@@ -192,12 +198,7 @@ fn a_read_only_directory_is_read_through_a_copy() {
     make_rpmdb(tmp.path(), 2);
     build(tmp.path(), 3..4);
     let dir = tmp.path().join("var/lib/rpm");
-    let holder = rusqlite::Connection::open(dir.join("rpmdb.sqlite")).unwrap();
-    holder.execute_batch("BEGIN").unwrap();
-    holder
-        .query_row("SELECT count(*) FROM Packages", [], |r| r.get::<_, i64>(0))
-        .unwrap();
-    install(tmp.path(), "vigo-fixture-03-*");
+    let (holder, _) = install_behind_a_reader(tmp.path(), "vigo-fixture-03-*");
     let ro = tempfile::tempdir().unwrap();
     let ro_db = ro.path().join("var/lib/rpm");
     std::fs::create_dir_all(&ro_db).unwrap();
