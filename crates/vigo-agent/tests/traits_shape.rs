@@ -104,3 +104,26 @@ fn the_traits_document_has_the_models_shape() {
     assert!(extra.is_empty(), "not collectors: {extra:?} in {doc}");
     insta::assert_json_snapshot!("vigo_traits_shape", shape);
 }
+
+/// What `vigo traits` says about names and paths that are not in the model.
+#[test]
+fn unknown_names_and_paths_say_what_was_meant() {
+    let said: Vec<String> = [
+        "nosuch",
+        "netwrok",
+        "os.famly",
+        "network.interfaces.lo.mtux",
+        "os.family.deeper",
+    ]
+    .iter()
+    .map(|arg| {
+        let out = vigo().args(["traits", arg]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{arg}");
+        format!(
+            "$ vigo traits {arg}\n{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+    .collect();
+    insta::assert_snapshot!("vigo_traits_unknown", said.join("\n"));
+}
