@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use serde_json::Value;
-use vigo_core::suggest::did_you_mean;
+use vigo_traits::schema::hint;
 use vigo_traits::{Collector, Ctx};
 
 use crate::cli::TraitsArgs;
@@ -103,11 +103,4 @@ pub fn run(args: &TraitsArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `" (did you mean `x`?)"` for the closest candidate, or nothing.
-fn hint<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    did_you_mean(wrong, candidates)
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default()
 }

@@ -42,10 +42,7 @@ pub fn check_path(path: &str) -> Option<String> {
     let segments: Vec<&str> = rest.split('.').collect();
     let name = segments[0];
     let Some(c) = vigo_traits::find(name) else {
-        let hint =
-            vigo_core::suggest::did_you_mean(name, vigo_traits::all().iter().map(|c| c.name))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+        let hint = vigo_traits::schema::hint(name, vigo_traits::all().iter().map(|c| c.name));
         return Some(format!(
             "`.{path}`: there is no trait collector `{name}`{hint}"
         ));

@@ -151,10 +151,15 @@ pub struct UnknownField<'s> {
 impl UnknownField<'_> {
     /// ` (did you mean `x`?)` for the closest candidate, or nothing.
     pub fn hint(&self) -> String {
-        vigo_core::suggest::did_you_mean(self.segment, self.candidates.iter().copied())
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default()
+        hint(self.segment, self.candidates.iter().copied())
     }
+}
+
+/// ` (did you mean `x`?)` for the candidate closest to `given`, or nothing.
+pub fn hint<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    vigo_core::suggest::did_you_mean(given, candidates)
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default()
 }
 
 /// Defines a collector's output struct and its [`Describe`] description from one
