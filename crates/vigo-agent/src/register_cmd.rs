@@ -51,6 +51,9 @@ pub enum EnrollError {
         /// What went wrong.
         message: String,
     },
+    /// The config file could not be read or written.
+    #[error(transparent)]
+    Config(#[from] crate::settings::SettingsError),
     /// The server's answer is not usable.
     #[error("the server's registration answer is unusable: {0}")]
     BadAnswer(String),
@@ -225,7 +228,7 @@ pub fn load_pinned_key(path: &Path) -> Result<Option<VerifyingKey>, EnrollError>
 
 /// Writes the config file (mode 0644: it holds no secret).
 pub fn write_config(path: &Path, config: &ConfigFile) -> Result<(), EnrollError> {
-    write(path, config.to_yaml().as_bytes(), 0o644)
+    write(path, config.to_yaml()?.as_bytes(), 0o644)
 }
 
 /// Saves an accepted enrollment: CA, certificate, TLS key (0600), agent key (0600),
@@ -254,7 +257,7 @@ pub fn save(
     pin_server_key(&data.join(SERVER_PUB), &enrollment.server_signing_key)?;
 
     let config_path = data.join("config");
-    let mut config = ConfigFile::load(&config_path).map_err(|e| file_err(&config_path, e))?;
+    let mut config = ConfigFile::load(&config_path)?;
     config.server = Some(enrollment.server.clone());
     config.envoy_id = Some(enrollment.envoy_id.clone());
     config.bolt = None;

@@ -63,21 +63,10 @@ fn env() -> Env {
 fn settings(e: &Env) -> Settings {
     Settings {
         server: "127.0.0.1:1".into(),
-        ca_file: e.data.join("ca.pem"),
-        cert_file: e.data.join("cert.pem"),
-        key_file: e.data.join("key.pem"),
-        log_level: "info".into(),
         api_addr: "https://127.0.0.1:1".into(),
         executors_dir: e.data.join("executors"),
         snapshot_dir: e.root.join("snapshots"),
-        snapshot_retention: 5,
-        trait_refresh_cycles: 10,
-        result_cache_cycles: 5,
-        envoy_id: None,
-        fallback_servers: Vec::new(),
-        bolt: None,
-        data_dir: e.data.clone(),
-        state_dir: e.root.join("state"),
+        ..Settings::defaults(&e.data, &e.root.join("state"))
     }
 }
 
@@ -470,8 +459,8 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
         "a new enrollment forgets the old routing"
     );
     assert_eq!(
-        config.log_level.as_deref(),
-        Some("debug"),
+        config.log_level,
+        Some(vigo_agent::settings::LogLevel::Debug),
         "other keys kept"
     );
     assert_eq!(config.fallback_servers, ["b:1530"]);

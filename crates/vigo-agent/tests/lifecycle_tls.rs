@@ -359,21 +359,11 @@ fn enrolled(r: &Running) -> (tempfile::TempDir, Settings) {
     material(r, &data);
     let settings = Settings {
         server: format!("localhost:{}", r.port),
-        ca_file: data.join("ca.pem"),
-        cert_file: data.join("cert.pem"),
-        key_file: data.join("key.pem"),
-        log_level: "info".into(),
         api_addr: "https://localhost:1".into(),
         executors_dir: data.join("executors"),
         snapshot_dir: root.join("snapshots"),
-        snapshot_retention: 5,
-        trait_refresh_cycles: 10,
-        result_cache_cycles: 5,
         envoy_id: Some("envoy-1".into()),
-        fallback_servers: Vec::new(),
-        bolt: None,
-        data_dir: data.clone(),
-        state_dir: root.join("state"),
+        ..Settings::defaults(&data, &root.join("state"))
     };
     (tmp, settings)
 }
