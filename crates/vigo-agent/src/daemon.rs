@@ -28,9 +28,11 @@ use tokio::sync::Notify;
 use vigo_proto::v1::{AgentFrame, Keepalive, TaskResult, agent_frame, server_frame};
 
 use crate::client::Client;
-use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery, now_unix, state_root};
+use crate::clock::now_unix;
+use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery};
 use crate::preempt::{self, Turn, Wait};
 use crate::settings::Settings;
+use crate::settings::state_root;
 
 /// The first retry delay after a failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);

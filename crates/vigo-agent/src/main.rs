@@ -22,9 +22,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `VIGO_DATA_DIR` / `VIGO_STATE_ROOT` exist for tests only (see converge.rs).
     let settings = (|| -> anyhow::Result<Settings> {
-        let data_dir = vigo_agent::converge::data_dir();
+        let data_dir = vigo_agent::settings::data_dir();
         let file = ConfigFile::load(&data_dir.join("config"))?;
-        let state_dir = vigo_agent::converge::state_root().join("state");
+        let state_dir = vigo_agent::settings::state_root().join("state");
         Ok(Settings::resolve(
             &cli.global.settings,
             &file,
@@ -92,8 +92,11 @@ fn main() -> ExitCode {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
         Some(Command::Resource(args)) => report(settings.and_then(|s| {
+            let dry_run = cli.global.dry_run;
             with_stop_signals(async move |stop, _| {
-                tokio::task::block_in_place(|| vigo_agent::resource_cmd::run(&s, &args, &stop))
+                tokio::task::block_in_place(|| {
+                    vigo_agent::resource_cmd::run(&s, &args, dry_run, &stop)
+                })
             })
         })),
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),

@@ -22,7 +22,7 @@ use vigo_core::signing;
 use vigo_proto::v1::PolicyBundle;
 
 use crate::converge::{CachedBundleError, verify_cached};
-use crate::register_cmd::{SERVER_PUB, load_pinned_key};
+use crate::enroll::{SERVER_PUB, load_pinned_key};
 use crate::renew::{CertValidity, readable_time};
 use crate::settings::{Settings, ShownSetting};
 use crate::state::{Rejected, StateError, StateStore};
@@ -663,7 +663,7 @@ Server pubkey:    absent
     fn cache(dir: &std::path::Path, signed: &vigo_proto::v1::SignedBundle, seed: u8) {
         use prost::Message;
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
-        crate::register_cmd::pin_server_key(&dir.join(SERVER_PUB), &key.verifying_key()).unwrap();
+        crate::enroll::pin_server_key(&dir.join(SERVER_PUB), &key.verifying_key()).unwrap();
         let store = StateStore::open(&dir.join("state")).unwrap();
         store.put_bundle(&signed.encode_to_vec(), 1_000).unwrap();
         store

@@ -15,8 +15,8 @@ use ed25519_dalek::SigningKey;
 use prost::Message;
 use vigo_agent::client::ClientError;
 use vigo_agent::converge::{ConvergeError, Converger, Delivery, accept_bundle};
+use vigo_agent::enroll::{self, Enrollee, Enrollment, SERVER_PUB};
 use vigo_agent::preempt::{self, Turn};
-use vigo_agent::register_cmd::{self, Enrollee, Enrollment, SERVER_PUB};
 use vigo_agent::reports::{Bounds, Held, drain};
 use vigo_agent::settings::{ConfigFile, Settings};
 use vigo_agent::state::StateStore;
@@ -24,7 +24,7 @@ use vigo_core::signing::{self, VerifyError};
 use vigo_proto::v1::{PolicyBundle, ReportResultRequest, SignedBundle};
 
 fn now() -> i64 {
-    vigo_agent::converge::now_unix()
+    vigo_agent::clock::now_unix()
 }
 
 fn server_key() -> SigningKey {
@@ -74,7 +74,7 @@ fn settings(e: &Env) -> Settings {
 fn cache(e: &Env, signed: &SignedBundle, pinned: &SigningKey) {
     let store = StateStore::open(&e.root.join("state")).unwrap();
     store.put_bundle(&signed.encode_to_vec(), now()).unwrap();
-    register_cmd::pin_server_key(&e.data.join(SERVER_PUB), &pinned.verifying_key()).unwrap();
+    enroll::pin_server_key(&e.data.join(SERVER_PUB), &pinned.verifying_key()).unwrap();
 }
 
 async fn offline_cycle(e: &Env) -> Result<vigo_agent::converge::CycleOutcome, ConvergeError> {
@@ -445,7 +445,7 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
     )
     .unwrap();
     s.key_file = e.data.join("tls").join("client.key");
-    let written = register_cmd::save(&s, &enrollee, &enrollment).unwrap();
+    let written = enroll::save(&s, &enrollee, &enrollment).unwrap();
 
     let config = ConfigFile::load(&e.data.join("config")).unwrap();
     assert_eq!(config, written);
@@ -478,7 +478,7 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
     let loaded = vigo_agent::identity::AgentIdentity::load(&e.data.join("agent.key")).unwrap();
     assert_eq!(loaded.public_key(), enrollee.identity.public_key());
     assert_eq!(
-        register_cmd::load_pinned_key(&e.data.join(SERVER_PUB))
+        enroll::load_pinned_key(&e.data.join(SERVER_PUB))
             .unwrap()
             .unwrap(),
         key

@@ -21,8 +21,8 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use vigo_agent::client::{Client, TlsMaterial, signed_bytes};
 use vigo_agent::converge::Converger;
+use vigo_agent::enroll::{SERVER_PUB, pin_server_key};
 use vigo_agent::identity::AgentIdentity;
-use vigo_agent::register_cmd::{SERVER_PUB, pin_server_key};
 use vigo_agent::settings::Settings;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
 use vigo_proto::v1::{
@@ -48,7 +48,7 @@ fn client_cert(
     days_before: i64,
     days_after: i64,
 ) -> String {
-    let now = vigo_agent::converge::now_unix();
+    let now = vigo_agent::clock::now_unix();
     let at = |t| time::OffsetDateTime::from_unix_timestamp(t).unwrap();
     let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
     client
@@ -159,7 +159,7 @@ impl Agent for Endpoint {
         let bundle = PolicyBundle {
             version: "20260202T000000Z".into(),
             max_age_secs: 3600,
-            issued_at_unix: vigo_agent::converge::now_unix(),
+            issued_at_unix: vigo_agent::clock::now_unix(),
             ..Default::default()
         };
         if let Some(rotated) = self.rotated.lock().unwrap().as_ref() {
@@ -193,7 +193,7 @@ impl Agent for Endpoint {
             .map_err(|_| Status::invalid_argument("body"))?;
         let mut csr = rcgen::CertificateSigningRequestParams::from_pem(&body.csr_pem)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let now = vigo_agent::converge::now_unix();
+        let now = vigo_agent::clock::now_unix();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
@@ -508,7 +508,7 @@ async fn a_certificate_at_day_250_of_365_is_renewed_and_the_next_handshake_prese
     // And `vigo status` says when it expires, no longer due.
     let status = vigo_agent::status_cmd::render(&vigo_agent::status_cmd::gather(
         &settings,
-        vigo_agent::converge::now_unix(),
+        vigo_agent::clock::now_unix(),
     ));
     let line = status.lines().last().unwrap();
     assert!(line.starts_with("Client cert:      expires "), "{status}");
@@ -533,8 +533,7 @@ async fn a_chain_of_rotations_is_re_pinned_and_the_new_keys_bundle_applies() {
     let mut converger = converger(&r, &settings);
     let outcome = cycle(&mut converger, &settings).await.unwrap();
     assert!(outcome.online && outcome.report.is_some());
-    let pinned =
-        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    let pinned = vigo_agent::enroll::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
     assert_eq!(pinned, Some(k2.verifying_key()));
     // From now on the agent reports the new key, and the cached bundle of the new key
     // verifies with it (the next answer is no_change).
@@ -570,8 +569,7 @@ async fn a_forged_rotation_is_refused_and_the_old_pin_kept() {
         ),
         "the bundle signed by the announced key is not applied: {outcome:?}"
     );
-    let pinned =
-        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    let pinned = vigo_agent::enroll::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
     assert_eq!(pinned, Some(r.bundle_key.verifying_key()));
     assert!(
         converger.store().bundle().unwrap().is_none(),

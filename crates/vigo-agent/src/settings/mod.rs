@@ -26,6 +26,25 @@ pub const DATA_DIR: &str = "/etc/vigo-envoy";
 /// The agent's runtime state root.
 pub const STATE_ROOT: &str = "/var/lib/vigo";
 
+/// Test-only override of the runtime root (`/var/lib/vigo`): state store, lock, sentinel.
+pub const STATE_ROOT_ENV: &str = "VIGO_STATE_ROOT";
+/// Test-only override of the data directory (`/etc/vigo-envoy`).
+pub const DATA_DIR_ENV: &str = "VIGO_DATA_DIR";
+
+/// The runtime root: `/var/lib/vigo`, or `$VIGO_STATE_ROOT` (for tests only).
+pub fn state_root() -> PathBuf {
+    std::env::var_os(STATE_ROOT_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(STATE_ROOT), PathBuf::from)
+}
+
+/// The data directory: `/etc/vigo-envoy`, or `$VIGO_DATA_DIR` (for tests only).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os(DATA_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DATA_DIR), PathBuf::from)
+}
+
 /// One setting as the docs and `vigo status` describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingInfo {

@@ -5,7 +5,14 @@ use std::path::Path;
 use clap::Parser;
 
 use super::*;
-use crate::cli::Cli;
+
+/// The settings' flags alone, as the agent's command line flattens them.
+#[derive(Debug, Parser)]
+#[command(name = "vigo")]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingFlags,
+}
 
 const CONFIG: &str = "/etc/vigo-envoy/config";
 
@@ -13,7 +20,7 @@ fn resolve(args: &[&str], file: &str) -> Settings {
     let cli = Cli::try_parse_from(args).unwrap();
     let file = ConfigFile::parse(Path::new(CONFIG), file).unwrap();
     Settings::resolve(
-        &cli.global.settings,
+        &cli.settings,
         &file,
         Path::new(DATA_DIR),
         Path::new("/var/lib/vigo/state"),

@@ -23,43 +23,40 @@
 //! and what derives from them is redacted by the engine (`engine::Sensitive`) before any
 //! result is traced, printed, sent or queued.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use vigo_core::secret;
 use vigo_core::signing::{self, VerifyError};
-use vigo_exec::executors::Registry;
-use vigo_exec::snapshot::SnapshotStore;
 use vigo_proto::v1::{
-    CheckInRequest, CheckInResponse, PolicyBundle, ReportResultRequest, ReportTraitsRequest,
-    ResolveSecretsRequest, ResourceResult as WireResult, SignedBundle, check_in_response::Outcome,
+    CheckInRequest, CheckInResponse, PolicyBundle, SignedBundle, check_in_response::Outcome,
 };
 
 use crate::client::{Client, TlsMaterial};
-use crate::engine::{
-    self, Action, LangEvaluator, Options, PlanInput, RunReport, SystemProbe, Trace,
-};
+use crate::clock::now_unix;
+use crate::engine::{self, RunReport};
+use crate::enroll::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
 use crate::identity::AgentIdentity;
+use crate::pipeline::{self, Pipeline, PlanFacts};
 use crate::preempt::ConvergenceGuard;
-use crate::register_cmd::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
 use crate::reports::{self, Bounds, Drained};
-use crate::resource_cmd::{DEFAULT_TIMEOUT, guardrail};
-use crate::settings::{ConfigFile, DATA_DIR, STATE_ROOT, Settings};
+use crate::settings::{ConfigFile, Settings};
 use crate::state::{StateError, StateStore};
+
+mod bundle;
+mod secrets;
+mod traits;
+mod wire;
+
+pub use bundle::{CachedBundleError, accept_bundle, state_fingerprint, verify_cached};
+pub use secrets::{secret_paths, unusable_secret};
+pub use wire::{compact_if_steady, report_digest, wire_report};
 
 /// The check-in interval until the server sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
-/// Test-only override of the runtime root (`/var/lib/vigo`): state store, lock, sentinel.
-pub const STATE_ROOT_ENV: &str = "VIGO_STATE_ROOT";
-/// Test-only override of the data directory (`/etc/vigo-envoy`).
-pub const DATA_DIR_ENV: &str = "VIGO_DATA_DIR";
 
 const META_CYCLE: &str = "cycle";
 const META_TRAIT_CACHE: &str = "trait_cache";
@@ -67,27 +64,6 @@ const META_TRAITS_HASH: &str = "traits_hash";
 const META_HALTED: &str = "halted";
 const META_REPORT_DIGEST: &str = "report.digest";
 const META_STEADY_RUN: &str = "report.steady_run";
-
-/// The runtime root: `/var/lib/vigo`, or `$VIGO_STATE_ROOT` (for tests only).
-pub fn state_root() -> PathBuf {
-    std::env::var_os(STATE_ROOT_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(STATE_ROOT), PathBuf::from)
-}
-
-/// The data directory: `/etc/vigo-envoy`, or `$VIGO_DATA_DIR` (for tests only).
-pub fn data_dir() -> PathBuf {
-    std::env::var_os(DATA_DIR_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DATA_DIR), PathBuf::from)
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before 1970).
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// Why a cycle could not converge.
 #[derive(Debug, thiserror::Error)]
@@ -121,119 +97,6 @@ pub enum ConvergeError {
     Denied(String),
 }
 
-/// Verifies a received or cached bundle: the signature by the pinned key over its exact
-/// bytes, then its max age. Nothing of the payload is used before this succeeds.
-pub fn accept_bundle(
-    signed: &SignedBundle,
-    pinned: &VerifyingKey,
-    now_unix: i64,
-) -> Result<PolicyBundle, VerifyError> {
-    let bundle = signing::verify(signed, pinned)?;
-    signing::check_age(&bundle, now_unix)?;
-    Ok(bundle)
-}
-
-/// The fingerprint of the held bundle sent at check-in: hex SHA-256 of its signed payload
-/// bytes ("" when none).
-pub fn state_fingerprint(signed: Option<&SignedBundle>) -> String {
-    signed.map_or_else(String::new, |s| hex::encode(Sha256::digest(&s.payload)))
-}
-
-/// The secret paths the bundle's markers name (`__VIGO_SECRET__<path>__END__`), sorted.
-pub fn secret_paths(bundle: &PolicyBundle) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for t in bundle.templates.values() {
-        secret::collect_paths(t, &mut out);
-    }
-    for c in &bundle.configcrates {
-        secret::collect_paths(&c.vars_json, &mut out);
-        for r in &c.resources {
-            secret::collect_paths(&r.attributes_json, &mut out);
-        }
-    }
-    out.into_iter().collect()
-}
-
-/// Why a resolved secret is not used: it is not text, or it holds a secret marker (which
-/// would make a value look like a reference).
-pub fn unusable_secret(value: &[u8]) -> Option<&'static str> {
-    match std::str::from_utf8(value) {
-        Err(_) => Some("is not UTF-8 text"),
-        Ok(v) if secret::has_marker(v) => Some("holds a Vigo secret marker"),
-        Ok(_) => None,
-    }
-}
-
-/// The wire report of a run. Its messages were redacted by the engine, resource by
-/// resource, from what the resource derives from a secret.
-pub fn wire_report(
-    report: &RunReport,
-    policy_version: &str,
-    started_at_unix: i64,
-) -> ReportResultRequest {
-    ReportResultRequest {
-        run_id: uuid::Uuid::now_v7().to_string(),
-        policy_version: policy_version.to_owned(),
-        dry_run: report.dry_run,
-        started_at_unix,
-        duration_micros: report.duration_micros,
-        results: report
-            .results
-            .iter()
-            .map(|r| WireResult {
-                configcrate: r.configcrate.clone(),
-                r#type: r.type_name.clone(),
-                name: r.name.clone(),
-                action: r.action.to_wire() as i32,
-                duration_micros: r.duration_micros,
-                message: r.message.clone(),
-            })
-            .collect(),
-        steady: false,
-        dropped_reports: 0,
-        traceparent: String::new(),
-    }
-}
-
-/// The digest that tells two reports apart for the steady heartbeat: the version and
-/// every resource's identity and action.
-pub fn report_digest(r: &ReportResultRequest) -> String {
-    let mut h = Sha256::new();
-    h.update(r.policy_version.as_bytes());
-    h.update([u8::from(r.dry_run)]);
-    for x in &r.results {
-        for part in [&x.configcrate, &x.r#type, &x.name] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        h.update(x.action.to_be_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// `--result-cache-cycles`: a report identical to the previous one with every action
-/// `none` becomes a compact steady heartbeat (no per-resource results), at most
-/// `cache_cycles` in a row. Returns the digest and the new steady-run length to remember.
-pub fn compact_if_steady(
-    report: &mut ReportResultRequest,
-    previous_digest: Option<&str>,
-    steady_run: u32,
-    cache_cycles: u32,
-) -> (String, u32) {
-    let digest = report_digest(report);
-    let all_none = report
-        .results
-        .iter()
-        .all(|r| r.action == Action::None.to_wire() as i32);
-    if all_none && previous_digest == Some(digest.as_str()) && steady_run < cache_cycles {
-        report.steady = true;
-        report.results.clear();
-        (digest, steady_run + 1)
-    } else {
-        (digest, 0)
-    }
-}
-
 /// What became of a cycle's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -264,35 +127,6 @@ pub struct CycleOutcome {
     pub drained: usize,
     /// Queued reports the server refused for good this cycle (moved aside).
     pub rejected: usize,
-}
-
-/// Why a cached bundle cannot be applied, before its age is even looked at.
-#[derive(Debug, thiserror::Error)]
-pub enum CachedBundleError {
-    /// The stored bytes are not a signed bundle.
-    #[error("the cached bundle is unreadable: {0}")]
-    Unreadable(#[source] prost::DecodeError),
-    /// There is no pinned key to verify it with.
-    #[error("no pinned server key ({}) to verify the cached bundle", .0.display())]
-    NoPinnedKey(PathBuf),
-    /// The signature does not verify with the pinned key.
-    #[error("the cached bundle does not verify: {0}")]
-    DoesNotVerify(#[source] VerifyError),
-}
-
-/// Verifies the cached signed bundle `bytes` with `pinned` (its path in the error when
-/// there is none): the check the converge path applies before using it, and the one
-/// `vigo status` applies before showing it. The age is checked separately
-/// (`signing::check_age`).
-pub fn verify_cached(
-    bytes: &[u8],
-    pinned: Option<&VerifyingKey>,
-    pinned_path: &std::path::Path,
-) -> Result<(SignedBundle, PolicyBundle), CachedBundleError> {
-    let signed = SignedBundle::decode(bytes).map_err(CachedBundleError::Unreadable)?;
-    let pinned = pinned.ok_or_else(|| CachedBundleError::NoPinnedKey(pinned_path.to_path_buf()))?;
-    let bundle = signing::verify(&signed, pinned).map_err(CachedBundleError::DoesNotVerify)?;
-    Ok((signed, bundle))
 }
 
 /// Everything a cycle needs, kept across the daemon's cycles (one connection, the trait
@@ -461,7 +295,7 @@ impl Converger {
             || self.want_traits
             || self.store.traits()?.is_none()
         {
-            self.collect(&mut cache, cycle_no, now, &|_| true, true);
+            self.collect(&mut cache, cycle_no, now, &|_| true, true)?;
         }
         let traits_hash = self
             .store
@@ -553,37 +387,12 @@ impl Converger {
         let early = self.drain(online).await?;
 
         // Secrets: memory only, for this cycle only.
-        let mut secrets: HashMap<String, String> = HashMap::new();
-        let paths = secret_paths(&bundle);
-        if !paths.is_empty() {
-            match (online, self.client.as_mut()) {
-                (true, Some(client)) => {
-                    let req = ResolveSecretsRequest {
-                        policy_version: policy_version.clone(),
-                        paths,
-                    };
-                    match client.resolve_secrets(&req).await {
-                        Ok(resp) => {
-                            for (path, value) in resp.values {
-                                match unusable_secret(&value) {
-                                    None => {
-                                        secrets.insert(
-                                            path,
-                                            String::from_utf8(value).unwrap_or_default(),
-                                        );
-                                    }
-                                    Some(why) => tracing::warn!(
-                                        "secret `{path}` {why}: the resources that use it fail"
-                                    ),
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!("secrets not resolved: {e}"),
-                    }
-                }
-                _ => tracing::warn!("offline: the resources that use secrets cannot be applied"),
-            }
-        }
+        let secrets = secrets::resolve(
+            self.client.as_mut().filter(|_| online),
+            &policy_version,
+            secret_paths(&bundle),
+        )
+        .await;
 
         // Fresh traits for what the bundle reads, then plan and run.
         let needs = engine::trait_needs(&bundle);
@@ -593,7 +402,7 @@ impl Converger {
             now,
             &|c| needs.wants(c) || c == "network",
             false,
-        );
+        )?;
         let traits = Value::Object(
             cache
                 .entries
@@ -608,61 +417,25 @@ impl Converger {
             .unwrap_or(Value::String(String::new()));
         let started_at = now_unix();
         let dry_run = self.dry_run || self.observe_only || bundle.observe_only;
-        let report = {
-            let settings = &self.settings;
-            let only = self.only_crate.as_deref();
-            let quiet = self.quiet;
-            let envoy = json!({
+        let pipeline = Pipeline {
+            settings: &self.settings,
+            guard,
+            stop,
+            dry_run,
+            quiet: self.quiet,
+        };
+        let facts = PlanFacts {
+            traits: &traits,
+            envoy: json!({
                 "hostname": hostname,
                 "environment": bundle.environment,
-                "envoy_id": settings.envoy_id.clone().unwrap_or_default(),
-            });
-            let secrets = &secrets;
-            let bundle = &bundle;
-            let traits = &traits;
-            tokio::task::block_in_place(move || {
-                let probe = SystemProbe;
-                let evaluator = LangEvaluator { probe: &probe };
-                let plan = engine::plan(
-                    bundle,
-                    &PlanInput {
-                        traits,
-                        envoy,
-                        secrets,
-                        only_crate: only,
-                        evaluator: &evaluator,
-                        default_timeout: DEFAULT_TIMEOUT,
-                    },
-                );
-                if !dry_run {
-                    crate::leftovers::sweep(&crate::leftovers::directories(
-                        [guard.root(), &settings.data_dir],
-                        &plan,
-                    ));
-                }
-                let registry = Registry::with_custom_dir(&settings.executors_dir);
-                let snapshots = SnapshotStore::new(
-                    &settings.snapshot_dir,
-                    settings.snapshot_retention as usize,
-                );
-                let preempted = || guard.preempted() || stop.load(Ordering::SeqCst);
-                let opts = Options {
-                    dry_run,
-                    registry: &registry,
-                    snapshots: Some(&snapshots),
-                    guardrail: &guardrail,
-                    preempted: &preempted,
-                };
-                let mut trace = if quiet {
-                    Trace::quiet()
-                } else {
-                    Trace::stderr()
-                };
-                let report = engine::run(&plan, &opts, &mut trace);
-                trace.summary(&report.summary_line());
-                report
-            })
+                "envoy_id": self.settings.envoy_id.clone().unwrap_or_default(),
+            }),
+            secrets: &secrets,
+            only_crate: self.only_crate.as_deref(),
         };
+        let report =
+            tokio::task::block_in_place(|| pipeline.run(&pipeline::plan(&bundle, facts), &[]));
 
         // The report, cut to size, goes through the queue: behind what is already there,
         // and drained when the server answers.
@@ -798,79 +571,15 @@ impl Converger {
         tracing::info!("the server redirected this envoy to {address}");
         Ok(())
     }
-
-    async fn upload_traits(&mut self, traits_hash: &str) {
-        let Ok(Some(traits)) = self.store.traits() else {
-            return;
-        };
-        let Some(client) = self.client.as_mut() else {
-            return;
-        };
-        let req = ReportTraitsRequest {
-            traits_json: traits.bytes,
-            traits_hash: traits_hash.to_owned(),
-            traceparent: String::new(),
-        };
-        match client.report_traits(&req).await {
-            Ok(()) => self.want_traits = false,
-            Err(e) => tracing::warn!("traits not reported: {e}"),
-        }
-    }
-
-    fn trait_cache(&self) -> vigo_traits::TraitCache {
-        self.store
-            .meta(META_TRAIT_CACHE)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    /// Runs the collectors `want` selects that the cache says are due; with `full`, also
-    /// stores the whole trait document and its hash (the refresh cadence).
-    fn collect(
-        &self,
-        cache: &mut vigo_traits::TraitCache,
-        cycle: u64,
-        now: i64,
-        want: &dyn Fn(&str) -> bool,
-        full: bool,
-    ) {
-        let refresh = u64::from(self.settings.trait_refresh_cycles.max(1));
-        let due: Vec<vigo_traits::Collector> = vigo_traits::all()
-            .into_iter()
-            .filter(|c| want(c.name) && cache.is_due(c.name, c.class, cycle, now, refresh))
-            .collect();
-        if !due.is_empty() {
-            let report = tokio::task::block_in_place(|| {
-                vigo_traits::run(&due, &vigo_traits::Ctx::default())
-            });
-            for (name, why) in &report.errors {
-                tracing::warn!("trait collector {name} failed: {why}");
-            }
-            cache.store(&report.values, cycle, now);
-            if let Ok(bytes) = serde_json::to_vec(&*cache) {
-                let _ = self.store.set_meta(META_TRAIT_CACHE, &bytes);
-            }
-        }
-        if full {
-            let doc: serde_json::Map<String, Value> = cache
-                .entries
-                .iter()
-                .map(|(k, e)| (k.clone(), e.value.clone()))
-                .collect();
-            if let Ok(bytes) = serde_json::to_vec(&doc) {
-                let hash = hex::encode(Sha256::digest(&bytes));
-                let _ = self.store.put_traits(&bytes, now);
-                let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use vigo_proto::v1::{Configcrate, Resource};
+    use vigo_proto::v1::{
+        Configcrate, ReportResultRequest, Resource, ResourceResult as WireResult,
+    };
+
+    use crate::engine::Action;
 
     use super::*;
 
