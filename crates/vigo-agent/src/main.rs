@@ -67,17 +67,14 @@ fn main() -> ExitCode {
                 vigo_agent::run_cmd::run(s, &args, dry_run, &stop).await
             })
         })),
-        Some(Command::Status(args)) => report(settings.and_then(|s| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("system clock before 1970")?;
-            let view = vigo_agent::status_cmd::gather(&s, i64::try_from(now.as_secs())?);
+        Some(Command::Status(args)) => report(settings.map(|s| {
+            let view = vigo_agent::status_cmd::gather(&s, vigo_agent::clock::now_unix());
             if args.json {
                 println!("{}", vigo_agent::status_cmd::to_json(&view));
             } else {
                 print!("{}", vigo_agent::status_cmd::render(&view));
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         })),
         Some(Command::Traits(args)) => report(vigo_agent::traits_cmd::run(&args)),
         Some(Command::Apply(args)) => report(settings.and_then(|s| {

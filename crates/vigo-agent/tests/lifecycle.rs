@@ -8,12 +8,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use assert_cmd::Command;
 use ed25519_dalek::SigningKey;
 use prost::Message;
 use vigo_agent::client::ClientError;
+use vigo_agent::clock::ManualClock;
 use vigo_agent::converge::{ConvergeError, Converger, Delivery, accept_bundle};
 use vigo_agent::enroll::{self, Enrollee, Enrollment, SERVER_PUB};
 use vigo_agent::preempt::{self, Turn};
@@ -181,6 +183,34 @@ async fn expired_cached_bundle_stops_convergence_and_status_says_so() {
     drop(store);
     let view = vigo_agent::status_cmd::gather(&settings(&e), now());
     assert!(view.store.unwrap().policy.verified().unwrap().expired);
+}
+
+/// Time is moved, not waited for: the same cached bundle converges until its max age,
+/// then stops convergence, and the report carries the clock's start time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_bundle_expires_when_the_clock_passes_its_max_age() {
+    let e = env();
+    let key = server_key();
+    let issued = 1_900_000_000;
+    cache(&e, &signing::sign(&empty_bundle(issued, 600), &key), &key);
+    let clock = ManualClock::at(issued + 10);
+    let Turn::Go(guard) = preempt::try_acquire_for_daemon(&e.root).unwrap() else {
+        panic!("lock free");
+    };
+    let stop = AtomicBool::new(false);
+    let mut c = Converger::new(settings(&e), false, None)
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()));
+    let outcome = c.cycle(&guard, &stop, true).await.unwrap();
+    assert!(!outcome.report.unwrap().failed());
+    let queued = c.store().peek_results(10).unwrap();
+    let report = ReportResultRequest::decode(queued[0].1.as_slice()).unwrap();
+    assert_eq!(report.started_at_unix, issued + 10);
+
+    clock.advance(600);
+    let err = c.cycle(&guard, &stop, true).await.unwrap_err();
+    assert!(matches!(err, ConvergeError::Expired(_)), "{err}");
+    assert_eq!(c.store().pending_results().unwrap(), 1, "nothing more ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

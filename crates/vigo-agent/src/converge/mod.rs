@@ -36,7 +36,7 @@ use vigo_proto::v1::{
 };
 
 use crate::client::{Client, TlsMaterial};
-use crate::clock::now_unix;
+use crate::clock::{self, SharedClock};
 use crate::engine::{self, RunReport};
 use crate::enroll::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
 use crate::identity::AgentIdentity;
@@ -143,6 +143,7 @@ pub struct Converger {
     observe_only: bool,
     want_traits: bool,
     quiet: bool,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Converger {
@@ -212,6 +213,7 @@ impl Converger {
             observe_only: false,
             want_traits: false,
             quiet: false,
+            clock: clock::system(),
         })
     }
 
@@ -219,6 +221,13 @@ impl Converger {
     pub fn with_client(mut self, client: Client) -> Self {
         self.client = Some(client);
         self.client_problem = None;
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (tests move time this
+    /// way): the bundle's max age, the certificate renewal decision, the report's start.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -277,7 +286,7 @@ impl Converger {
         stop: &AtomicBool,
         converge_offline: bool,
     ) -> Result<CycleOutcome, ConvergeError> {
-        let now = now_unix();
+        let now = self.clock.now_unix();
         let cycle_no = self.meta_u64(META_CYCLE);
         self.store
             .set_meta(META_CYCLE, &(cycle_no + 1).to_be_bytes())?;
@@ -303,47 +312,7 @@ impl Converger {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
 
-        // Check in.
-        let request = CheckInRequest {
-            policy_version: held.map(|(_, v)| v.to_owned()).unwrap_or_default(),
-            state_fingerprint: state_fingerprint(held.map(|(s, _)| s)),
-            traits_hash: traits_hash.clone(),
-            traits_json: Vec::new(),
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-            traceparent: String::new(),
-            pinned_key_id: self
-                .pinned
-                .as_ref()
-                .map(signing::key_id)
-                .unwrap_or_default(),
-        };
-        let mut online = false;
-        let mut fresh: Option<(SignedBundle, PolicyBundle)> = None;
-        match self.client.as_mut() {
-            None => {
-                if let Some(why) = &self.client_problem {
-                    tracing::warn!("offline: {why}");
-                }
-            }
-            Some(client) => match client.check_in(&request).await {
-                Ok(response) => {
-                    online = true;
-                    fresh = self.handle_check_in(response, now)?;
-                }
-                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
-                Err(e) if e.is_unreachable() => {
-                    tracing::warn!("offline: {e}");
-                    crate::renew::explain_unreachable(&self.settings, now);
-                }
-                Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
-            },
-        }
-        if online && let Some(client) = self.client.as_mut() {
-            crate::renew::renew_on_check_in(client, &self.settings, now).await;
-        }
-        if online && self.want_traits {
-            self.upload_traits(&traits_hash).await;
-        }
+        let (online, fresh) = self.check_in(held, &traits_hash, now).await?;
         if !online && !converge_offline {
             return Ok(CycleOutcome {
                 online,
@@ -415,7 +384,7 @@ impl Converger {
             .and_then(|n| n.get("hostname"))
             .cloned()
             .unwrap_or(Value::String(String::new()));
-        let started_at = now_unix();
+        let started_at = self.clock.now_unix();
         let dry_run = self.dry_run || self.observe_only || bundle.observe_only;
         let pipeline = Pipeline {
             settings: &self.settings,
@@ -439,8 +408,92 @@ impl Converger {
 
         // The report, cut to size, goes through the queue: behind what is already there,
         // and drained when the server answers.
-        let mut wire = wire_report(&report, &policy_version, started_at);
+        let seq = self.queue_report(&report, &policy_version, started_at)?;
         drop(secrets);
+        let late = match &early.held {
+            // Not twice in one cycle past a report that stayed queued: the server said why.
+            Some(held) => Drained {
+                held: Some(held.clone()),
+                ..Drained::default()
+            },
+            None => self.drain(online).await?,
+        };
+        let delivery = delivery_of(seq, &late);
+        let earlier = |d: &Drained| d.sent.iter().filter(|s| **s != seq).count();
+        let rejected_earlier = |d: &Drained| d.rejected.iter().filter(|(s, _)| *s != seq).count();
+        Ok(CycleOutcome {
+            online,
+            report: Some(report),
+            policy_version,
+            queued: matches!(delivery, Delivery::QueuedOffline | Delivery::QueuedRetry(_)),
+            delivery,
+            drained: earlier(&early) + earlier(&late),
+            rejected: rejected_earlier(&early) + rejected_earlier(&late),
+        })
+    }
+
+    /// Checks in with the held bundle's version and the traits hash, and applies the
+    /// answer (interval, re-pinning, redirect, a new bundle); renews the client
+    /// certificate and uploads the traits when due. Returns whether the server answered,
+    /// and the new verified bundle if one came.
+    async fn check_in(
+        &mut self,
+        held: Option<(&SignedBundle, &str)>,
+        traits_hash: &str,
+        now: i64,
+    ) -> Result<(bool, Option<(SignedBundle, PolicyBundle)>), ConvergeError> {
+        let request = CheckInRequest {
+            policy_version: held.map(|(_, v)| v.to_owned()).unwrap_or_default(),
+            state_fingerprint: state_fingerprint(held.map(|(s, _)| s)),
+            traits_hash: traits_hash.to_owned(),
+            traits_json: Vec::new(),
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            traceparent: String::new(),
+            pinned_key_id: self
+                .pinned
+                .as_ref()
+                .map(signing::key_id)
+                .unwrap_or_default(),
+        };
+        let mut online = false;
+        let mut fresh: Option<(SignedBundle, PolicyBundle)> = None;
+        match self.client.as_mut() {
+            None => {
+                if let Some(why) = &self.client_problem {
+                    tracing::warn!("offline: {why}");
+                }
+            }
+            Some(client) => match client.check_in(&request).await {
+                Ok(response) => {
+                    online = true;
+                    fresh = self.handle_check_in(response, now)?;
+                }
+                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
+                Err(e) if e.is_unreachable() => {
+                    tracing::warn!("offline: {e}");
+                    crate::renew::explain_unreachable(&self.settings, now);
+                }
+                Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
+            },
+        }
+        if online && let Some(client) = self.client.as_mut() {
+            crate::renew::renew_on_check_in(client, &self.settings, now).await;
+        }
+        if online && self.want_traits {
+            self.upload_traits(traits_hash).await;
+        }
+        Ok((online, fresh))
+    }
+
+    /// Turns the run into its wire report, cut to size and compacted to a steady
+    /// heartbeat when nothing changed, and queues it; returns its queue sequence number.
+    fn queue_report(
+        &mut self,
+        report: &RunReport,
+        policy_version: &str,
+        started_at: i64,
+    ) -> Result<u64, ConvergeError> {
+        let mut wire = wire_report(report, policy_version, started_at);
         if let Some(trimmed) = reports::bound(&mut wire, &Bounds::default()) {
             tracing::warn!("the report of this run is too large for the server: {trimmed}");
         }
@@ -458,36 +511,7 @@ impl Converger {
         self.store.set_meta(META_REPORT_DIGEST, digest.as_bytes())?;
         self.store
             .set_meta(META_STEADY_RUN, &u64::from(run).to_be_bytes())?;
-        let seq = self.store.enqueue_result(&wire.encode_to_vec())?;
-        // Not twice in one cycle past a report that stayed queued: the server said why.
-        let late = match &early.held {
-            Some(held) => Drained {
-                held: Some(held.clone()),
-                ..Drained::default()
-            },
-            None => self.drain(online).await?,
-        };
-        let delivery = if late.sent.contains(&seq) {
-            Delivery::Sent
-        } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {
-            Delivery::Rejected(why.clone())
-        } else {
-            match &late.held {
-                Some(held) if !held.unreachable => Delivery::QueuedRetry(held.reason.clone()),
-                _ => Delivery::QueuedOffline,
-            }
-        };
-        let earlier = |d: &Drained| d.sent.iter().filter(|s| **s != seq).count();
-        let rejected_earlier = |d: &Drained| d.rejected.iter().filter(|(s, _)| *s != seq).count();
-        Ok(CycleOutcome {
-            online,
-            report: Some(report),
-            policy_version,
-            queued: matches!(delivery, Delivery::QueuedOffline | Delivery::QueuedRetry(_)),
-            delivery,
-            drained: earlier(&early) + earlier(&late),
-            rejected: rejected_earlier(&early) + rejected_earlier(&late),
-        })
+        Ok(self.store.enqueue_result(&wire.encode_to_vec())?)
     }
 
     /// Sends what the queue holds when the server answered the check-in (see
@@ -570,6 +594,20 @@ impl Converger {
         }
         tracing::info!("the server redirected this envoy to {address}");
         Ok(())
+    }
+}
+
+/// What became of the report queued as `seq`, after the drain `late`.
+fn delivery_of(seq: u64, late: &Drained) -> Delivery {
+    if late.sent.contains(&seq) {
+        Delivery::Sent
+    } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {
+        Delivery::Rejected(why.clone())
+    } else {
+        match &late.held {
+            Some(held) if !held.unreachable => Delivery::QueuedRetry(held.reason.clone()),
+            _ => Delivery::QueuedOffline,
+        }
     }
 }
 
