@@ -24,7 +24,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cli::BootstrapArgs;
 use crate::enroll::rest::{RestRegister, ServerUrl, ca_fingerprint, fetch_ca, register_rest};
@@ -37,7 +37,9 @@ pub async fn run(settings: &Settings, args: &BootstrapArgs) -> Result<ExitCode> 
     let existing = match std::fs::read(&settings.ca_file) {
         Ok(pem) => Some(pem),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => bail!("reading {}: {e}", settings.ca_file.display()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading {}", settings.ca_file.display()));
+        }
     };
     let ca = fetch_ca(&url, existing.as_deref()).await?;
     let fingerprint = ca_fingerprint(&ca)?;

@@ -141,6 +141,16 @@ pub async fn run(
         let due = last_converged.is_none_or(|t| t.elapsed() >= interval);
         let result = converger.cycle(&guard, &stop, once || due).await;
         drop(guard);
+        // With --once, a local failure (state store, data files) is the command's error.
+        let result = match result {
+            Err(
+                e @ (ConvergeError::State(_)
+                | ConvergeError::Files(_)
+                | ConvergeError::Config(_)
+                | ConvergeError::Renewal(_)),
+            ) if once => return Err(e.into()),
+            other => other,
+        };
         let delay = match &result {
             Ok(outcome) => {
                 if outcome.report.is_some() {
@@ -155,10 +165,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                tracing::error!("{e}");
-                if matches!(e, ConvergeError::State(_) | ConvergeError::Files(_)) && once {
-                    return Err(anyhow::anyhow!("{e}"));
-                }
+                tracing::error!("{}", crate::client::error_chain(e));
                 backoff.next_delay(converger.interval())
             }
         };

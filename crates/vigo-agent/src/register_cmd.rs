@@ -18,7 +18,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cli::RegisterArgs;
 use crate::client::{Client, TlsMaterial};
@@ -40,7 +40,9 @@ pub async fn run(settings: &Settings, args: &RegisterArgs) -> Result<ExitCode> {
             );
             ca.into_bytes()
         }
-        Err(e) => bail!("reading {}: {e}", settings.ca_file.display()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading {}", settings.ca_file.display()));
+        }
     };
     let (hostname, ips) = tokio::task::spawn_blocking(host_facts).await??;
     let enrollee = Enrollee::generate(&hostname, ips)?;

@@ -185,7 +185,7 @@ fn check_policy(settings: &Settings, signed: &[u8], now_unix: i64) -> CachedPoli
     let key_path = settings.data_dir.join(SERVER_PUB);
     let pinned = match load_pinned_key(&key_path) {
         Ok(key) => key,
-        Err(e) => return CachedPolicy::DoesNotVerify(e.to_string()),
+        Err(e) => return CachedPolicy::DoesNotVerify(crate::client::error_chain(&e)),
     };
     match verify_cached(signed, pinned.as_ref(), &key_path) {
         Ok((_, bundle)) => CachedPolicy::Verified(policy_view(bundle, now_unix)),

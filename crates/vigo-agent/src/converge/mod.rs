@@ -35,15 +35,15 @@ use vigo_proto::v1::{
     CheckInRequest, CheckInResponse, PolicyBundle, SignedBundle, check_in_response::Outcome,
 };
 
-use crate::client::{Client, TlsMaterial};
+use crate::client::{Client, TlsMaterial, error_chain};
 use crate::clock::{self, SharedClock};
 use crate::engine::{self, RunReport};
-use crate::enroll::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
+use crate::enroll::{AGENT_KEY, EnrollError, SERVER_PUB, load_pinned_key, write_config};
 use crate::identity::AgentIdentity;
 use crate::pipeline::{self, Pipeline, PlanFacts};
 use crate::preempt::ConvergenceGuard;
 use crate::reports::{self, Bounds, Drained};
-use crate::settings::{ConfigFile, Settings};
+use crate::settings::{ConfigFile, Settings, SettingsError};
 use crate::state::{StateError, StateStore};
 
 mod bundle;
@@ -88,9 +88,15 @@ pub enum ConvergeError {
         /// The bundle's configcrates, comma-separated.
         have: String,
     },
-    /// A data file (config, pinned key) could not be read or written.
-    #[error("{0}")]
-    Files(String),
+    /// A data file (pinned key, agent key) could not be read or written.
+    #[error(transparent)]
+    Files(#[from] EnrollError),
+    /// The config file could not be read or written (a redirect is saved there).
+    #[error(transparent)]
+    Config(#[from] SettingsError),
+    /// A certificate renewal a crash interrupted could not be finished.
+    #[error("finishing an interrupted certificate renewal")]
+    Renewal(#[source] crate::renew::RenewError),
     /// The server refused this envoy (revoked, unknown, bad credentials): nothing is
     /// applied, not even the cached bundle, until it is enrolled again.
     #[error("{0}")]
@@ -169,9 +175,9 @@ pub fn build_client(settings: &Settings) -> Result<Client, String> {
                 .to_owned()
         })?;
     let identity =
-        AgentIdentity::load(&settings.data_dir.join(AGENT_KEY)).map_err(|e| e.to_string())?;
+        AgentIdentity::load(&settings.data_dir.join(AGENT_KEY)).map_err(|e| error_chain(&e))?;
     let tls = TlsMaterial::load(&settings.ca_file, &settings.cert_file, &settings.key_file)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| error_chain(&e))?;
     let mut addresses = vec![settings.primary_server().to_owned()];
     addresses.extend(settings.fallback_servers.iter().cloned());
     if settings.bolt.is_some() {
@@ -193,10 +199,9 @@ impl Converger {
         match crate::renew::finish_interrupted(&settings.cert_file, &settings.key_file) {
             Ok(Some(what)) => eprintln!("vigo: {what}"),
             Ok(None) => {}
-            Err(e) => return Err(ConvergeError::Files(e.to_string())),
+            Err(e) => return Err(ConvergeError::Renewal(e)),
         }
-        let pinned = load_pinned_key(&settings.data_dir.join(SERVER_PUB))
-            .map_err(|e| ConvergeError::Files(e.to_string()))?;
+        let pinned = load_pinned_key(&settings.data_dir.join(SERVER_PUB))?;
         let (client, client_problem) = match build_client(&settings) {
             Ok(c) => (Some(c), None),
             Err(why) => (None, Some(why)),
@@ -273,7 +278,7 @@ impl Converger {
             self.pinned.as_ref(),
             &self.settings.data_dir.join(SERVER_PUB),
         )
-        .map_err(|e| ConvergeError::NoBundle(e.to_string()))?;
+        .map_err(|e| ConvergeError::NoBundle(error_chain(&e)))?;
         signing::check_age(&bundle, now).map_err(ConvergeError::Expired)?;
         Ok((signed, bundle))
     }
@@ -547,8 +552,7 @@ impl Converger {
         self.want_traits = response.want_traits;
         let pin_file = self.settings.data_dir.join(SERVER_PUB);
         if let Some(new) =
-            crate::repin::repin_on_check_in(&response, self.pinned.as_ref(), &pin_file)
-                .map_err(|e| ConvergeError::Files(e.to_string()))?
+            crate::repin::repin_on_check_in(&response, self.pinned.as_ref(), &pin_file)?
         {
             self.pinned = Some(new);
         }
@@ -584,10 +588,9 @@ impl Converger {
     /// Stores a server `redirect` as the config's `bolt` and dials it from now on.
     fn redirect(&mut self, address: &str) -> Result<(), ConvergeError> {
         let path = self.settings.data_dir.join("config");
-        let mut config =
-            ConfigFile::load(&path).map_err(|e| ConvergeError::Files(e.to_string()))?;
+        let mut config = ConfigFile::load(&path)?;
         config.bolt = Some(address.to_owned());
-        write_config(&path, &config).map_err(|e| ConvergeError::Files(e.to_string()))?;
+        write_config(&path, &config)?;
         self.settings.bolt = Some(address.to_owned());
         if let Some(client) = self.client.as_mut() {
             client.redirect(address);

@@ -32,13 +32,42 @@ pub const AGENT_KEY: &str = "agent.key";
 /// Errors reading or writing the enrollment files; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
-    /// A file could not be read or written.
-    #[error("{path}: {message}")]
-    File {
+    /// A file or directory could not be read or created.
+    #[error("{}", path.display())]
+    Io {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written atomically.
+    #[error("writing {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: vigo_exec::atomic::FileError,
+    },
+    /// The pinned key file does not hold an ed25519 public key, or the key cannot be
+    /// written as PEM.
+    #[error("{}: not an ed25519 public key PEM", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ed25519_dalek::pkcs8::spki::Error,
+    },
+    /// The agent key could not be generated or saved.
+    #[error("the agent key {}", path.display())]
+    Identity {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::identity::IdentityError,
     },
     /// The config file could not be read or written.
     #[error(transparent)]
@@ -46,9 +75,12 @@ pub enum EnrollError {
     /// The server's answer is not usable.
     #[error("the server's registration answer is unusable: {0}")]
     BadAnswer(String),
-    /// Generating keys or the CSR failed.
-    #[error("generating the TLS key and CSR: {0}")]
-    Keys(String),
+    /// Generating the TLS key or the CSR failed.
+    #[error("generating the TLS key and CSR")]
+    Keys(#[source] rcgen::Error),
+    /// Generating the agent key failed.
+    #[error("generating the agent key")]
+    AgentKey(#[source] crate::identity::IdentityError),
 }
 
 /// What this machine sends to enroll: its names, its new keys and the CSR.
@@ -80,7 +112,7 @@ impl Enrollee {
     /// New keys and a CSR for `hostname` (CN = hostname; the server sets the names it
     /// approves).
     pub fn generate(hostname: &str, ip_addresses: Vec<String>) -> Result<Self, EnrollError> {
-        let keys = |e: rcgen::Error| EnrollError::Keys(e.to_string());
+        let keys = EnrollError::Keys;
         let key = rcgen::KeyPair::generate().map_err(keys)?;
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(keys)?;
         params
@@ -94,9 +126,7 @@ impl Enrollee {
         Ok(Self {
             hostname: hostname.to_owned(),
             ip_addresses,
-            identity: Arc::new(
-                AgentIdentity::generate().map_err(|e| EnrollError::Keys(e.to_string()))?,
-            ),
+            identity: Arc::new(AgentIdentity::generate().map_err(EnrollError::AgentKey)?),
             tls_key_pem: key.serialize_pem(),
             csr_pem,
         })
@@ -176,30 +206,36 @@ impl Enrollment {
     }
 }
 
-fn file_err(path: &Path, e: impl std::fmt::Display) -> EnrollError {
-    EnrollError::File {
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
+    move |source| EnrollError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     }
 }
 
 fn write(path: &Path, content: &[u8], mode: u32) -> Result<(), EnrollError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
     let meta = FileMeta {
         mode: Some(mode),
         uid: None,
         gid: None,
     };
-    write_file(path, content, &meta, None).map_err(|e| file_err(path, e))
+    write_file(path, content, &meta, None).map_err(|source| EnrollError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Pins the server's bundle-signing key: writes it as SPKI PEM (mode 0644).
 pub fn pin_server_key(path: &Path, key: &VerifyingKey) -> Result<(), EnrollError> {
     let pem = key
         .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| file_err(path, e))?;
+        .map_err(|source| EnrollError::Key {
+            path: path.to_path_buf(),
+            source,
+        })?;
     write(path, pem.as_bytes(), 0o644)
 }
 
@@ -208,11 +244,14 @@ pub fn load_pinned_key(path: &Path) -> Result<Option<VerifyingKey>, EnrollError>
     let pem = match std::fs::read_to_string(path) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(file_err(path, e)),
+        Err(e) => return Err(io_err(path)(e)),
     };
     VerifyingKey::from_public_key_pem(&pem)
         .map(Some)
-        .map_err(|e| file_err(path, format!("not an ed25519 public key PEM: {e}")))
+        .map_err(|source| EnrollError::Key {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Writes the config file (mode 0644: it holds no secret).
@@ -230,7 +269,7 @@ pub fn save(
     enrollment: &Enrollment,
 ) -> Result<ConfigFile, EnrollError> {
     let data = &settings.data_dir;
-    std::fs::create_dir_all(data).map_err(|e| file_err(data, e))?;
+    std::fs::create_dir_all(data).map_err(io_err(data))?;
     write(&settings.ca_file, enrollment.ca_pem.as_bytes(), 0o644)?;
     write(
         &settings.cert_file,
@@ -242,7 +281,10 @@ pub fn save(
     enrollee
         .identity
         .save(&agent_key)
-        .map_err(|e| file_err(&agent_key, e))?;
+        .map_err(|source| EnrollError::Identity {
+            path: agent_key.clone(),
+            source,
+        })?;
     pin_server_key(&data.join(SERVER_PUB), &enrollment.server_signing_key)?;
 
     let config_path = data.join("config");

@@ -75,7 +75,7 @@ impl ServerUrl {
 /// The SHA-256 fingerprint of the first certificate in `ca_pem`, as `AB:CD:…`.
 pub fn ca_fingerprint(ca_pem: &str) -> Result<String> {
     let der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
-        .map_err(|e| anyhow!("the CA is not a PEM certificate: {e}"))?;
+        .context("the CA is not a PEM certificate")?;
     Ok(Sha256::digest(der.as_ref())
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -92,7 +92,7 @@ fn pinned_config(ca_pem: &[u8]) -> Result<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         roots
-            .add(cert.map_err(|e| anyhow!("the CA is not a PEM certificate: {e}"))?)
+            .add(cert.context("the CA is not a PEM certificate")?)
             .context("the CA certificate is not usable as a trust anchor")?;
     }
     if roots.is_empty() {
