@@ -83,6 +83,13 @@ impl Backoff {
     }
 }
 
+/// Whether a full (offline-capable) cycle is due: none ran yet, or the last one that
+/// converged is at least `interval` old by the converger's clock.
+pub fn cycle_due(last_converged: Option<i64>, now_unix: i64, interval: Duration) -> bool {
+    let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+    last_converged.is_none_or(|t| now_unix.saturating_sub(t) >= interval)
+}
+
 /// Runs the daemon until `stop` is set (or after one cycle with `once`).
 pub async fn run(
     settings: Settings,
@@ -96,7 +103,7 @@ pub async fn run(
     let force_push = Arc::new(Notify::new());
     let mut stream_started = false;
     let mut backoff = Backoff::new(BACKOFF_BASE);
-    let mut last_converged: Option<Instant> = None;
+    let mut last_converged: Option<i64> = None;
     let mut waiting: Option<(Wait, Instant)> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
@@ -138,7 +145,7 @@ pub async fn run(
             }
         };
         let interval = converger.interval();
-        let due = last_converged.is_none_or(|t| t.elapsed() >= interval);
+        let due = cycle_due(last_converged, converger.now_unix(), interval);
         let result = converger.cycle(&guard, &stop, once || due).await;
         drop(guard);
         // With --once, a local failure (state store, data files) is the command's error.
@@ -154,7 +161,7 @@ pub async fn run(
         let delay = match &result {
             Ok(outcome) => {
                 if outcome.report.is_some() {
-                    last_converged = Some(Instant::now());
+                    last_converged = Some(converger.now_unix());
                     tracing::info!("{}", cycle_line(outcome));
                 }
                 if outcome.online {
@@ -307,6 +314,19 @@ async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<Atom
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cycle_is_due_once_the_clock_passes_the_interval() {
+        use crate::clock::{Clock, ManualClock};
+        let clock = ManualClock::at(1_000);
+        let interval = Duration::from_secs(300);
+        assert!(cycle_due(None, clock.now_unix(), interval), "first cycle");
+        let last = Some(clock.now_unix());
+        clock.advance(299);
+        assert!(!cycle_due(last, clock.now_unix(), interval));
+        clock.advance(1);
+        assert!(cycle_due(last, clock.now_unix(), interval));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped_with_jitter_inside_bounds() {

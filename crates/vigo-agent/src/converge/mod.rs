@@ -236,6 +236,11 @@ impl Converger {
         self
     }
 
+    /// The time by this converger's clock (Unix seconds).
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now_unix()
+    }
+
     /// Does not print the per-resource trace (the daemon prints only summaries).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
