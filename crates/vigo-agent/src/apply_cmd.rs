@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use prost::Message;
@@ -153,12 +153,9 @@ fn compile(
             );
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("system clock before 1970")?;
     let meta = BundleMeta {
         version: format!("local-{}", &tree_hash[..12]),
-        issued_at_unix: i64::try_from(now.as_secs())?,
+        issued_at_unix: crate::clock::now_unix(),
         max_age_secs: 0,
     };
     let resolver = Resolver::new(Arc::new(stack), meta);

@@ -99,8 +99,8 @@ pub enum ConvergeError {
     Renewal(#[source] crate::renew::RenewError),
     /// The server refused this envoy (revoked, unknown, bad credentials): nothing is
     /// applied, not even the cached bundle, until it is enrolled again.
-    #[error("{0}")]
-    Denied(String),
+    #[error(transparent)]
+    Denied(crate::client::ClientError),
 }
 
 /// What became of a cycle's report.
@@ -478,7 +478,7 @@ impl Converger {
                     online = true;
                     fresh = self.handle_check_in(response, now)?;
                 }
-                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
+                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e)),
                 Err(e) if e.is_unreachable() => {
                     tracing::warn!("offline: {e}");
                     crate::renew::explain_unreachable(&self.settings, now);
