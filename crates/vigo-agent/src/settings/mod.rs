@@ -205,13 +205,16 @@ impl ConfigFile {
     }
 }
 
-/// Reads one config value as the key's type.
-fn read_value<T: serde::de::DeserializeOwned>(
+/// Reads one config value as the key's type; a key with no value (`bolt:`) is unset.
+fn read_value<T: serde::de::DeserializeOwned + Default>(
     path: &Path,
     key: &'static str,
     node: &Node,
     expected: &'static str,
 ) -> Result<T, SettingsError> {
+    if matches!(node.kind, yaml::Kind::Null) {
+        return Ok(T::default());
+    }
     serde_json::from_value(node.to_json()).map_err(|source| SettingsError::BadValue {
         path: path.to_path_buf(),
         pos: node.pos,

@@ -137,6 +137,15 @@ fn log_level_from_the_file_and_from_the_flag() {
 }
 
 #[test]
+fn a_key_without_a_value_is_unset() {
+    let s = resolve(&["vigo"], "bolt:\nfallback_servers:\nsnapshot_retention:\n");
+    assert_eq!(s.bolt, None);
+    assert!(s.fallback_servers.is_empty());
+    assert_eq!(s.snapshot_retention, 5);
+    assert_eq!(s.origins.snapshot_retention, Origin::Default);
+}
+
+#[test]
 fn bolt_is_dialled_instead_of_server() {
     let s = resolve(&["vigo"], "server: a:1530\nbolt: b:1530\n");
     assert_eq!(s.primary_server(), "b:1530");
