@@ -10,71 +10,41 @@ use envoy::Envoy;
 fn the_trace_of_every_action_through_vigo_resource() {
     let e = Envoy::new();
     let target = format!("target_path={}", e.path("motd").display());
-    let steps: [(&str, Vec<&str>); 7] = [
+    let motd = |extra: &[&'static str]| {
+        let mut v = vec![
+            "resource".to_owned(),
+            "file".into(),
+            "motd".into(),
+            target.clone(),
+        ];
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let owned = |args: &[&str]| args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let steps: [(&str, Vec<String>); 7] = [
         (
             "dry-run",
-            vec![
-                "--dry-run",
-                "resource",
-                "file",
-                "motd",
-                &target,
-                "content=hello\n",
-                "state=present",
-            ],
+            motd(&["content=hello\n", "state=present", "--dry-run"]),
         ),
-        (
-            "create",
-            vec![
-                "resource",
-                "file",
-                "motd",
-                &target,
-                "content=hello\n",
-                "state=present",
-            ],
-        ),
-        (
-            "none",
-            vec![
-                "resource",
-                "file",
-                "motd",
-                &target,
-                "content=hello\n",
-                "state=present",
-            ],
-        ),
-        (
-            "update",
-            vec![
-                "resource",
-                "file",
-                "motd",
-                &target,
-                "content=bye\n",
-                "state=present",
-            ],
-        ),
-        (
-            "delete",
-            vec!["resource", "file", "motd", &target, "state=absent"],
-        ),
+        ("create", motd(&["content=hello\n", "state=present"])),
+        ("none", motd(&["content=hello\n", "state=present"])),
+        ("update", motd(&["content=bye\n", "state=present"])),
+        ("delete", motd(&["state=absent"])),
         (
             "guardrail",
             // A dry-run: were the guardrail ever to fail, nothing on the host changes.
-            vec![
+            owned(&[
                 "resource",
                 "file",
                 "self",
                 "target_path=/usr/local/sbin/vigo",
                 "state=absent",
                 "--dry-run",
-            ],
+            ]),
         ),
         (
             "failed",
-            vec!["resource", "exec", "fails", "command=/bin/false"],
+            owned(&["resource", "exec", "fails", "command=/bin/false"]),
         ),
     ];
     let mut log = String::new();
