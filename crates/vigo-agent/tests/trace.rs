@@ -23,8 +23,13 @@ fn the_trace_of_every_action_through_vigo_resource() {
     let owned = |args: &[&str]| args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let steps: [(&str, Vec<String>); 7] = [
         (
+            // The global `vigo --dry-run`, which `resource` honours like `run` and `apply`.
             "dry-run",
-            motd(&["content=hello\n", "state=present", "--dry-run"]),
+            [
+                vec!["--dry-run".to_owned()],
+                motd(&["content=hello\n", "state=present"]),
+            ]
+            .concat(),
         ),
         ("create", motd(&["content=hello\n", "state=present"])),
         ("none", motd(&["content=hello\n", "state=present"])),
