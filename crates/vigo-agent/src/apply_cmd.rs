@@ -21,27 +21,23 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use prost::Message;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use vigo_exec::atomic::{FileMeta, write_file};
-use vigo_exec::executors::Registry;
-use vigo_exec::snapshot::SnapshotStore;
 use vigo_lang::SourceTree;
 use vigo_lang::resolve::{BundleMeta, ResolveError, Resolver};
 use vigo_proto::v1::PolicyBundle;
 
 use crate::cli::ApplyArgs;
-use crate::converge::state_root;
-use crate::engine::{self, LangEvaluator, Options, PlanInput, SystemProbe, Trace};
-use crate::leftovers;
-use crate::preempt::{self, Role};
-use crate::resource_cmd::{DEFAULT_TIMEOUT, finish, guardrail};
-use crate::settings::Settings;
+use crate::engine;
+use crate::pipeline::{self, Pipeline, PlanFacts, finish};
+use crate::preempt::Role;
+use crate::settings::{Settings, state_root};
 
 /// The compiled-bundle cache's directory under the state root.
 pub const CACHE_DIR: &str = "apply-cache";
@@ -80,7 +76,11 @@ pub fn run(
         Some(wire) => wire,
         None => {
             let wire = compile(&tree, &tree_hash, args, &hostname)?;
-            cache.put(&key, &wire);
+            if let Err(e) = cache.put(&key, &wire) {
+                tracing::warn!(
+                    "the compiled bundle was not cached (the next apply compiles again): {e:#}"
+                );
+            }
             wire
         }
     };
@@ -98,12 +98,10 @@ pub fn run(
         );
     }
 
-    let probe = SystemProbe;
-    let evaluator = LangEvaluator { probe: &probe };
     let secrets = std::collections::HashMap::new();
-    let plan = engine::plan(
+    let plan = pipeline::plan(
         &wire,
-        &PlanInput {
+        PlanFacts {
             traits: &traits,
             envoy: json!({
                 "hostname": hostname,
@@ -112,33 +110,20 @@ pub fn run(
             }),
             secrets: &secrets,
             only_crate: args.configcrate.as_deref(),
-            evaluator: &evaluator,
-            default_timeout: DEFAULT_TIMEOUT,
         },
     );
 
     phases.done("plan");
     // Like `vigo run`: take the machine from a converging daemon first.
-    let _lock = preempt::acquire_for_run(&root, Role::Apply, preempt::RUN_WAIT, stop)?;
-    let dry_run = args.dry_run || global_dry_run || wire.observe_only;
-    if !dry_run {
-        let mut dirs = leftovers::directories([root.as_path(), &settings.data_dir], &plan);
-        dirs.insert(cache.dir);
-        leftovers::sweep(&dirs);
-    }
-    let registry = Registry::with_custom_dir(&settings.executors_dir);
-    let snapshots =
-        SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
-    let opts = Options {
-        dry_run,
-        registry: &registry,
-        snapshots: Some(&snapshots),
-        guardrail: &guardrail,
-        preempted: &|| stop.load(Ordering::SeqCst),
+    let guard = Pipeline::lock(Role::Apply, stop)?;
+    let pipeline = Pipeline {
+        settings,
+        guard: &guard,
+        stop,
+        dry_run: args.dry_run || global_dry_run || wire.observe_only,
+        quiet: false,
     };
-    let mut trace = Trace::stderr();
-    let report = engine::run(&plan, &opts, &mut trace);
-    trace.summary(&report.summary_line());
+    let report = pipeline.run(&plan, &[cache.dir]);
     phases.done("run");
     finish(&report, args.json)
 }
@@ -164,12 +149,9 @@ fn compile(
             );
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("system clock before 1970")?;
     let meta = BundleMeta {
         version: format!("local-{}", &tree_hash[..12]),
-        issued_at_unix: i64::try_from(now.as_secs())?,
+        issued_at_unix: crate::clock::now_unix(),
         max_age_secs: 0,
     };
     let resolver = Resolver::new(Arc::new(stack), meta);
@@ -220,30 +202,37 @@ impl BundleCache {
         PolicyBundle::decode(bytes.as_slice()).ok()
     }
 
-    fn put(&self, key: &str, bundle: &PolicyBundle) {
-        if std::fs::create_dir_all(&self.dir).is_err() {
-            return;
-        }
+    /// Stores `bundle` under `key` and keeps the newest few. The cache only saves time:
+    /// the caller warns about a failure and carries on.
+    fn put(&self, key: &str, bundle: &PolicyBundle) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         let meta = FileMeta {
             mode: Some(0o600),
             uid: None,
             gid: None,
         };
-        if write_file(&self.dir.join(key), &bundle.encode_to_vec(), &meta, None).is_err() {
-            return;
-        }
+        let path = self.dir.join(key);
+        write_file(&path, &bundle.encode_to_vec(), &meta, None)
+            .with_context(|| format!("writing {}", path.display()))?;
         // Keep the newest few: one per hostname/environment an operator applies as.
-        let Ok(rd) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
+        let rd = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("reading {}", self.dir.display()))?;
         let mut entries: Vec<(SystemTime, PathBuf)> = rd
             .filter_map(Result::ok)
             .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
             .collect();
         entries.sort_by_key(|e| std::cmp::Reverse(e.0));
         for (_, old) in entries.into_iter().skip(Self::KEEP) {
-            let _ = std::fs::remove_file(old);
+            match std::fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", old.display()));
+                }
+            }
         }
+        Ok(())
     }
 }
 

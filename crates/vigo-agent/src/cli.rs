@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::settings::SettingFlags;
+
 /// The Vigo agent: converges this machine (an envoy) to the policy its server assigns.
 #[derive(Debug, Parser)]
 #[command(
@@ -31,56 +33,16 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The agent's global flags, in the reference's order, with its defaults.
+/// The agent's global flags, in the reference's order, with its defaults: the settings
+/// (declared once in [`crate::settings`]), then the two mode switches.
 ///
-/// Settings resolve as CLI flags > `/etc/vigo-envoy/config` > these defaults; use
-/// [`clap::ArgMatches::value_source`] to tell a flag given on the command line from a default.
+/// Settings resolve as CLI flags > `/etc/vigo-envoy/config` > defaults
+/// ([`crate::settings::Settings::resolve`]).
 #[derive(Debug, Args)]
 pub struct GlobalFlags {
-    /// Server gRPC address
-    #[arg(long, value_name = "ADDR", default_value = "localhost:1530")]
-    pub server: String,
-
-    /// CA certificate file
-    #[arg(long, value_name = "PATH")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Client certificate file
-    #[arg(long, value_name = "PATH")]
-    pub cert_file: Option<PathBuf>,
-
-    /// Client key file
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
-
-    /// Log level (trace, debug, info, warn, error)
-    #[arg(long, value_name = "LEVEL", default_value = "info",
-          value_parser = ["trace", "debug", "info", "warn", "error"])]
-    pub log_level: String,
-
-    /// Server REST API address
-    #[arg(long, value_name = "URL", default_value = "https://localhost:8443")]
-    pub api_addr: String,
-
-    /// Custom executor scripts directory
-    #[arg(long, value_name = "PATH", default_value = "/etc/vigo-envoy/executors")]
-    pub executors_dir: PathBuf,
-
-    /// File snapshots directory
-    #[arg(long, value_name = "PATH", default_value = "/var/lib/vigo/snapshots")]
-    pub snapshot_dir: PathBuf,
-
-    /// Max snapshots per file
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub snapshot_retention: u32,
-
-    /// Trait refresh interval in check-in cycles
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub trait_refresh_cycles: u32,
-
-    /// Result cache lifetime in cycles
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub result_cache_cycles: u32,
+    /// The flags that set a setting.
+    #[command(flatten)]
+    pub settings: SettingFlags,
 
     /// Preview mode (no changes applied)
     #[arg(long)]

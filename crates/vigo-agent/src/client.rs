@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prost::Message;
 use tokio::sync::mpsc;
@@ -43,12 +43,15 @@ pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// A TLS file could not be read or is not usable.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Tls {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
         message: String,
+        /// The OS error, when reading it failed.
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// A server address is not `HOST:PORT`.
     #[error("bad server address `{address}`: {message}")]
@@ -79,8 +82,8 @@ pub enum ClientError {
         message: String,
     },
     /// The OS random generator failed (nonce).
-    #[error("random generator: {0}")]
-    Random(String),
+    #[error("random generator")]
+    Random(#[source] getrandom::Error),
 }
 
 impl ClientError {
@@ -122,10 +125,8 @@ pub fn sign_request(
     body: Vec<u8>,
 ) -> Result<SignedRequest, ClientError> {
     let mut nonce = vec![0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|e| ClientError::Random(e.to_string()))?;
-    let timestamp_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    getrandom::fill(&mut nonce).map_err(ClientError::Random)?;
+    let timestamp_unix = crate::clock::now_unix();
     let signature = identity
         .sign(&signed_bytes(
             method,
@@ -163,13 +164,22 @@ impl std::fmt::Debug for TlsMaterial {
 }
 
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|e| ClientError::Tls {
-        path: path.to_path_buf(),
-        message: if e.kind() == std::io::ErrorKind::NotFound {
-            format!("no {what} (register or bootstrap this envoy first, or give its path)")
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ClientError::Tls {
+                path: path.to_path_buf(),
+                message: format!(
+                    "no {what} (register or bootstrap this envoy first, or give its path)"
+                ),
+                source: None,
+            }
         } else {
-            format!("reading the {what}: {e}")
-        },
+            ClientError::Tls {
+                path: path.to_path_buf(),
+                message: format!("reading the {what}"),
+                source: Some(e),
+            }
+        }
     })
 }
 

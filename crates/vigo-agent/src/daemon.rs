@@ -28,9 +28,11 @@ use tokio::sync::Notify;
 use vigo_proto::v1::{AgentFrame, Keepalive, TaskResult, agent_frame, server_frame};
 
 use crate::client::Client;
-use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery, now_unix, state_root};
+use crate::clock::now_unix;
+use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery};
 use crate::preempt::{self, Turn, Wait};
 use crate::settings::Settings;
+use crate::settings::state_root;
 
 /// The first retry delay after a failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -81,6 +83,13 @@ impl Backoff {
     }
 }
 
+/// Whether a full (offline-capable) cycle is due: none ran yet, or the last one that
+/// converged is at least `interval` old by the converger's clock.
+pub fn cycle_due(last_converged: Option<i64>, now_unix: i64, interval: Duration) -> bool {
+    let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+    last_converged.is_none_or(|t| now_unix.saturating_sub(t) >= interval)
+}
+
 /// Runs the daemon until `stop` is set (or after one cycle with `once`).
 pub async fn run(
     settings: Settings,
@@ -94,7 +103,7 @@ pub async fn run(
     let force_push = Arc::new(Notify::new());
     let mut stream_started = false;
     let mut backoff = Backoff::new(BACKOFF_BASE);
-    let mut last_converged: Option<Instant> = None;
+    let mut last_converged: Option<i64> = None;
     let mut waiting: Option<(Wait, Instant)> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
@@ -136,13 +145,23 @@ pub async fn run(
             }
         };
         let interval = converger.interval();
-        let due = last_converged.is_none_or(|t| t.elapsed() >= interval);
+        let due = cycle_due(last_converged, converger.now_unix(), interval);
         let result = converger.cycle(&guard, &stop, once || due).await;
         drop(guard);
+        // With --once, a local failure (state store, data files) is the command's error.
+        let result = match result {
+            Err(
+                e @ (ConvergeError::State(_)
+                | ConvergeError::Files(_)
+                | ConvergeError::Config(_)
+                | ConvergeError::Renewal(_)),
+            ) if once => return Err(e.into()),
+            other => other,
+        };
         let delay = match &result {
             Ok(outcome) => {
                 if outcome.report.is_some() {
-                    last_converged = Some(Instant::now());
+                    last_converged = Some(converger.now_unix());
                     tracing::info!("{}", cycle_line(outcome));
                 }
                 if outcome.online {
@@ -153,10 +172,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                tracing::error!("{e}");
-                if matches!(e, ConvergeError::State(_) | ConvergeError::Files(_)) && once {
-                    return Err(anyhow::anyhow!("{e}"));
-                }
+                tracing::error!("{}", crate::client::error_chain(e));
                 backoff.next_delay(converger.interval())
             }
         };
@@ -298,6 +314,19 @@ async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<Atom
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cycle_is_due_once_the_clock_passes_the_interval() {
+        use crate::clock::{Clock, ManualClock};
+        let clock = ManualClock::at(1_000);
+        let interval = Duration::from_secs(300);
+        assert!(cycle_due(None, clock.now_unix(), interval), "first cycle");
+        let last = Some(clock.now_unix());
+        clock.advance(299);
+        assert!(!cycle_due(last, clock.now_unix(), interval));
+        clock.advance(1);
+        assert!(cycle_due(last, clock.now_unix(), interval));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped_with_jitter_inside_bounds() {

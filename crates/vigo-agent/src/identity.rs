@@ -13,17 +13,37 @@ use vigo_exec::atomic::{FileMeta, write_file};
 /// Errors loading or creating the agent key; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    /// The key file could not be read or written.
-    #[error("agent key {path}: {message}")]
-    File {
+    /// The key file could not be read.
+    #[error("agent key {}", path.display())]
+    Read {
         /// The key file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key file does not hold an ed25519 PKCS#8 PEM key, or the key cannot be
+    /// encoded as one.
+    #[error("agent key {}: not an ed25519 PKCS#8 PEM key", path.display())]
+    Pem {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ed25519_dalek::pkcs8::Error,
+    },
+    /// The key file could not be written.
+    #[error("agent key {}: writing", path.display())]
+    Write {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: vigo_exec::atomic::FileError,
     },
     /// The OS random generator failed.
-    #[error("generating the agent key: {0}")]
-    Random(String),
+    #[error("generating the agent key")]
+    Random(#[source] getrandom::Error),
 }
 
 /// The agent's signing identity.
@@ -44,7 +64,7 @@ impl AgentIdentity {
     /// A fresh key from the OS CSPRNG.
     pub fn generate() -> Result<Self, IdentityError> {
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| IdentityError::Random(e.to_string()))?;
+        getrandom::fill(&mut secret).map_err(IdentityError::Random)?;
         let key = SigningKey::from_bytes(&secret);
         secret.fill(0);
         Ok(Self { key })
@@ -52,32 +72,35 @@ impl AgentIdentity {
 
     /// Loads the key from a PKCS#8 PEM file.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
-        let err = |message: String| IdentityError::File {
+        let pem = std::fs::read_to_string(path).map_err(|source| IdentityError::Read {
             path: path.to_path_buf(),
-            message,
-        };
-        let pem = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let key = SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| err(format!("not an ed25519 PKCS#8 PEM key: {e}")))?;
+            source,
+        })?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|source| IdentityError::Pem {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Self { key })
     }
 
     /// Writes the key as PKCS#8 PEM, atomically, mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), IdentityError> {
-        let err = |message: String| IdentityError::File {
-            path: path.to_path_buf(),
-            message,
-        };
         let pem = self
             .key
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|source| IdentityError::Pem {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let meta = FileMeta {
             mode: Some(0o600),
             uid: None,
             gid: None,
         };
-        write_file(path, pem.as_bytes(), &meta, None).map_err(|e| err(e.to_string()))
+        write_file(path, pem.as_bytes(), &meta, None).map_err(|source| IdentityError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Loads the key at `path`, or generates and saves one when there is none.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 use tokio::sync::Notify;
 use vigo_agent::cli::{Cli, Command};
 use vigo_agent::settings::{ConfigFile, Settings};
@@ -19,20 +19,24 @@ use vigo_agent::settings::{ConfigFile, Settings};
 fn main() -> ExitCode {
     // Before anything can hold a secret: no core dumps, not dumpable. Best effort.
     let hardened = vigo_agent::harden::harden_process();
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = Cli::parse();
     // `VIGO_DATA_DIR` / `VIGO_STATE_ROOT` exist for tests only (see converge.rs).
     let settings = (|| -> anyhow::Result<Settings> {
-        let data_dir = vigo_agent::converge::data_dir();
+        let data_dir = vigo_agent::settings::data_dir();
         let file = ConfigFile::load(&data_dir.join("config"))?;
-        let mut s = Settings::resolve(&matches, &cli.global, &file, &data_dir);
-        s.state_dir = vigo_agent::converge::state_root().join("state");
-        Ok(s)
+        let state_dir = vigo_agent::settings::state_root().join("state");
+        Ok(Settings::resolve(
+            &cli.global.settings,
+            &file,
+            &data_dir,
+            &state_dir,
+        ))
     })();
     // The level from the settings; when the config itself is bad, from the flag.
-    let level = settings
-        .as_ref()
-        .map_or(cli.global.log_level.as_str(), |s| s.log_level.as_str());
+    let level = settings.as_ref().map_or_else(
+        |_| cli.global.settings.log_level.unwrap_or_default(),
+        |s| s.log_level,
+    );
     if let Err(e) = vigo_agent::logging::init(level) {
         eprintln!("vigo: {e}");
         return ExitCode::FAILURE;
@@ -63,17 +67,14 @@ fn main() -> ExitCode {
                 vigo_agent::run_cmd::run(s, &args, dry_run, &stop).await
             })
         })),
-        Some(Command::Status(args)) => report(settings.and_then(|s| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("system clock before 1970")?;
-            let view = vigo_agent::status_cmd::gather(&s, i64::try_from(now.as_secs())?);
+        Some(Command::Status(args)) => report(settings.map(|s| {
+            let view = vigo_agent::status_cmd::gather(&s, vigo_agent::clock::now_unix());
             if args.json {
                 println!("{}", vigo_agent::status_cmd::to_json(&view));
             } else {
                 print!("{}", vigo_agent::status_cmd::render(&view));
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         })),
         Some(Command::Traits(args)) => report(vigo_agent::traits_cmd::run(&args)),
         Some(Command::Apply(args)) => report(settings.and_then(|s| {
@@ -88,8 +89,11 @@ fn main() -> ExitCode {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
         Some(Command::Resource(args)) => report(settings.and_then(|s| {
+            let dry_run = cli.global.dry_run;
             with_stop_signals(async move |stop, _| {
-                tokio::task::block_in_place(|| vigo_agent::resource_cmd::run(&s, &args, &stop))
+                tokio::task::block_in_place(|| {
+                    vigo_agent::resource_cmd::run(&s, &args, dry_run, &stop)
+                })
             })
         })),
         Some(Command::Repo(_)) => not_implemented("vigo repo (gitback, tier 3)"),

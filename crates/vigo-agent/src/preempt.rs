@@ -305,7 +305,15 @@ fn lower_sentinel(root: &Path, owner: &Owner) {
     if let Sentinel::Owned(current) = read_sentinel(root)
         && current.same_process(owner)
     {
-        let _ = std::fs::remove_file(sentinel_path(root));
+        let path = sentinel_path(root);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                "the preempt sentinel {} stays (a daemon waits until it is stale): {e}",
+                path.display()
+            ),
+        }
     }
 }
 
@@ -368,9 +376,12 @@ fn open_lock(root: &Path) -> Result<(File, PathBuf), LockError> {
 /// Records the holder in the (locked) lock file, for whoever finds it busy.
 fn sign_lock(file: &File, owner: &Owner) {
     let text = owner.to_text();
-    let _ = file
+    if let Err(e) = file
         .set_len(0)
-        .and_then(|()| file.write_all_at(text.as_bytes(), 0));
+        .and_then(|()| file.write_all_at(text.as_bytes(), 0))
+    {
+        tracing::warn!("the lock holder was not recorded (a waiting run cannot name it): {e}");
+    }
 }
 
 /// Who holds the busy lock at `path`, when it wrote itself there and still runs.

@@ -16,7 +16,7 @@ use vigo_core::rotation::{RotationError, verify_chain};
 use vigo_core::signing::key_id;
 use vigo_proto::v1::{CheckInResponse, KeyRotation};
 
-use crate::register_cmd::{EnrollError, pin_server_key};
+use crate::enroll::{EnrollError, pin_server_key};
 
 /// What the rotations of one check-in answer did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +104,7 @@ mod tests {
     use vigo_core::rotation::sign_rotation;
 
     use super::*;
-    use crate::register_cmd::load_pinned_key;
+    use crate::enroll::load_pinned_key;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])

@@ -8,28 +8,22 @@
 //! # vigo resource json_file log-size target_path=/etc/docker/daemon.json key=log-opts.max-size state=present --attrs '{"value": "\"10m\""}'
 //! ```
 //!
-//! Like `vigo run` it takes the convergence lock under the state root first
-//! ([`crate::preempt`]) and removes what an interrupted run left ([`crate::leftovers`]);
-//! SIGTERM/SIGINT let the resource finish, then stop.
+//! It goes through the one [`crate::pipeline`]: like `vigo run` it takes the convergence
+//! lock first, removes what an interrupted run left, and SIGTERM/SIGINT let the resource
+//! finish, then stop.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
-use vigo_exec::executors::Registry;
-use vigo_exec::snapshot::SnapshotStore;
 
 use crate::cli::ResourceArgs;
-use crate::converge::state_root;
-use crate::engine::{self, Options, Plan, PlannedResource, RunReport, Sensitive, Trace};
-use crate::leftovers;
-use crate::preempt::{self, Role};
+use crate::engine::{Plan, PlannedResource, Sensitive};
+use crate::pipeline::{DEFAULT_TIMEOUT, Pipeline, finish};
+use crate::preempt::Role;
 use crate::settings::Settings;
-
-/// The per-resource time limit when the resource sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Parses the attributes: the JSON object first, then KEY=VALUE pairs over it.
 pub fn attributes(args: &ResourceArgs) -> Result<Map<String, Value>> {
@@ -68,14 +62,14 @@ pub fn timeout_of(attrs: &Map<String, Value>) -> Result<Duration> {
     Ok(DEFAULT_TIMEOUT)
 }
 
-/// The engine's guardrail check, over vigo-core's lists.
-pub fn guardrail(r: &PlannedResource) -> Result<(), String> {
-    vigo_core::guardrails::check(&r.configcrate, &r.name, &r.type_name, &r.attributes)
-        .map_err(|v| v.0)
-}
-
-/// Runs `vigo resource`; `stop` is set by SIGTERM/SIGINT.
-pub fn run(settings: &Settings, args: &ResourceArgs, stop: &AtomicBool) -> Result<ExitCode> {
+/// Runs `vigo resource`; `global_dry_run` is the top-level `vigo --dry-run`; `stop` is set
+/// by SIGTERM/SIGINT.
+pub fn run(
+    settings: &Settings,
+    args: &ResourceArgs,
+    global_dry_run: bool,
+    stop: &AtomicBool,
+) -> Result<ExitCode> {
     let attributes = attributes(args)?;
     let timeout = timeout_of(&attributes)?;
     let mut sensitive = Sensitive::default();
@@ -99,47 +93,15 @@ pub fn run(settings: &Settings, args: &ResourceArgs, stop: &AtomicBool) -> Resul
         }],
     };
     // Like `vigo run`: take the machine from a converging daemon first.
-    let root = state_root();
-    let _lock = preempt::acquire_for_run(&root, Role::Resource, preempt::RUN_WAIT, stop)?;
-    if !args.dry_run {
-        leftovers::sweep(&leftovers::directories(
-            [root.as_path(), &settings.data_dir],
-            &plan,
-        ));
-    }
-    let registry = Registry::with_custom_dir(&settings.executors_dir);
-    let snapshots =
-        SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
-    let opts = Options {
-        dry_run: args.dry_run,
-        registry: &registry,
-        snapshots: Some(&snapshots),
-        guardrail: &guardrail,
-        preempted: &|| stop.load(Ordering::SeqCst),
+    let guard = Pipeline::lock(Role::Resource, stop)?;
+    let pipeline = Pipeline {
+        settings,
+        guard: &guard,
+        stop,
+        dry_run: args.dry_run || global_dry_run,
+        quiet: false,
     };
-    let report = engine::run(&plan, &opts, &mut Trace::stderr());
-    finish(&report, args.json)
-}
-
-/// Prints the report as JSON when asked and maps it to the exit code: 0 converged, 2 some
-/// resources failed, 1 stopped (SIGTERM/SIGINT) before every resource ran.
-pub fn finish(report: &RunReport, json: bool) -> Result<ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string(report)?);
-    }
-    if report.preempted {
-        tracing::warn!(
-            "stopped by a signal after {} resource{}; the rest did not run",
-            report.results.len(),
-            if report.results.len() == 1 { "" } else { "s" }
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(if report.failed() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    finish(&pipeline.run(&plan, &[]), args.json)
 }
 
 #[cfg(test)]

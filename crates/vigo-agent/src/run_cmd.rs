@@ -22,9 +22,9 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Result;
 
 use crate::cli::RunArgs;
-use crate::converge::{Converger, Delivery, state_root};
-use crate::preempt::{self, Role};
-use crate::resource_cmd::finish;
+use crate::converge::{Converger, Delivery};
+use crate::pipeline::{Pipeline, finish};
+use crate::preempt::Role;
 use crate::settings::Settings;
 
 /// Runs `vigo run`; `global_dry_run` is the top-level `vigo --dry-run`; `stop` is set by
@@ -35,10 +35,7 @@ pub async fn run(
     global_dry_run: bool,
     stop: &AtomicBool,
 ) -> Result<ExitCode> {
-    let root = state_root();
-    let guard = tokio::task::block_in_place(|| {
-        preempt::acquire_for_run(&root, Role::Run, preempt::RUN_WAIT, stop)
-    })?;
+    let guard = tokio::task::block_in_place(|| Pipeline::lock(Role::Run, stop))?;
     let mut converger = Converger::new(
         settings,
         args.dry_run || global_dry_run,

@@ -22,9 +22,9 @@ use vigo_core::signing;
 use vigo_proto::v1::PolicyBundle;
 
 use crate::converge::{CachedBundleError, verify_cached};
-use crate::register_cmd::{SERVER_PUB, load_pinned_key};
+use crate::enroll::{SERVER_PUB, load_pinned_key};
 use crate::renew::{CertValidity, readable_time};
-use crate::settings::Settings;
+use crate::settings::{Settings, ShownSetting};
 use crate::state::{Rejected, StateError, StateStore};
 
 /// Everything `vigo status` shows, gathered before rendering.
@@ -42,6 +42,8 @@ pub struct StatusView {
     pub data_dir: PathBuf,
     /// The state store directory.
     pub state_dir: PathBuf,
+    /// The settings that have a flag, with their values and origins.
+    pub settings: Vec<ShownSetting>,
     /// What the state store holds, or why it could not be read.
     pub store: Result<StoreView, String>,
     /// Whether the server's bundle-signing key is pinned locally.
@@ -127,6 +129,11 @@ pub fn gather(settings: &Settings, now_unix: i64) -> StatusView {
         fallback_servers: settings.fallback_servers.clone(),
         data_dir: settings.data_dir.clone(),
         state_dir: settings.state_dir.clone(),
+        settings: settings
+            .shown()
+            .into_iter()
+            .filter(|s| s.has_flag)
+            .collect(),
         store: read_store(settings, now_unix),
         server_pubkey: settings.data_dir.join(SERVER_PUB).is_file(),
         client_cert: client_cert(settings, now_unix),
@@ -178,7 +185,7 @@ fn check_policy(settings: &Settings, signed: &[u8], now_unix: i64) -> CachedPoli
     let key_path = settings.data_dir.join(SERVER_PUB);
     let pinned = match load_pinned_key(&key_path) {
         Ok(key) => key,
-        Err(e) => return CachedPolicy::DoesNotVerify(e.to_string()),
+        Err(e) => return CachedPolicy::DoesNotVerify(crate::client::error_chain(&e)),
     };
     match verify_cached(signed, pinned.as_ref(), &key_path) {
         Ok((_, bundle)) => CachedPolicy::Verified(policy_view(bundle, now_unix)),
@@ -318,6 +325,13 @@ pub fn render(v: &StatusView) -> String {
             );
         }
     }
+    // After the reference's lines: every setting, its value and where it came from.
+    if !v.settings.is_empty() {
+        let _ = writeln!(o, "\nSettings:");
+        for s in &v.settings {
+            let _ = writeln!(o, "  {:<21} {} ({})", s.key, s.value, s.origin.as_str());
+        }
+    }
     o
 }
 
@@ -415,6 +429,11 @@ pub fn to_json(v: &StatusView) -> serde_json::Value {
         "fallback_servers": v.fallback_servers,
         "data_dir": v.data_dir,
         "state_dir": v.state_dir,
+        "settings": v.settings.iter().map(|s| json!({
+            "key": s.key,
+            "value": s.value,
+            "origin": s.origin.as_str(),
+        })).collect::<Vec<_>>(),
         "state_store": store,
         "server_pubkey": v.server_pubkey,
         "client_cert": v.client_cert.as_ref().map(|c| match c {
@@ -453,6 +472,7 @@ mod tests {
             fallback_servers: vec!["vigo2.example.com:1530".into()],
             data_dir: "/etc/vigo-envoy".into(),
             state_dir: "/var/lib/vigo/state".into(),
+            settings: Vec::new(),
             store: Ok(StoreView {
                 policy: CachedPolicy::Verified(PolicyView {
                     version: "20260316T140000Z".into(),
@@ -615,22 +635,8 @@ Server pubkey:    absent
 
     fn settings(dir: &std::path::Path) -> Settings {
         Settings {
-            server: "localhost:1530".into(),
-            ca_file: "ca".into(),
             cert_file: "c".into(),
-            key_file: "k".into(),
-            log_level: "info".into(),
-            api_addr: "https://localhost:8443".into(),
-            executors_dir: "e".into(),
-            snapshot_dir: "s".into(),
-            snapshot_retention: 5,
-            trait_refresh_cycles: 10,
-            result_cache_cycles: 5,
-            envoy_id: None,
-            fallback_servers: vec![],
-            bolt: None,
-            data_dir: dir.to_path_buf(),
-            state_dir: dir.join("state"),
+            ..Settings::defaults(dir, &dir.join("state"))
         }
     }
 
@@ -657,7 +663,7 @@ Server pubkey:    absent
     fn cache(dir: &std::path::Path, signed: &vigo_proto::v1::SignedBundle, seed: u8) {
         use prost::Message;
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
-        crate::register_cmd::pin_server_key(&dir.join(SERVER_PUB), &key.verifying_key()).unwrap();
+        crate::enroll::pin_server_key(&dir.join(SERVER_PUB), &key.verifying_key()).unwrap();
         let store = StateStore::open(&dir.join("state")).unwrap();
         store.put_bundle(&signed.encode_to_vec(), 1_000).unwrap();
         store
@@ -739,5 +745,46 @@ Server pubkey:    absent
         Rejected results: 2 (last: ReportResult refused by vigo.example.com:1530: run_id `x` is not a UUID (InvalidArgument))
         Pending results:  0
         ");
+    }
+
+    /// What a user reads, whole: the normal and the degraded layout with the settings
+    /// block (one setting from a flag, one from the config file, the rest defaults).
+    #[test]
+    fn normal_and_degraded_layouts_with_settings() {
+        use crate::settings::{ConfigFile, SettingFlags};
+        let flags = SettingFlags {
+            server: Some("vigo.example.com:1530".into()),
+            ..SettingFlags::default()
+        };
+        let file = ConfigFile::parse(
+            std::path::Path::new("/etc/vigo-envoy/config"),
+            "log_level: debug\nsnapshot_retention: 9\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(
+            &flags,
+            &file,
+            std::path::Path::new("/etc/vigo-envoy"),
+            std::path::Path::new("/var/lib/vigo/state"),
+        );
+        let mut v = reference_view();
+        v.settings = settings
+            .shown()
+            .into_iter()
+            .filter(|s| s.has_flag)
+            .collect();
+        v.client_cert = Some(Ok(ClientCertView {
+            not_after: 1_805_205_600,
+            renew_at: 1_794_693_600,
+            renewal_due: false,
+            expired: false,
+        }));
+        insta::assert_snapshot!("status_normal", render(&v));
+        insta::assert_json_snapshot!("status_normal_json", to_json(&v));
+        v.fallback_servers.clear();
+        v.server_pubkey = false;
+        v.client_cert = Some(Err("/etc/vigo-envoy/cert.pem: permission denied".into()));
+        v.store = Err("permission denied".into());
+        insta::assert_snapshot!("status_degraded", render(&v));
     }
 }

@@ -8,7 +8,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vigo_agent::bootstrap_cmd::{RestRegister, ServerUrl, ca_fingerprint, fetch_ca, register_rest};
+use vigo_agent::enroll::rest::{RestRegister, ServerUrl, ca_fingerprint, fetch_ca, register_rest};
 
 struct Responder {
     port: u16,

@@ -8,15 +8,17 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use assert_cmd::Command;
 use ed25519_dalek::SigningKey;
 use prost::Message;
 use vigo_agent::client::ClientError;
+use vigo_agent::clock::ManualClock;
 use vigo_agent::converge::{ConvergeError, Converger, Delivery, accept_bundle};
+use vigo_agent::enroll::{self, Enrollee, Enrollment, SERVER_PUB};
 use vigo_agent::preempt::{self, Turn};
-use vigo_agent::register_cmd::{self, Enrollee, Enrollment, SERVER_PUB};
 use vigo_agent::reports::{Bounds, Held, drain};
 use vigo_agent::settings::{ConfigFile, Settings};
 use vigo_agent::state::StateStore;
@@ -24,7 +26,7 @@ use vigo_core::signing::{self, VerifyError};
 use vigo_proto::v1::{PolicyBundle, ReportResultRequest, SignedBundle};
 
 fn now() -> i64 {
-    vigo_agent::converge::now_unix()
+    vigo_agent::clock::now_unix()
 }
 
 fn server_key() -> SigningKey {
@@ -63,21 +65,10 @@ fn env() -> Env {
 fn settings(e: &Env) -> Settings {
     Settings {
         server: "127.0.0.1:1".into(),
-        ca_file: e.data.join("ca.pem"),
-        cert_file: e.data.join("cert.pem"),
-        key_file: e.data.join("key.pem"),
-        log_level: "info".into(),
         api_addr: "https://127.0.0.1:1".into(),
         executors_dir: e.data.join("executors"),
         snapshot_dir: e.root.join("snapshots"),
-        snapshot_retention: 5,
-        trait_refresh_cycles: 10,
-        result_cache_cycles: 5,
-        envoy_id: None,
-        fallback_servers: Vec::new(),
-        bolt: None,
-        data_dir: e.data.clone(),
-        state_dir: e.root.join("state"),
+        ..Settings::defaults(&e.data, &e.root.join("state"))
     }
 }
 
@@ -85,7 +76,7 @@ fn settings(e: &Env) -> Settings {
 fn cache(e: &Env, signed: &SignedBundle, pinned: &SigningKey) {
     let store = StateStore::open(&e.root.join("state")).unwrap();
     store.put_bundle(&signed.encode_to_vec(), now()).unwrap();
-    register_cmd::pin_server_key(&e.data.join(SERVER_PUB), &pinned.verifying_key()).unwrap();
+    enroll::pin_server_key(&e.data.join(SERVER_PUB), &pinned.verifying_key()).unwrap();
 }
 
 async fn offline_cycle(e: &Env) -> Result<vigo_agent::converge::CycleOutcome, ConvergeError> {
@@ -192,6 +183,34 @@ async fn expired_cached_bundle_stops_convergence_and_status_says_so() {
     drop(store);
     let view = vigo_agent::status_cmd::gather(&settings(&e), now());
     assert!(view.store.unwrap().policy.verified().unwrap().expired);
+}
+
+/// Time is moved, not waited for: the same cached bundle converges until its max age,
+/// then stops convergence, and the report carries the clock's start time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_bundle_expires_when_the_clock_passes_its_max_age() {
+    let e = env();
+    let key = server_key();
+    let issued = 1_900_000_000;
+    cache(&e, &signing::sign(&empty_bundle(issued, 600), &key), &key);
+    let clock = ManualClock::at(issued + 10);
+    let Turn::Go(guard) = preempt::try_acquire_for_daemon(&e.root).unwrap() else {
+        panic!("lock free");
+    };
+    let stop = AtomicBool::new(false);
+    let mut c = Converger::new(settings(&e), false, None)
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()));
+    let outcome = c.cycle(&guard, &stop, true).await.unwrap();
+    assert!(!outcome.report.unwrap().failed());
+    let queued = c.store().peek_results(10).unwrap();
+    let report = ReportResultRequest::decode(queued[0].1.as_slice()).unwrap();
+    assert_eq!(report.started_at_unix, issued + 10);
+
+    clock.advance(600);
+    let err = c.cycle(&guard, &stop, true).await.unwrap_err();
+    assert!(matches!(err, ConvergeError::Expired(_)), "{err}");
+    assert_eq!(c.store().pending_results().unwrap(), 1, "nothing more ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,7 +475,7 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
     )
     .unwrap();
     s.key_file = e.data.join("tls").join("client.key");
-    let written = register_cmd::save(&s, &enrollee, &enrollment).unwrap();
+    let written = enroll::save(&s, &enrollee, &enrollment).unwrap();
 
     let config = ConfigFile::load(&e.data.join("config")).unwrap();
     assert_eq!(config, written);
@@ -470,8 +489,8 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
         "a new enrollment forgets the old routing"
     );
     assert_eq!(
-        config.log_level.as_deref(),
-        Some("debug"),
+        config.log_level,
+        Some(vigo_agent::settings::LogLevel::Debug),
         "other keys kept"
     );
     assert_eq!(config.fallback_servers, ["b:1530"]);
@@ -489,7 +508,7 @@ fn saving_an_enrollment_writes_files_config_and_pins_the_key() {
     let loaded = vigo_agent::identity::AgentIdentity::load(&e.data.join("agent.key")).unwrap();
     assert_eq!(loaded.public_key(), enrollee.identity.public_key());
     assert_eq!(
-        register_cmd::load_pinned_key(&e.data.join(SERVER_PUB))
+        enroll::load_pinned_key(&e.data.join(SERVER_PUB))
             .unwrap()
             .unwrap(),
         key

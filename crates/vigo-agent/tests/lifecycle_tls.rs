@@ -21,8 +21,8 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use vigo_agent::client::{Client, TlsMaterial, signed_bytes};
 use vigo_agent::converge::Converger;
+use vigo_agent::enroll::{SERVER_PUB, pin_server_key};
 use vigo_agent::identity::AgentIdentity;
-use vigo_agent::register_cmd::{SERVER_PUB, pin_server_key};
 use vigo_agent::settings::Settings;
 use vigo_proto::v1::agent_server::{Agent, AgentServer};
 use vigo_proto::v1::{
@@ -48,7 +48,7 @@ fn client_cert(
     days_before: i64,
     days_after: i64,
 ) -> String {
-    let now = vigo_agent::converge::now_unix();
+    let now = vigo_agent::clock::now_unix();
     let at = |t| time::OffsetDateTime::from_unix_timestamp(t).unwrap();
     let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
     client
@@ -159,7 +159,7 @@ impl Agent for Endpoint {
         let bundle = PolicyBundle {
             version: "20260202T000000Z".into(),
             max_age_secs: 3600,
-            issued_at_unix: vigo_agent::converge::now_unix(),
+            issued_at_unix: vigo_agent::clock::now_unix(),
             ..Default::default()
         };
         if let Some(rotated) = self.rotated.lock().unwrap().as_ref() {
@@ -193,7 +193,7 @@ impl Agent for Endpoint {
             .map_err(|_| Status::invalid_argument("body"))?;
         let mut csr = rcgen::CertificateSigningRequestParams::from_pem(&body.csr_pem)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let now = vigo_agent::converge::now_unix();
+        let now = vigo_agent::clock::now_unix();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
@@ -359,21 +359,11 @@ fn enrolled(r: &Running) -> (tempfile::TempDir, Settings) {
     material(r, &data);
     let settings = Settings {
         server: format!("localhost:{}", r.port),
-        ca_file: data.join("ca.pem"),
-        cert_file: data.join("cert.pem"),
-        key_file: data.join("key.pem"),
-        log_level: "info".into(),
         api_addr: "https://localhost:1".into(),
         executors_dir: data.join("executors"),
         snapshot_dir: root.join("snapshots"),
-        snapshot_retention: 5,
-        trait_refresh_cycles: 10,
-        result_cache_cycles: 5,
         envoy_id: Some("envoy-1".into()),
-        fallback_servers: Vec::new(),
-        bolt: None,
-        data_dir: data.clone(),
-        state_dir: root.join("state"),
+        ..Settings::defaults(&data, &root.join("state"))
     };
     (tmp, settings)
 }
@@ -518,9 +508,12 @@ async fn a_certificate_at_day_250_of_365_is_renewed_and_the_next_handshake_prese
     // And `vigo status` says when it expires, no longer due.
     let status = vigo_agent::status_cmd::render(&vigo_agent::status_cmd::gather(
         &settings,
-        vigo_agent::converge::now_unix(),
+        vigo_agent::clock::now_unix(),
     ));
-    let line = status.lines().last().unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Client cert:"))
+        .unwrap();
     assert!(line.starts_with("Client cert:      expires "), "{status}");
     assert!(!line.contains("renewal due"), "{line}");
 }
@@ -543,8 +536,7 @@ async fn a_chain_of_rotations_is_re_pinned_and_the_new_keys_bundle_applies() {
     let mut converger = converger(&r, &settings);
     let outcome = cycle(&mut converger, &settings).await.unwrap();
     assert!(outcome.online && outcome.report.is_some());
-    let pinned =
-        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    let pinned = vigo_agent::enroll::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
     assert_eq!(pinned, Some(k2.verifying_key()));
     // From now on the agent reports the new key, and the cached bundle of the new key
     // verifies with it (the next answer is no_change).
@@ -580,8 +572,7 @@ async fn a_forged_rotation_is_refused_and_the_old_pin_kept() {
         ),
         "the bundle signed by the announced key is not applied: {outcome:?}"
     );
-    let pinned =
-        vigo_agent::register_cmd::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
+    let pinned = vigo_agent::enroll::load_pinned_key(&settings.data_dir.join(SERVER_PUB)).unwrap();
     assert_eq!(pinned, Some(r.bundle_key.verifying_key()));
     assert!(
         converger.store().bundle().unwrap().is_none(),

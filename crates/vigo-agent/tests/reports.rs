@@ -123,7 +123,7 @@ fn queued(run_id: &str, message: &str) -> Vec<u8> {
     ReportResultRequest {
         run_id: run_id.to_owned(),
         policy_version: "20260101T000000Z".into(),
-        started_at_unix: vigo_agent::converge::now_unix(),
+        started_at_unix: vigo_agent::clock::now_unix(),
         results: vec![ResourceResult {
             configcrate: "old".into(),
             r#type: "exec".into(),

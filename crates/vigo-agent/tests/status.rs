@@ -34,6 +34,19 @@ Policy:           (state store unavailable: permission denied)
 Traits:           (state store unavailable)
 Pending results:  (state store unavailable)
 Server pubkey:    absent
+
+Settings:
+  server                vigo.example.com:1530 (config)
+  ca_file               /etc/vigo-envoy/ca.pem (default)
+  cert_file             /etc/vigo-envoy/cert.pem (default)
+  key_file              /etc/vigo-envoy/key.pem (default)
+  log_level             info (default)
+  api_addr              https://localhost:8443 (default)
+  executors_dir         /etc/vigo-envoy/executors (default)
+  snapshot_dir          /var/lib/vigo/snapshots (default)
+  snapshot_retention    5 (default)
+  trait_refresh_cycles  10 (default)
+  result_cache_cycles   5 (default)
 "
     );
 
@@ -49,7 +62,7 @@ Server pubkey:    absent
         .unwrap();
     let bad = root.run("vigo status").unwrap();
     assert_eq!(bad.code, Some(1));
-    assert!(bad.stderr.starts_with("vigo: /etc/vigo-envoy/config: unknown key `snapshot_retension` (did you mean `snapshot_retention`?)"), "{}", bad.stderr);
+    assert!(bad.stderr.starts_with("vigo: /etc/vigo-envoy/config:1:1: unknown key `snapshot_retension` (did you mean `snapshot_retention`?)"), "{}", bad.stderr);
 }
 
 #[test]
@@ -90,6 +103,19 @@ fn a_tampered_cached_bundle_is_reported_not_shown() {
 
         Pending results:  0
         Server pubkey:    present
+
+        Settings:
+          server                localhost:1530 (default)
+          ca_file               [TMP]/etc/ca.pem (default)
+          cert_file             [TMP]/etc/cert.pem (default)
+          key_file              [TMP]/etc/key.pem (default)
+          log_level             info (default)
+          api_addr              https://localhost:8443 (default)
+          executors_dir         [TMP]/executors (flag)
+          snapshot_dir          [TMP]/snapshots (flag)
+          snapshot_retention    5 (default)
+          trait_refresh_cycles  10 (default)
+          result_cache_cycles   5 (default)
         ");
     });
 

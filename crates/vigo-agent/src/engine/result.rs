@@ -39,6 +39,17 @@ pub struct RunReport {
     pub duration_micros: u64,
 }
 
+/// How the trace and the summary name `action`: `would create`, `would update` and
+/// `would delete` in a dry-run, the action's own word otherwise.
+pub fn verb(action: Action, dry_run: bool) -> &'static str {
+    match (dry_run, action) {
+        (true, Action::Created) => "would create",
+        (true, Action::Updated) => "would update",
+        (true, Action::Deleted) => "would delete",
+        (_, a) => a.as_str(),
+    }
+}
+
 impl RunReport {
     /// Count of results with `action`.
     pub fn count(&self, action: Action) -> usize {
@@ -60,13 +71,7 @@ impl RunReport {
         ] {
             let n = self.count(action);
             if n > 0 {
-                let verb = match (self.dry_run, action) {
-                    (true, Action::Created) => "would create",
-                    (true, Action::Updated) => "would update",
-                    (true, Action::Deleted) => "would delete",
-                    (_, a) => a.as_str(),
-                };
-                parts.push(format!("{n} {verb}"));
+                parts.push(format!("{n} {}", verb(action, self.dry_run)));
             }
         }
         let ms = self.duration_micros as f64 / 1_000.0;

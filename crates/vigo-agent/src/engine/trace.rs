@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use super::result::{Action, ResourceResult};
+use super::result::{Action, ResourceResult, verb};
 
 /// Where trace lines go, and whether they are coloured.
 pub struct Trace {
@@ -74,12 +74,7 @@ impl Trace {
             return;
         }
         let (on, off) = self.paint(r.action);
-        let verb = match (dry_run, r.action) {
-            (true, Action::Created) => "would create",
-            (true, Action::Updated) => "would update",
-            (true, Action::Deleted) => "would delete",
-            (_, a) => a.as_str(),
-        };
+        let verb = verb(r.action, dry_run);
         let ms = Duration::from_micros(r.duration_micros).as_secs_f64() * 1_000.0;
         let msg = if r.message.is_empty() {
             String::new()
@@ -105,5 +100,113 @@ impl Trace {
 impl Drop for Trace {
     fn drop(&mut self) {
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::engine::RunReport;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn result(
+        action: Action,
+        type_name: &str,
+        name: &str,
+        micros: u64,
+        message: &str,
+    ) -> ResourceResult {
+        ResourceResult {
+            id: format!("web/{name}"),
+            configcrate: "web".into(),
+            type_name: type_name.into(),
+            name: name.into(),
+            action,
+            duration_micros: micros,
+            message: message.into(),
+        }
+    }
+
+    /// One line of every action kind, as a run and as a dry-run, with the summary.
+    fn trace_of(dry_run: bool) -> String {
+        let results = vec![
+            result(
+                Action::Created,
+                "package",
+                "nginx",
+                9_200_000,
+                "nginx absent → installed",
+            ),
+            result(
+                Action::Updated,
+                "file",
+                "/etc/motd",
+                1_100,
+                "content sha256:0f3e2d1c4b5a → sha256:30c5a090e5e5",
+            ),
+            result(
+                Action::Deleted,
+                "file",
+                "/etc/cron.d/old",
+                400,
+                "present → absent",
+            ),
+            result(Action::None, "service", "nginx", 48_000, ""),
+            result(
+                Action::Skipped,
+                "file",
+                "site",
+                200,
+                "when: os.family == \"redhat\" is false",
+            ),
+            result(
+                Action::Error,
+                "exec",
+                "migrate",
+                3_000,
+                "exit status 1: relation \"users\" does not exist",
+            ),
+            result(
+                Action::Blocked,
+                "file",
+                "/etc/shadow",
+                0,
+                "guardrail: /etc/shadow is never managed",
+            ),
+        ];
+        let buf = Buffer::default();
+        let mut trace = Trace::to_writer(Box::new(buf.clone()));
+        for r in &results {
+            trace.resource(r, dry_run);
+        }
+        let report = RunReport {
+            dry_run,
+            preempted: false,
+            results,
+            duration_micros: 9_252_700,
+        };
+        trace.summary(&report.summary_line());
+        drop(trace);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn every_action_kind_has_its_line() {
+        insta::assert_snapshot!("trace_run", trace_of(false));
+        insta::assert_snapshot!("trace_dry_run", trace_of(true));
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use prost::Message;
-use vigo_agent::register_cmd::{SERVER_PUB, pin_server_key};
+use vigo_agent::enroll::{SERVER_PUB, pin_server_key};
 use vigo_agent::state::StateStore;
 use vigo_proto::v1::{PolicyBundle, SignedBundle};
 
@@ -137,7 +137,7 @@ pub fn empty_bundle() -> PolicyBundle {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    vigo_agent::converge::now_unix()
+    vigo_agent::clock::now_unix()
 }
 
 /// A PID that ran a process and now runs none (a reaped child).

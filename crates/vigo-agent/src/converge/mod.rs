@@ -23,43 +23,40 @@
 //! and what derives from them is redacted by the engine (`engine::Sensitive`) before any
 //! result is traced, printed, sent or queued.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use vigo_core::secret;
 use vigo_core::signing::{self, VerifyError};
-use vigo_exec::executors::Registry;
-use vigo_exec::snapshot::SnapshotStore;
 use vigo_proto::v1::{
-    CheckInRequest, CheckInResponse, PolicyBundle, ReportResultRequest, ReportTraitsRequest,
-    ResolveSecretsRequest, ResourceResult as WireResult, SignedBundle, check_in_response::Outcome,
+    CheckInRequest, CheckInResponse, PolicyBundle, SignedBundle, check_in_response::Outcome,
 };
 
-use crate::client::{Client, TlsMaterial};
-use crate::engine::{
-    self, Action, LangEvaluator, Options, PlanInput, RunReport, SystemProbe, Trace,
-};
+use crate::client::{Client, TlsMaterial, error_chain};
+use crate::clock::{self, SharedClock};
+use crate::engine::{self, RunReport};
+use crate::enroll::{AGENT_KEY, EnrollError, SERVER_PUB, load_pinned_key, write_config};
 use crate::identity::AgentIdentity;
+use crate::pipeline::{self, Pipeline, PlanFacts};
 use crate::preempt::ConvergenceGuard;
-use crate::register_cmd::{AGENT_KEY, SERVER_PUB, load_pinned_key, write_config};
 use crate::reports::{self, Bounds, Drained};
-use crate::resource_cmd::{DEFAULT_TIMEOUT, guardrail};
-use crate::settings::{ConfigFile, DATA_DIR, STATE_ROOT, Settings};
+use crate::settings::{ConfigFile, Settings, SettingsError};
 use crate::state::{StateError, StateStore};
+
+mod bundle;
+mod secrets;
+mod traits;
+mod wire;
+
+pub use bundle::{CachedBundleError, accept_bundle, state_fingerprint, verify_cached};
+pub use secrets::{secret_paths, unusable_secret};
+pub use wire::{compact_if_steady, report_digest, wire_report};
 
 /// The check-in interval until the server sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
-/// Test-only override of the runtime root (`/var/lib/vigo`): state store, lock, sentinel.
-pub const STATE_ROOT_ENV: &str = "VIGO_STATE_ROOT";
-/// Test-only override of the data directory (`/etc/vigo-envoy`).
-pub const DATA_DIR_ENV: &str = "VIGO_DATA_DIR";
 
 const META_CYCLE: &str = "cycle";
 const META_TRAIT_CACHE: &str = "trait_cache";
@@ -67,27 +64,6 @@ const META_TRAITS_HASH: &str = "traits_hash";
 const META_HALTED: &str = "halted";
 const META_REPORT_DIGEST: &str = "report.digest";
 const META_STEADY_RUN: &str = "report.steady_run";
-
-/// The runtime root: `/var/lib/vigo`, or `$VIGO_STATE_ROOT` (for tests only).
-pub fn state_root() -> PathBuf {
-    std::env::var_os(STATE_ROOT_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(STATE_ROOT), PathBuf::from)
-}
-
-/// The data directory: `/etc/vigo-envoy`, or `$VIGO_DATA_DIR` (for tests only).
-pub fn data_dir() -> PathBuf {
-    std::env::var_os(DATA_DIR_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DATA_DIR), PathBuf::from)
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before 1970).
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// Why a cycle could not converge.
 #[derive(Debug, thiserror::Error)]
@@ -112,126 +88,19 @@ pub enum ConvergeError {
         /// The bundle's configcrates, comma-separated.
         have: String,
     },
-    /// A data file (config, pinned key) could not be read or written.
-    #[error("{0}")]
-    Files(String),
+    /// A data file (pinned key, agent key) could not be read or written.
+    #[error(transparent)]
+    Files(#[from] EnrollError),
+    /// The config file could not be read or written (a redirect is saved there).
+    #[error(transparent)]
+    Config(#[from] SettingsError),
+    /// A certificate renewal a crash interrupted could not be finished.
+    #[error("finishing an interrupted certificate renewal")]
+    Renewal(#[source] crate::renew::RenewError),
     /// The server refused this envoy (revoked, unknown, bad credentials): nothing is
     /// applied, not even the cached bundle, until it is enrolled again.
-    #[error("{0}")]
-    Denied(String),
-}
-
-/// Verifies a received or cached bundle: the signature by the pinned key over its exact
-/// bytes, then its max age. Nothing of the payload is used before this succeeds.
-pub fn accept_bundle(
-    signed: &SignedBundle,
-    pinned: &VerifyingKey,
-    now_unix: i64,
-) -> Result<PolicyBundle, VerifyError> {
-    let bundle = signing::verify(signed, pinned)?;
-    signing::check_age(&bundle, now_unix)?;
-    Ok(bundle)
-}
-
-/// The fingerprint of the held bundle sent at check-in: hex SHA-256 of its signed payload
-/// bytes ("" when none).
-pub fn state_fingerprint(signed: Option<&SignedBundle>) -> String {
-    signed.map_or_else(String::new, |s| hex::encode(Sha256::digest(&s.payload)))
-}
-
-/// The secret paths the bundle's markers name (`__VIGO_SECRET__<path>__END__`), sorted.
-pub fn secret_paths(bundle: &PolicyBundle) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for t in bundle.templates.values() {
-        secret::collect_paths(t, &mut out);
-    }
-    for c in &bundle.configcrates {
-        secret::collect_paths(&c.vars_json, &mut out);
-        for r in &c.resources {
-            secret::collect_paths(&r.attributes_json, &mut out);
-        }
-    }
-    out.into_iter().collect()
-}
-
-/// Why a resolved secret is not used: it is not text, or it holds a secret marker (which
-/// would make a value look like a reference).
-pub fn unusable_secret(value: &[u8]) -> Option<&'static str> {
-    match std::str::from_utf8(value) {
-        Err(_) => Some("is not UTF-8 text"),
-        Ok(v) if secret::has_marker(v) => Some("holds a Vigo secret marker"),
-        Ok(_) => None,
-    }
-}
-
-/// The wire report of a run. Its messages were redacted by the engine, resource by
-/// resource, from what the resource derives from a secret.
-pub fn wire_report(
-    report: &RunReport,
-    policy_version: &str,
-    started_at_unix: i64,
-) -> ReportResultRequest {
-    ReportResultRequest {
-        run_id: uuid::Uuid::now_v7().to_string(),
-        policy_version: policy_version.to_owned(),
-        dry_run: report.dry_run,
-        started_at_unix,
-        duration_micros: report.duration_micros,
-        results: report
-            .results
-            .iter()
-            .map(|r| WireResult {
-                configcrate: r.configcrate.clone(),
-                r#type: r.type_name.clone(),
-                name: r.name.clone(),
-                action: r.action.to_wire() as i32,
-                duration_micros: r.duration_micros,
-                message: r.message.clone(),
-            })
-            .collect(),
-        steady: false,
-        dropped_reports: 0,
-        traceparent: String::new(),
-    }
-}
-
-/// The digest that tells two reports apart for the steady heartbeat: the version and
-/// every resource's identity and action.
-pub fn report_digest(r: &ReportResultRequest) -> String {
-    let mut h = Sha256::new();
-    h.update(r.policy_version.as_bytes());
-    h.update([u8::from(r.dry_run)]);
-    for x in &r.results {
-        for part in [&x.configcrate, &x.r#type, &x.name] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        h.update(x.action.to_be_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// `--result-cache-cycles`: a report identical to the previous one with every action
-/// `none` becomes a compact steady heartbeat (no per-resource results), at most
-/// `cache_cycles` in a row. Returns the digest and the new steady-run length to remember.
-pub fn compact_if_steady(
-    report: &mut ReportResultRequest,
-    previous_digest: Option<&str>,
-    steady_run: u32,
-    cache_cycles: u32,
-) -> (String, u32) {
-    let digest = report_digest(report);
-    let all_none = report
-        .results
-        .iter()
-        .all(|r| r.action == Action::None.to_wire() as i32);
-    if all_none && previous_digest == Some(digest.as_str()) && steady_run < cache_cycles {
-        report.steady = true;
-        report.results.clear();
-        (digest, steady_run + 1)
-    } else {
-        (digest, 0)
-    }
+    #[error(transparent)]
+    Denied(crate::client::ClientError),
 }
 
 /// What became of a cycle's report.
@@ -266,35 +135,6 @@ pub struct CycleOutcome {
     pub rejected: usize,
 }
 
-/// Why a cached bundle cannot be applied, before its age is even looked at.
-#[derive(Debug, thiserror::Error)]
-pub enum CachedBundleError {
-    /// The stored bytes are not a signed bundle.
-    #[error("the cached bundle is unreadable: {0}")]
-    Unreadable(#[source] prost::DecodeError),
-    /// There is no pinned key to verify it with.
-    #[error("no pinned server key ({}) to verify the cached bundle", .0.display())]
-    NoPinnedKey(PathBuf),
-    /// The signature does not verify with the pinned key.
-    #[error("the cached bundle does not verify: {0}")]
-    DoesNotVerify(#[source] VerifyError),
-}
-
-/// Verifies the cached signed bundle `bytes` with `pinned` (its path in the error when
-/// there is none): the check the converge path applies before using it, and the one
-/// `vigo status` applies before showing it. The age is checked separately
-/// (`signing::check_age`).
-pub fn verify_cached(
-    bytes: &[u8],
-    pinned: Option<&VerifyingKey>,
-    pinned_path: &std::path::Path,
-) -> Result<(SignedBundle, PolicyBundle), CachedBundleError> {
-    let signed = SignedBundle::decode(bytes).map_err(CachedBundleError::Unreadable)?;
-    let pinned = pinned.ok_or_else(|| CachedBundleError::NoPinnedKey(pinned_path.to_path_buf()))?;
-    let bundle = signing::verify(&signed, pinned).map_err(CachedBundleError::DoesNotVerify)?;
-    Ok((signed, bundle))
-}
-
 /// Everything a cycle needs, kept across the daemon's cycles (one connection, the trait
 /// cache, the interval the server set).
 pub struct Converger {
@@ -309,6 +149,7 @@ pub struct Converger {
     observe_only: bool,
     want_traits: bool,
     quiet: bool,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Converger {
@@ -334,9 +175,9 @@ pub fn build_client(settings: &Settings) -> Result<Client, String> {
                 .to_owned()
         })?;
     let identity =
-        AgentIdentity::load(&settings.data_dir.join(AGENT_KEY)).map_err(|e| e.to_string())?;
+        AgentIdentity::load(&settings.data_dir.join(AGENT_KEY)).map_err(|e| error_chain(&e))?;
     let tls = TlsMaterial::load(&settings.ca_file, &settings.cert_file, &settings.key_file)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| error_chain(&e))?;
     let mut addresses = vec![settings.primary_server().to_owned()];
     addresses.extend(settings.fallback_servers.iter().cloned());
     if settings.bolt.is_some() {
@@ -358,10 +199,9 @@ impl Converger {
         match crate::renew::finish_interrupted(&settings.cert_file, &settings.key_file) {
             Ok(Some(what)) => eprintln!("vigo: {what}"),
             Ok(None) => {}
-            Err(e) => return Err(ConvergeError::Files(e.to_string())),
+            Err(e) => return Err(ConvergeError::Renewal(e)),
         }
-        let pinned = load_pinned_key(&settings.data_dir.join(SERVER_PUB))
-            .map_err(|e| ConvergeError::Files(e.to_string()))?;
+        let pinned = load_pinned_key(&settings.data_dir.join(SERVER_PUB))?;
         let (client, client_problem) = match build_client(&settings) {
             Ok(c) => (Some(c), None),
             Err(why) => (None, Some(why)),
@@ -378,6 +218,7 @@ impl Converger {
             observe_only: false,
             want_traits: false,
             quiet: false,
+            clock: clock::system(),
         })
     }
 
@@ -386,6 +227,18 @@ impl Converger {
         self.client = Some(client);
         self.client_problem = None;
         self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (tests move time this
+    /// way): the bundle's max age, the certificate renewal decision, the report's start.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time by this converger's clock (Unix seconds).
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now_unix()
     }
 
     /// Does not print the per-resource trace (the daemon prints only summaries).
@@ -430,7 +283,7 @@ impl Converger {
             self.pinned.as_ref(),
             &self.settings.data_dir.join(SERVER_PUB),
         )
-        .map_err(|e| ConvergeError::NoBundle(e.to_string()))?;
+        .map_err(|e| ConvergeError::NoBundle(error_chain(&e)))?;
         signing::check_age(&bundle, now).map_err(ConvergeError::Expired)?;
         Ok((signed, bundle))
     }
@@ -443,7 +296,7 @@ impl Converger {
         stop: &AtomicBool,
         converge_offline: bool,
     ) -> Result<CycleOutcome, ConvergeError> {
-        let now = now_unix();
+        let now = self.clock.now_unix();
         let cycle_no = self.meta_u64(META_CYCLE);
         self.store
             .set_meta(META_CYCLE, &(cycle_no + 1).to_be_bytes())?;
@@ -461,7 +314,7 @@ impl Converger {
             || self.want_traits
             || self.store.traits()?.is_none()
         {
-            self.collect(&mut cache, cycle_no, now, &|_| true, true);
+            self.collect(&mut cache, cycle_no, now, &|_| true, true)?;
         }
         let traits_hash = self
             .store
@@ -469,47 +322,7 @@ impl Converger {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
 
-        // Check in.
-        let request = CheckInRequest {
-            policy_version: held.map(|(_, v)| v.to_owned()).unwrap_or_default(),
-            state_fingerprint: state_fingerprint(held.map(|(s, _)| s)),
-            traits_hash: traits_hash.clone(),
-            traits_json: Vec::new(),
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-            traceparent: String::new(),
-            pinned_key_id: self
-                .pinned
-                .as_ref()
-                .map(signing::key_id)
-                .unwrap_or_default(),
-        };
-        let mut online = false;
-        let mut fresh: Option<(SignedBundle, PolicyBundle)> = None;
-        match self.client.as_mut() {
-            None => {
-                if let Some(why) = &self.client_problem {
-                    tracing::warn!("offline: {why}");
-                }
-            }
-            Some(client) => match client.check_in(&request).await {
-                Ok(response) => {
-                    online = true;
-                    fresh = self.handle_check_in(response, now)?;
-                }
-                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e.to_string())),
-                Err(e) if e.is_unreachable() => {
-                    tracing::warn!("offline: {e}");
-                    crate::renew::explain_unreachable(&self.settings, now);
-                }
-                Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
-            },
-        }
-        if online && let Some(client) = self.client.as_mut() {
-            crate::renew::renew_on_check_in(client, &self.settings, now).await;
-        }
-        if online && self.want_traits {
-            self.upload_traits(&traits_hash).await;
-        }
+        let (online, fresh) = self.check_in(held, &traits_hash, now).await?;
         if !online && !converge_offline {
             return Ok(CycleOutcome {
                 online,
@@ -553,37 +366,12 @@ impl Converger {
         let early = self.drain(online).await?;
 
         // Secrets: memory only, for this cycle only.
-        let mut secrets: HashMap<String, String> = HashMap::new();
-        let paths = secret_paths(&bundle);
-        if !paths.is_empty() {
-            match (online, self.client.as_mut()) {
-                (true, Some(client)) => {
-                    let req = ResolveSecretsRequest {
-                        policy_version: policy_version.clone(),
-                        paths,
-                    };
-                    match client.resolve_secrets(&req).await {
-                        Ok(resp) => {
-                            for (path, value) in resp.values {
-                                match unusable_secret(&value) {
-                                    None => {
-                                        secrets.insert(
-                                            path,
-                                            String::from_utf8(value).unwrap_or_default(),
-                                        );
-                                    }
-                                    Some(why) => tracing::warn!(
-                                        "secret `{path}` {why}: the resources that use it fail"
-                                    ),
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!("secrets not resolved: {e}"),
-                    }
-                }
-                _ => tracing::warn!("offline: the resources that use secrets cannot be applied"),
-            }
-        }
+        let secrets = secrets::resolve(
+            self.client.as_mut().filter(|_| online),
+            &policy_version,
+            secret_paths(&bundle),
+        )
+        .await;
 
         // Fresh traits for what the bundle reads, then plan and run.
         let needs = engine::trait_needs(&bundle);
@@ -593,71 +381,119 @@ impl Converger {
             now,
             &|c| needs.wants(c) || c == "network",
             false,
-        );
+        )?;
         let traits = cache.traits.clone();
         let hostname = traits.hostname().unwrap_or_default().to_owned();
-        let started_at = now_unix();
+        let started_at = self.clock.now_unix();
         let dry_run = self.dry_run || self.observe_only || bundle.observe_only;
-        let report = {
-            let settings = &self.settings;
-            let only = self.only_crate.as_deref();
-            let quiet = self.quiet;
-            let envoy = json!({
+        let pipeline = Pipeline {
+            settings: &self.settings,
+            guard,
+            stop,
+            dry_run,
+            quiet: self.quiet,
+        };
+        let facts = PlanFacts {
+            traits: &traits,
+            envoy: json!({
                 "hostname": hostname,
                 "environment": bundle.environment,
-                "envoy_id": settings.envoy_id.clone().unwrap_or_default(),
-            });
-            let secrets = &secrets;
-            let bundle = &bundle;
-            let traits = &traits;
-            tokio::task::block_in_place(move || {
-                let probe = SystemProbe;
-                let evaluator = LangEvaluator { probe: &probe };
-                let plan = engine::plan(
-                    bundle,
-                    &PlanInput {
-                        traits,
-                        envoy,
-                        secrets,
-                        only_crate: only,
-                        evaluator: &evaluator,
-                        default_timeout: DEFAULT_TIMEOUT,
-                    },
-                );
-                if !dry_run {
-                    crate::leftovers::sweep(&crate::leftovers::directories(
-                        [guard.root(), &settings.data_dir],
-                        &plan,
-                    ));
-                }
-                let registry = Registry::with_custom_dir(&settings.executors_dir);
-                let snapshots = SnapshotStore::new(
-                    &settings.snapshot_dir,
-                    settings.snapshot_retention as usize,
-                );
-                let preempted = || guard.preempted() || stop.load(Ordering::SeqCst);
-                let opts = Options {
-                    dry_run,
-                    registry: &registry,
-                    snapshots: Some(&snapshots),
-                    guardrail: &guardrail,
-                    preempted: &preempted,
-                };
-                let mut trace = if quiet {
-                    Trace::quiet()
-                } else {
-                    Trace::stderr()
-                };
-                let report = engine::run(&plan, &opts, &mut trace);
-                trace.summary(&report.summary_line());
-                report
-            })
+                "envoy_id": self.settings.envoy_id.clone().unwrap_or_default(),
+            }),
+            secrets: &secrets,
+            only_crate: self.only_crate.as_deref(),
         };
+        let report =
+            tokio::task::block_in_place(|| pipeline.run(&pipeline::plan(&bundle, facts), &[]));
 
         // The report, cut to size, goes through the queue: behind what is already there,
         // and drained when the server answers.
-        let mut wire = wire_report(&report, &policy_version, started_at);
+        let seq = self.queue_report(&report, &policy_version, started_at)?;
         drop(secrets);
+        let late = match &early.held {
+            // Not twice in one cycle past a report that stayed queued: the server said why.
+            Some(held) => Drained {
+                held: Some(held.clone()),
+                ..Drained::default()
+            },
+            None => self.drain(online).await?,
+        };
+        let delivery = delivery_of(seq, &late);
+        let earlier = |d: &Drained| d.sent.iter().filter(|s| **s != seq).count();
+        let rejected_earlier = |d: &Drained| d.rejected.iter().filter(|(s, _)| *s != seq).count();
+        Ok(CycleOutcome {
+            online,
+            report: Some(report),
+            policy_version,
+            queued: matches!(delivery, Delivery::QueuedOffline | Delivery::QueuedRetry(_)),
+            delivery,
+            drained: earlier(&early) + earlier(&late),
+            rejected: rejected_earlier(&early) + rejected_earlier(&late),
+        })
+    }
+
+    /// Checks in with the held bundle's version and the traits hash, and applies the
+    /// answer (interval, re-pinning, redirect, a new bundle); renews the client
+    /// certificate and uploads the traits when due. Returns whether the server answered,
+    /// and the new verified bundle if one came.
+    async fn check_in(
+        &mut self,
+        held: Option<(&SignedBundle, &str)>,
+        traits_hash: &str,
+        now: i64,
+    ) -> Result<(bool, Option<(SignedBundle, PolicyBundle)>), ConvergeError> {
+        let request = CheckInRequest {
+            policy_version: held.map(|(_, v)| v.to_owned()).unwrap_or_default(),
+            state_fingerprint: state_fingerprint(held.map(|(s, _)| s)),
+            traits_hash: traits_hash.to_owned(),
+            traits_json: Vec::new(),
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            traceparent: String::new(),
+            pinned_key_id: self
+                .pinned
+                .as_ref()
+                .map(signing::key_id)
+                .unwrap_or_default(),
+        };
+        let mut online = false;
+        let mut fresh: Option<(SignedBundle, PolicyBundle)> = None;
+        match self.client.as_mut() {
+            None => {
+                if let Some(why) = &self.client_problem {
+                    tracing::warn!("offline: {why}");
+                }
+            }
+            Some(client) => match client.check_in(&request).await {
+                Ok(response) => {
+                    online = true;
+                    fresh = self.handle_check_in(response, now)?;
+                }
+                Err(e) if e.is_denied() => return Err(ConvergeError::Denied(e)),
+                Err(e) if e.is_unreachable() => {
+                    tracing::warn!("offline: {e}");
+                    crate::renew::explain_unreachable(&self.settings, now);
+                }
+                Err(e) => tracing::warn!("the server did not give a bundle: {e}"),
+            },
+        }
+        if online && let Some(client) = self.client.as_mut() {
+            crate::renew::renew_on_check_in(client, &self.settings, now).await;
+        }
+        if online && self.want_traits {
+            self.upload_traits(traits_hash).await;
+        }
+        Ok((online, fresh))
+    }
+
+    /// Turns the run into its wire report, cut to size and compacted to a steady
+    /// heartbeat when nothing changed, and queues it; returns its queue sequence number.
+    fn queue_report(
+        &mut self,
+        report: &RunReport,
+        policy_version: &str,
+        started_at: i64,
+    ) -> Result<u64, ConvergeError> {
+        let mut wire = wire_report(report, policy_version, started_at);
         if let Some(trimmed) = reports::bound(&mut wire, &Bounds::default()) {
             tracing::warn!("the report of this run is too large for the server: {trimmed}");
         }
@@ -675,36 +511,7 @@ impl Converger {
         self.store.set_meta(META_REPORT_DIGEST, digest.as_bytes())?;
         self.store
             .set_meta(META_STEADY_RUN, &u64::from(run).to_be_bytes())?;
-        let seq = self.store.enqueue_result(&wire.encode_to_vec())?;
-        // Not twice in one cycle past a report that stayed queued: the server said why.
-        let late = match &early.held {
-            Some(held) => Drained {
-                held: Some(held.clone()),
-                ..Drained::default()
-            },
-            None => self.drain(online).await?,
-        };
-        let delivery = if late.sent.contains(&seq) {
-            Delivery::Sent
-        } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {
-            Delivery::Rejected(why.clone())
-        } else {
-            match &late.held {
-                Some(held) if !held.unreachable => Delivery::QueuedRetry(held.reason.clone()),
-                _ => Delivery::QueuedOffline,
-            }
-        };
-        let earlier = |d: &Drained| d.sent.iter().filter(|s| **s != seq).count();
-        let rejected_earlier = |d: &Drained| d.rejected.iter().filter(|(s, _)| *s != seq).count();
-        Ok(CycleOutcome {
-            online,
-            report: Some(report),
-            policy_version,
-            queued: matches!(delivery, Delivery::QueuedOffline | Delivery::QueuedRetry(_)),
-            delivery,
-            drained: earlier(&early) + earlier(&late),
-            rejected: rejected_earlier(&early) + rejected_earlier(&late),
-        })
+        Ok(self.store.enqueue_result(&wire.encode_to_vec())?)
     }
 
     /// Sends what the queue holds when the server answered the check-in (see
@@ -740,8 +547,7 @@ impl Converger {
         self.want_traits = response.want_traits;
         let pin_file = self.settings.data_dir.join(SERVER_PUB);
         if let Some(new) =
-            crate::repin::repin_on_check_in(&response, self.pinned.as_ref(), &pin_file)
-                .map_err(|e| ConvergeError::Files(e.to_string()))?
+            crate::repin::repin_on_check_in(&response, self.pinned.as_ref(), &pin_file)?
         {
             self.pinned = Some(new);
         }
@@ -777,10 +583,9 @@ impl Converger {
     /// Stores a server `redirect` as the config's `bolt` and dials it from now on.
     fn redirect(&mut self, address: &str) -> Result<(), ConvergeError> {
         let path = self.settings.data_dir.join("config");
-        let mut config =
-            ConfigFile::load(&path).map_err(|e| ConvergeError::Files(e.to_string()))?;
+        let mut config = ConfigFile::load(&path)?;
         config.bolt = Some(address.to_owned());
-        write_config(&path, &config).map_err(|e| ConvergeError::Files(e.to_string()))?;
+        write_config(&path, &config)?;
         self.settings.bolt = Some(address.to_owned());
         if let Some(client) = self.client.as_mut() {
             client.redirect(address);
@@ -788,72 +593,29 @@ impl Converger {
         tracing::info!("the server redirected this envoy to {address}");
         Ok(())
     }
+}
 
-    async fn upload_traits(&mut self, traits_hash: &str) {
-        let Ok(Some(traits)) = self.store.traits() else {
-            return;
-        };
-        let Some(client) = self.client.as_mut() else {
-            return;
-        };
-        let req = ReportTraitsRequest {
-            traits_json: traits.bytes,
-            traits_hash: traits_hash.to_owned(),
-            traceparent: String::new(),
-        };
-        match client.report_traits(&req).await {
-            Ok(()) => self.want_traits = false,
-            Err(e) => tracing::warn!("traits not reported: {e}"),
-        }
-    }
-
-    fn trait_cache(&self) -> vigo_traits::TraitCache {
-        self.store
-            .meta(META_TRAIT_CACHE)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    /// Runs the collectors `want` selects that the cache says are due; with `full`, also
-    /// stores the whole trait document and its hash (the refresh cadence).
-    fn collect(
-        &self,
-        cache: &mut vigo_traits::TraitCache,
-        cycle: u64,
-        now: i64,
-        want: &dyn Fn(&str) -> bool,
-        full: bool,
-    ) {
-        let refresh = u64::from(self.settings.trait_refresh_cycles.max(1));
-        let due: Vec<vigo_traits::Collector> = vigo_traits::all()
-            .into_iter()
-            .filter(|c| want(c.name) && cache.is_due(c.name, c.class, cycle, now, refresh))
-            .collect();
-        if !due.is_empty() {
-            let report = tokio::task::block_in_place(|| {
-                vigo_traits::run(&due, &vigo_traits::Ctx::default())
-            });
-            for (name, why) in &report.errors {
-                tracing::warn!("trait collector {name} failed: {why}");
-            }
-            cache.store(&report.values, cycle, now);
-            if let Ok(bytes) = serde_json::to_vec(&*cache) {
-                let _ = self.store.set_meta(META_TRAIT_CACHE, &bytes);
-            }
-        }
-        if full && let Ok(bytes) = serde_json::to_vec(&cache.traits.to_json()) {
-            let hash = hex::encode(Sha256::digest(&bytes));
-            let _ = self.store.put_traits(&bytes, now);
-            let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
+/// What became of the report queued as `seq`, after the drain `late`.
+fn delivery_of(seq: u64, late: &Drained) -> Delivery {
+    if late.sent.contains(&seq) {
+        Delivery::Sent
+    } else if let Some((_, why)) = late.rejected.iter().find(|(s, _)| *s == seq) {
+        Delivery::Rejected(why.clone())
+    } else {
+        match &late.held {
+            Some(held) if !held.unreachable => Delivery::QueuedRetry(held.reason.clone()),
+            _ => Delivery::QueuedOffline,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use vigo_proto::v1::{Configcrate, Resource};
+    use vigo_proto::v1::{
+        Configcrate, ReportResultRequest, Resource, ResourceResult as WireResult,
+    };
+
+    use crate::engine::Action;
 
     use super::*;
 
