@@ -1,0 +1,54 @@
+//! `cron`: a job in `/etc/cron.d/<name>`.
+
+use super::{Attr, Kind, Required, STATE, TypeDef};
+
+/// The `cron` type.
+pub const TYPE: TypeDef = TypeDef {
+    name: "cron",
+    doc: "A job in `/etc/cron.d/<name>` (names of letters, digits, `_`, `-`); a `cron` resource needs a `name:`.",
+    example: r#"- name: backup-nightly
+  type: cron
+  command: /usr/local/bin/backup
+  schedule: "30 2 * * *"
+  state: present"#,
+    attrs: &[
+        STATE,
+        Attr::new("command", Kind::Str, "the job's command")
+            .required(Required::WhenPresent)
+            .example("/usr/local/bin/backup"),
+        Attr::new(
+            "schedule",
+            Kind::Str,
+            "five fields or `@daily`, `@hourly`, `@reboot`, …; overrides the fields",
+        )
+        .example("\"30 2 * * *\""),
+        Attr::new("minute", Kind::Str, "minute field (0–59)")
+            .default("*")
+            .example("\"30\""),
+        Attr::new("hour", Kind::Str, "hour field (0–23)")
+            .default("*")
+            .example("\"2\""),
+        Attr::new("day", Kind::Str, "day-of-month field (1–31)")
+            .default("*")
+            .example("\"1\""),
+        Attr::new("month", Kind::Str, "month field (1–12 or `jan`–`dec`)")
+            .default("*")
+            .example("\"6\""),
+        Attr::new("weekday", Kind::Str, "weekday field (0–7 or `sun`–`sat`)")
+            .default("*")
+            .example("\"1-5\""),
+        Attr::new("user", Kind::Str, "the user the job runs as")
+            .default("root")
+            .example("backup"),
+        Attr::new(
+            "environment",
+            Kind::List,
+            "`KEY=VALUE` lines before the job",
+        )
+        .example("[\"MAILTO=ops@example.com\"]"),
+    ],
+    primary: "",
+    writes_path: None,
+    notify_states: &[],
+    revertible: false,
+};

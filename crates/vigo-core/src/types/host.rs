@@ -1,0 +1,33 @@
+//! `host`: one entry of `/etc/hosts`.
+
+use super::{Attr, FOLLOW, Kind, Required, STATE, TypeDef};
+
+/// The `host` type.
+pub const TYPE: TypeDef = TypeDef {
+    name: "host",
+    doc: "One entry of `/etc/hosts` (or another hosts file): a name, its address and aliases, or its absence.",
+    example: r#"- name: db
+  type: host
+  hostname: db.internal
+  ip: 10.0.0.5
+  aliases: [db]
+  state: present"#,
+    attrs: &[
+        Attr::new("hostname", Kind::Str, "canonical name")
+            .required(Required::Yes)
+            .example("db.internal"),
+        STATE,
+        Attr::new("ip", Kind::Str, "IPv4 or IPv6")
+            .required(Required::WhenPresent)
+            .example("10.0.0.5"),
+        Attr::new("aliases", Kind::Any, "space-separated or a list").example("[db]"),
+        Attr::new("target_path", Kind::Path, "the hosts file")
+            .default("/etc/hosts")
+            .example("/etc/hosts"),
+        FOLLOW,
+    ],
+    primary: "hostname",
+    writes_path: Some("target_path"),
+    notify_states: &[],
+    revertible: false,
+};

@@ -1,0 +1,59 @@
+//! `ini`: one setting (or section) of an INI file.
+
+use super::{Attr, FOLLOW, Kind, Required, STATE, TARGET_PATH, TypeDef};
+
+/// The `ini` type.
+pub const TYPE: TypeDef = TypeDef {
+    name: "ini",
+    doc: "One setting of an INI file, or a whole section's absence. Comments are never touched; a UTF-8 byte-order mark is kept.",
+    example: r#"- name: mysql-no-dns
+  type: ini
+  target_path: /etc/mysql/my.cnf
+  section: mysqld
+  key: skip-name-resolve
+  allow_no_value: true            # writes the bare line `skip-name-resolve`
+  state: present
+- name: drop-old-section
+  type: ini
+  target_path: /etc/app.ini
+  section: legacy                 # no key: the [legacy] section and its lines go
+  state: absent"#,
+    attrs: &[
+        TARGET_PATH,
+        Attr::new(
+            "key",
+            Kind::Str,
+            "the setting; without `key`, `state: absent` removes the whole section",
+        )
+        .required(Required::WhenPresent)
+        .example("port"),
+        STATE,
+        Attr::new("section", Kind::Str, "compared without surrounding spaces")
+            .default("(before the first section)")
+            .example("mysqld"),
+        Attr::new("value", Kind::Str, "surrounding spaces are not kept")
+            .required(Required::WhenPresentUnless("allow_no_value"))
+            .example("\"3306\""),
+        Attr::new(
+            "allow_no_value",
+            Kind::Bool,
+            "without `value`, the key is a bare line (`skip-name-resolve`)",
+        )
+        .default("false")
+        .example("true"),
+        Attr::new("separator", Kind::Str, "`=` or `:` with optional spaces")
+            .default("\" = \"")
+            .example("\"=\""),
+        Attr::new("create", Kind::Bool, "create the file when missing")
+            .default("true")
+            .example("false"),
+        Attr::new("mode", Kind::Mode, "mode of a file it creates")
+            .default("0644")
+            .example("\"0600\""),
+        FOLLOW,
+    ],
+    primary: "target_path",
+    writes_path: Some("target_path"),
+    notify_states: &[],
+    revertible: false,
+};

@@ -1,0 +1,45 @@
+//! `json_file`: one key of a JSON file.
+
+use super::{Attr, FOLLOW, Kind, Required, STATE, TARGET_PATH, TypeDef};
+
+/// The `json_file` type.
+pub const TYPE: TypeDef = TypeDef {
+    name: "json_file",
+    doc: "One key of a JSON file, compared semantically: a file that already holds the value is never reformatted. A missing file is created (mode 0644) as `{}` plus the key.",
+    example: r#"- name: app-port
+  type: json_file
+  target_path: /etc/app/config.json
+  key: servers.0.port
+  value: 8080
+  state: present"#,
+    attrs: &[
+        TARGET_PATH,
+        Attr::new(
+            "key",
+            Kind::Str,
+            "dot path, indices allowed: `servers.0.port`",
+        )
+        .required(Required::Yes)
+        .example("servers.0.port"),
+        STATE,
+        Attr::new(
+            "value",
+            Kind::Any,
+            "a JSON literal: `'\"text\"'`, `8080`, `true`, `'[1,2]'`",
+        )
+        .required(Required::WhenPresent)
+        .example("8080"),
+        Attr::new(
+            "indent",
+            Kind::Int,
+            "spaces per level when the file is rewritten",
+        )
+        .default("2")
+        .example("4"),
+        FOLLOW,
+    ],
+    primary: "target_path",
+    writes_path: Some("target_path"),
+    notify_states: &[],
+    revertible: false,
+};
