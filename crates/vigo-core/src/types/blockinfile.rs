@@ -47,7 +47,7 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new(
             "insertbefore",
             Kind::Str,
-            "before the last line matching this regex, or `BOF`",
+            "before the last line matching this regex, or `BOF`; not with `insertafter`",
         )
         .example("BOF"),
         FOLLOW,
