@@ -42,7 +42,6 @@ pub const TYPE: TypeDef = TypeDef {
             "where a new block goes: after the last line matching this regex, or `EOF`",
         )
         .default("EOF")
-        .conflicts(&["insertbefore"])
         .example("\"^# tail\""),
         Attr::new(
             "insertbefore",

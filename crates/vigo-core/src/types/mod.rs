@@ -15,22 +15,22 @@ pub mod docs;
 pub mod engine;
 pub mod help;
 
-mod blockinfile;
-mod cron;
-mod directory;
-mod exec;
-mod file;
-mod file_line;
-mod group;
-mod host;
-mod ini;
-mod json_file;
-mod package;
-mod replace;
-mod service;
-mod symlink;
-mod sysctl;
-mod user;
+pub mod blockinfile;
+pub mod cron;
+pub mod directory;
+pub mod exec;
+pub mod file;
+pub mod file_line;
+pub mod group;
+pub mod host;
+pub mod ini;
+pub mod json_file;
+pub mod package;
+pub mod replace;
+pub mod service;
+pub mod symlink;
+pub mod sysctl;
+pub mod user;
 
 pub use engine::{ENGINE, EngineAttr, is_engine};
 
@@ -118,6 +118,17 @@ pub enum Required {
 }
 
 impl Required {
+    /// What an agent-side error says when the attribute is missing (after the attribute).
+    pub fn missing(self) -> String {
+        match self {
+            Required::No | Required::Yes => "is required".into(),
+            Required::WhenPresent => "is required when state is present".into(),
+            Required::WhenPresentUnless(flag) => {
+                format!("is required when state is present (or set `{flag}: true`)")
+            }
+        }
+    }
+
     /// How the rule is written in documentation and help (empty when optional).
     pub fn describe(self) -> String {
         match self {

@@ -14,7 +14,11 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("package", Kind::List, "a name, a comma list or a YAML list (one package-manager call); `\"*\"` with `latest` upgrades everything")
             .required(Required::Yes)
             .example("[nginx, curl]"),
-        Attr::new("state", Kind::Enum(&["present", "latest", "absent"]), "installed, upgraded, or removed")
+        Attr::new(
+            "state",
+            Kind::Enum(&["present", "installed", "latest", "absent", "removed"]),
+            "installed, upgraded, or removed (`installed` and `removed` are other words for `present` and `absent`)",
+        )
             .required(Required::Yes)
             .example("present"),
         Attr::new("version", Kind::Str, "exact version (one name)").example("\"1.22.1-9\""),

@@ -21,6 +21,8 @@ use serde_json::{Map, Value, json};
 use vigo_core::cron;
 
 use super::file::FileExecutor;
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{Executor, Prepared, ResourceDecl};
 
@@ -33,11 +35,11 @@ pub const CRON_DIR: &str = "/etc/cron.d";
 
 impl Executor for CronExecutor {
     fn type_name(&self) -> &str {
-        "cron"
+        types::cron::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("cron", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::cron::TYPE, decl.name, decl.attributes)?;
         if decl.name.is_empty()
             || !decl
                 .name
@@ -59,6 +61,11 @@ impl Executor for CronExecutor {
         }
         let schedule = match a.opt_str("schedule")? {
             Some(s) => {
+                // The schedule overrides the fields, which are still read as strings
+                // (as publish does), so a resource that publishes prepares.
+                for field in cron::Field::ALL {
+                    a.opt_str(field.name())?;
+                }
                 let s = s.trim().to_owned();
                 cron::check_schedule(&s).map_err(|e| a.error("schedule", e.message))?;
                 s

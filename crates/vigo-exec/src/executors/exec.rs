@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandSpec, Credentials};
 use crate::contract::{
@@ -74,11 +76,11 @@ impl std::fmt::Debug for ExecSpec {
 
 impl Executor for ExecExecutor {
     fn type_name(&self) -> &str {
-        "exec"
+        types::exec::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("exec", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::exec::TYPE, decl.name, decl.attributes)?;
         let command = a.req_str("command")?;
         if command.trim().is_empty() {
             return Err(a.error("command", "is empty"));
@@ -106,8 +108,8 @@ impl Executor for ExecExecutor {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let logoutput = a.bool_or("logoutput", true)?;
-        let background = a.bool_or("background", false)?;
+        let logoutput = a.flag("logoutput")?;
+        let background = a.flag("background")?;
         let nice = match a.opt_i64("nice")? {
             None => None,
             Some(n @ 0..=19) => Some(n as i32),

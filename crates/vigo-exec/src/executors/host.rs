@@ -20,6 +20,8 @@
 use std::path::{Path, PathBuf};
 
 use super::edit::{ContentEdit, Edited, follow, join_lines, split_lines};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -41,11 +43,11 @@ struct HostEntry {
 
 impl Executor for HostExecutor {
     fn type_name(&self) -> &str {
-        "host"
+        types::host::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("host", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::host::TYPE, decl.name, decl.attributes)?;
         let path = match a.opt_str("target_path")? {
             None => PathBuf::from("/etc/hosts"),
             Some(p) if p.starts_with('/') => PathBuf::from(p),

@@ -29,6 +29,8 @@
 use std::path::{Path, PathBuf};
 
 use super::edit::{ContentEdit, Edited, follow, join_lines, split_lines};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -67,11 +69,11 @@ const BOM: char = '\u{feff}';
 
 impl Executor for IniExecutor {
     fn type_name(&self) -> &str {
-        "ini"
+        types::ini::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("ini", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::ini::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let section_text = a.opt_str("section")?;
@@ -95,7 +97,7 @@ impl Executor for IniExecutor {
         if value.as_deref().is_some_and(|v| v.contains('\n')) {
             return Err(a.error("value", "must be a single line"));
         }
-        let allow_no_value = a.bool_or("allow_no_value", false)?;
+        let allow_no_value = a.flag("allow_no_value")?;
         let want = match (present, &key, value) {
             (true, None, _) => return Err(a.error("key", "is required when state is present")),
             (true, Some(_), Some(v)) => Want::Value(v.trim().to_owned()),
@@ -103,7 +105,7 @@ impl Executor for IniExecutor {
             (true, Some(_), None) => {
                 return Err(a.error(
                     "value",
-                    "is required when state is present (or set `allow_no_value: true` for a bare key)",
+                    "is required when state is present (or set `allow_no_value: true`)",
                 ));
             }
             (false, Some(_), _) => Want::Absent,
@@ -122,7 +124,7 @@ impl Executor for IniExecutor {
                 format!("expected \"=\" or \":\" with optional spaces, found \"{separator}\""),
             ));
         }
-        let create = a.bool_or("create", true)?;
+        let create = a.flag("create")?;
         let mode = a.opt_mode("mode")?.unwrap_or(0o644);
         let links = follow(&mut a)?;
         a.finish()?;
@@ -451,7 +453,7 @@ mod tests {
                 json!({"key": "k", "state": "present"})
             )
             .unwrap_err(),
-            "ini \"t\": attribute `value`: is required when state is present (or set `allow_no_value: true` for a bare key)"
+            "ini \"t\": attribute `value`: is required when state is present (or set `allow_no_value: true`)"
         );
     }
 

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::edit::{ContentEdit, Edited, follow};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -46,11 +48,11 @@ struct JsonKey {
 
 impl Executor for JsonFileExecutor {
     fn type_name(&self) -> &str {
-        "json_file"
+        types::json_file::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("json_file", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::json_file::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let key_text = a.req_str("key")?;

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandOutput, CommandSpec};
 use crate::contract::{
@@ -78,22 +80,16 @@ fn valid_name(n: &str) -> bool {
 
 impl Executor for PackageExecutor {
     fn type_name(&self) -> &str {
-        "package"
+        types::package::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("package", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::package::TYPE, decl.name, decl.attributes)?;
         let names = a
             .opt_list("package")?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| a.error("package", "is required"))?;
-        let state = match a
-            .req_enum(
-                "state",
-                &["present", "installed", "latest", "absent", "removed"],
-            )?
-            .as_str()
-        {
+        let state = match a.req_enum("state")?.as_str() {
             "latest" => Wanted::Latest,
             "absent" | "removed" => Wanted::Absent,
             _ => Wanted::Present,
@@ -121,14 +117,14 @@ impl Executor for PackageExecutor {
         if version.is_some() && state != Wanted::Present {
             return Err(a.error("version", "only applies to state present"));
         }
-        let lock_version = a.bool_or("lock_version", false)?;
+        let lock_version = a.flag("lock_version")?;
         if lock_version && version.is_none() && state == Wanted::Present {
             return Err(a.error("lock_version", "needs `version` (the version to hold)"));
         }
-        let allow_downgrade = a.bool_or("allow_downgrade", false)?;
-        let update_cache = a.bool_or("update_cache", false)?;
-        let purge = a.bool_or("purge", false)?;
-        let post_cleanup = a.bool_or("post_cleanup", false)?;
+        let allow_downgrade = a.flag("allow_downgrade")?;
+        let update_cache = a.flag("update_cache")?;
+        let purge = a.flag("purge")?;
+        let post_cleanup = a.flag("post_cleanup")?;
         let flags = a
             .opt_str("flags")?
             .map(|f| f.split_whitespace().map(str::to_owned).collect())
