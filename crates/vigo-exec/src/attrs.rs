@@ -66,6 +66,19 @@ impl<'a> Attrs<'a> {
                 ));
             }
         }
+        def.check_rules(map, |_| false)
+            .map_err(|(key, message)| a.error(key, message))?;
+        if a.has("revert") {
+            if !def.revertible {
+                return Err(a.error("revert", format!("is not supported by type {}", def.name)));
+            }
+            if types::flag_set(map, "revert") {
+                return Err(a.error(
+                    "revert",
+                    "is not supported yet: this agent does not run `on_revert`",
+                ));
+            }
+        }
         Ok(a)
     }
 
@@ -125,14 +138,16 @@ impl<'a> Attrs<'a> {
 
     /// A required absolute path.
     pub fn req_abs_path(&mut self, key: &'a str) -> Result<std::path::PathBuf, AttrError> {
-        let path = std::path::PathBuf::from(self.req_str(key)?);
-        if path.is_absolute() {
-            Ok(path)
-        } else {
-            Err(self.error(
-                key,
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ))
+        self.opt_abs_path(key)?
+            .ok_or_else(|| self.error(key, "is required"))
+    }
+
+    /// An optional absolute path.
+    pub fn opt_abs_path(&mut self, key: &'a str) -> Result<Option<std::path::PathBuf>, AttrError> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(p) if p.starts_with('/') => Ok(Some(p.into())),
+            Some(p) => Err(self.error(key, format!("expected an absolute path, found \"{p}\""))),
         }
     }
 
@@ -237,25 +252,19 @@ impl<'a> Attrs<'a> {
     pub fn opt_list(&mut self, key: &'a str) -> Result<Option<Vec<String>>, AttrError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            )),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Number(n) => Ok(n.to_string()),
-                    other => Err(self.error(
-                        key,
-                        format!("expected a list of strings, found {} in it", kind(other)),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
+            Some(v) if types::list_items(v).is_some() => Ok(types::list_items(v)),
+            Some(Value::Array(items)) => {
+                let bad = items
+                    .iter()
+                    .find(|v| !matches!(v, Value::String(_) | Value::Number(_)));
+                Err(self.error(
+                    key,
+                    format!(
+                        "expected a list of strings, found {} in it",
+                        bad.map_or("nothing", kind)
+                    ),
+                ))
+            }
             Some(other) => Err(self.error(
                 key,
                 format!(

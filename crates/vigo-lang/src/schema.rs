@@ -9,10 +9,7 @@ use vigo_core::types::Kind as AttrKind;
 
 use crate::yaml::{Kind as Yk, Node};
 
-/// Whether a string is (or holds) a template, checked on the agent after rendering.
-pub fn is_templated(s: &str) -> bool {
-    s.contains("{{")
-}
+pub use vigo_core::types::is_templated;
 
 /// Checks one attribute value against its kind and returns the normalised JSON value, or
 /// "what was expected, what was found".

@@ -1,6 +1,8 @@
 //! `cron`: a job in `/etc/cron.d/<name>`.
 
-use super::{Attr, Kind, Required, STATE, TypeDef};
+use serde_json::Value;
+
+use super::{Attr, Kind, Required, STATE, TypeDef, list_items};
 
 /// The `cron` type.
 pub const TYPE: TypeDef = TypeDef {
@@ -45,10 +47,27 @@ pub const TYPE: TypeDef = TypeDef {
             Kind::List,
             "`KEY=VALUE` lines before the job",
         )
+        .check(check_environment)
         .example("[\"MAILTO=ops@example.com\"]"),
     ],
     primary: "",
     writes_path: None,
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };
+
+/// Each `environment` line is `KEY=VALUE`.
+pub fn check_environment_line(line: &str) -> Result<(), String> {
+    if line.contains('=') {
+        Ok(())
+    } else {
+        Err(format!("expected KEY=VALUE, found \"{line}\""))
+    }
+}
+
+fn check_environment(v: &Value) -> Result<(), String> {
+    list_items(v).map_or(Ok(()), |lines| {
+        lines.iter().try_for_each(|l| check_environment_line(l))
+    })
+}

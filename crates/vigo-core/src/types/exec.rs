@@ -1,6 +1,8 @@
 //! `exec`: a command, guarded so it runs only when needed.
 
-use super::{Attr, Kind, Required, TypeDef};
+use serde_json::Value;
+
+use super::{Attr, Kind, Required, TypeDef, list_items};
 
 /// The `exec` type.
 pub const TYPE: TypeDef = TypeDef {
@@ -29,7 +31,8 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("cwd", Kind::Path, "working directory").example("/srv/app"),
         Attr::new("user", Kind::Str, "run as this user (with their groups and HOME)").example("www-data"),
         Attr::new("environment", Kind::Env, "`KEY=VALUE,…`, a list, or a map").example("[\"LANG=C\"]"),
-        Attr::new("returns", Kind::List, "acceptable exit codes, `\"0,2\"`").default("0").example("\"0,2\""),
+        Attr::new("returns", Kind::List, "acceptable exit codes, `\"0,2\"`")
+        .check(check_returns).default("0").example("\"0,2\""),
         Attr::new("logoutput", Kind::Bool, "include output in failure messages")
             .default("true")
             .example("false"),
@@ -42,4 +45,21 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: None,
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };
+
+/// The exit codes of `returns`.
+pub fn exit_codes(codes: &[String]) -> Result<Vec<i32>, String> {
+    codes
+        .iter()
+        .map(|c| {
+            c.trim()
+                .parse::<i32>()
+                .map_err(|_| format!("expected exit codes like \"0,2\", found \"{c}\""))
+        })
+        .collect()
+}
+
+fn check_returns(v: &Value) -> Result<(), String> {
+    list_items(v).map_or(Ok(()), |codes| exit_codes(&codes).map(drop))
+}

@@ -42,4 +42,5 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: Some("target_path"),
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };

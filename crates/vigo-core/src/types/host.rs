@@ -1,5 +1,9 @@
 //! `host`: one entry of `/etc/hosts`.
 
+use std::net::IpAddr;
+
+use serde_json::Value;
+
 use super::{Attr, FOLLOW, Kind, Required, STATE, TypeDef};
 
 /// The `host` type.
@@ -19,6 +23,7 @@ pub const TYPE: TypeDef = TypeDef {
         STATE,
         Attr::new("ip", Kind::Str, "IPv4 or IPv6")
             .required(Required::WhenPresent)
+            .check(check_ip)
             .example("10.0.0.5"),
         Attr::new("aliases", Kind::Any, "space-separated or a list").example("[db]"),
         Attr::new("target_path", Kind::Path, "the hosts file")
@@ -30,4 +35,16 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: Some("target_path"),
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };
+
+/// An `ip` attribute's address.
+pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not an IPv4 or IPv6 address"))
+}
+
+fn check_ip(v: &Value) -> Result<(), String> {
+    v.as_str().map_or(Ok(()), |s| parse_ip(s).map(drop))
+}

@@ -1,5 +1,7 @@
 //! `ini`: one setting (or section) of an INI file.
 
+use serde_json::Value;
+
 use super::{Attr, FOLLOW, Kind, Required, STATE, TARGET_PATH, TypeDef};
 
 /// The `ini` type.
@@ -43,6 +45,7 @@ pub const TYPE: TypeDef = TypeDef {
         .example("true"),
         Attr::new("separator", Kind::Str, "`=` or `:` with optional spaces")
             .default("\" = \"")
+            .check(check_separator)
             .example("\"=\""),
         Attr::new("create", Kind::Bool, "create the file when missing")
             .default("true")
@@ -56,4 +59,19 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: Some("target_path"),
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };
+
+/// A `separator`: `=` or `:`, with optional spaces around it.
+pub fn parse_separator(text: &str) -> Result<&str, String> {
+    match text.trim() {
+        "=" | ":" => Ok(text),
+        _ => Err(format!(
+            "expected \"=\" or \":\" with optional spaces, found \"{text}\""
+        )),
+    }
+}
+
+fn check_separator(v: &Value) -> Result<(), String> {
+    v.as_str().map_or(Ok(()), |s| parse_separator(s).map(drop))
+}

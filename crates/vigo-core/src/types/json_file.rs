@@ -1,5 +1,7 @@
 //! `json_file`: one key of a JSON file.
 
+use serde_json::Value;
+
 use super::{Attr, FOLLOW, Kind, Required, STATE, TARGET_PATH, TypeDef};
 
 /// The `json_file` type.
@@ -27,6 +29,7 @@ pub const TYPE: TypeDef = TypeDef {
             Kind::Any,
             "a JSON literal: `'\"text\"'`, `8080`, `true`, `'[1,2]'`",
         )
+        .check(check_value)
         .required(Required::WhenPresent)
         .example("8080"),
         Attr::new(
@@ -42,4 +45,18 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: Some("target_path"),
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };
+
+/// A `value`: a string is a JSON literal (`'"text"'`, `'[1,2]'`), anything else is itself.
+pub fn parse_value(v: &Value) -> Result<Value, String> {
+    match v {
+        Value::String(s) => serde_json::from_str(s)
+            .map_err(|e| format!("expected a JSON literal (quote strings: '\"{s}\"'): {e}")),
+        other => Ok(other.clone()),
+    }
+}
+
+fn check_value(v: &Value) -> Result<(), String> {
+    parse_value(v).map(drop)
+}

@@ -32,7 +32,54 @@ pub mod symlink;
 pub mod sysctl;
 pub mod user;
 
+use serde_json::{Map, Value};
+
 pub use engine::{ENGINE, EngineAttr, is_engine};
+
+/// A rule on one attribute's value beyond its kind (an address parses, a separator is
+/// `=` or `:`), run at publish on values that are not templated and by the agent before
+/// the executor reads anything. `Err` says what was expected.
+pub type ValueCheck = fn(&Value) -> Result<(), String>;
+
+/// A rule across a resource's attributes; `Err` names the attribute it is about and says
+/// what is wrong. Run like [`ValueCheck`] (at publish only when no value is templated).
+pub type Rule = fn(&Map<String, Value>) -> Result<(), (&'static str, String)>;
+
+/// Whether a string is (or holds) a template, checked on the agent after rendering.
+pub fn is_templated(s: &str) -> bool {
+    s.contains("{{")
+}
+
+/// The items of a list attribute: a list of scalars, or one comma-separated string.
+pub fn list_items(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(
+            s.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Whether the boolean attribute `key` is true (natively or as `"true"`/`"yes"`).
+pub fn flag_set(attrs: &Map<String, Value>, key: &str) -> bool {
+    match attrs.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "yes"),
+        _ => false,
+    }
+}
 
 /// Every built-in type, sorted by name.
 pub const TYPES: &[&TypeDef] = &[
@@ -166,6 +213,8 @@ pub struct Attr {
     pub default: &'static str,
     /// Attributes that may not be given together with this one.
     pub conflicts: &'static [&'static str],
+    /// A rule on the value beyond its kind.
+    pub check: Option<ValueCheck>,
     /// One line saying what it does.
     pub doc: &'static str,
     /// A valid value, as YAML text.
@@ -181,6 +230,7 @@ impl Attr {
             required: Required::No,
             default: "",
             conflicts: &[],
+            check: None,
             doc,
             example: "",
         }
@@ -210,6 +260,12 @@ impl Attr {
         self
     }
 
+    /// The same attribute, with a rule on its value.
+    pub const fn check(mut self, check: ValueCheck) -> Self {
+        self.check = Some(check);
+        self
+    }
+
     /// The default of a boolean attribute (`false` when it has none).
     pub fn bool_default(&self) -> bool {
         self.default == "true"
@@ -236,12 +292,36 @@ pub struct TypeDef {
     pub notify_states: &'static [&'static str],
     /// Whether the type takes `revert`/`on_revert`.
     pub revertible: bool,
+    /// Rules across attributes.
+    pub rules: &'static [Rule],
 }
 
 impl TypeDef {
     /// One attribute's definition.
     pub fn attr(&self, name: &str) -> Option<&'static Attr> {
         self.attrs.iter().find(|a| a.name == name)
+    }
+
+    /// Checks the rules of the definition that go beyond each attribute's kind: value
+    /// checks of the attributes given, then the rules across attributes. `skip` leaves out
+    /// values that cannot be judged yet (templates, at publish).
+    pub fn check_rules(
+        &self,
+        attrs: &Map<String, Value>,
+        skip: impl Fn(&Value) -> bool,
+    ) -> Result<(), (&'static str, String)> {
+        for a in self.attrs {
+            if let (Some(check), Some(v)) = (a.check, attrs.get(a.name))
+                && !v.is_null()
+                && !skip(v)
+            {
+                check(v).map_err(|e| (a.name, e))?;
+            }
+        }
+        if attrs.values().any(skip) {
+            return Ok(());
+        }
+        self.rules.iter().try_for_each(|rule| rule(attrs))
     }
 
     /// The attribute names, in definition order.

@@ -1,6 +1,8 @@
 //! `package`: packages installed, at a version, latest, or removed.
 
-use super::{Attr, Kind, Required, TypeDef};
+use serde_json::{Map, Value};
+
+use super::{Attr, Kind, Required, TypeDef, flag_set, list_items};
 
 /// The `package` type.
 pub const TYPE: TypeDef = TypeDef {
@@ -16,8 +18,8 @@ pub const TYPE: TypeDef = TypeDef {
             .example("[nginx, curl]"),
         Attr::new(
             "state",
-            Kind::Enum(&["present", "installed", "latest", "absent", "removed"]),
-            "installed, upgraded, or removed (`installed` and `removed` are other words for `present` and `absent`)",
+            Kind::Enum(&["present", "latest", "absent"]),
+            "installed, upgraded, or removed",
         )
             .required(Required::Yes)
             .example("present"),
@@ -43,4 +45,34 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: None,
     notify_states: &[],
     revertible: false,
+    rules: &[version_only_when_present, lock_needs_version],
 };
+
+/// `version` applies to one package and to state present only.
+fn version_only_when_present(m: &Map<String, Value>) -> Result<(), (&'static str, String)> {
+    if m.get("version").is_none_or(Value::is_null) {
+        return Ok(());
+    }
+    if m.get("package")
+        .and_then(list_items)
+        .is_some_and(|n| n.len() != 1)
+    {
+        return Err(("version", "needs exactly one package name".into()));
+    }
+    if m.get("state").and_then(Value::as_str) != Some("present") {
+        return Err(("version", "only applies to state present".into()));
+    }
+    Ok(())
+}
+
+/// `lock_version: true` holds the package at `version`, which must be given.
+fn lock_needs_version(m: &Map<String, Value>) -> Result<(), (&'static str, String)> {
+    let present = m.get("state").and_then(Value::as_str) == Some("present");
+    if present && flag_set(m, "lock_version") && m.get("version").is_none_or(Value::is_null) {
+        return Err((
+            "lock_version",
+            "needs `version` (the version to hold)".into(),
+        ));
+    }
+    Ok(())
+}

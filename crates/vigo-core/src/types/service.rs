@@ -38,4 +38,5 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: None,
     notify_states: &["restarted", "reloaded"],
     revertible: false,
+    rules: &[],
 };

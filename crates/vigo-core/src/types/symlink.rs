@@ -1,5 +1,7 @@
 //! `symlink`: a symbolic or hard link, or its absence.
 
+use serde_json::{Map, Value};
+
 use super::{Attr, Kind, Required, STATE, TypeDef};
 
 /// The `symlink` type.
@@ -40,4 +42,16 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: Some("target_path"),
     notify_states: &[],
     revertible: false,
+    rules: &[hard_link_is_absolute],
 };
+
+/// A hard link names its target by an absolute path.
+fn hard_link_is_absolute(m: &Map<String, Value>) -> Result<(), (&'static str, String)> {
+    let hard = m.get("link_type").and_then(Value::as_str) == Some("hard");
+    match m.get("to").and_then(Value::as_str) {
+        Some(to) if hard && !to.starts_with('/') => {
+            Err(("to", "a hard link needs an absolute target path".into()))
+        }
+        _ => Ok(()),
+    }
+}

@@ -31,4 +31,5 @@ pub const TYPE: TypeDef = TypeDef {
     writes_path: None,
     notify_states: &[],
     revertible: false,
+    rules: &[],
 };

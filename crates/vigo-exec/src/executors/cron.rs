@@ -84,12 +84,7 @@ impl Executor for CronExecutor {
         let user = a.opt_str("user")?.unwrap_or_else(|| "root".to_owned());
         let environment = a.opt_list("environment")?.unwrap_or_default();
         for pair in &environment {
-            if !pair.contains('=') {
-                return Err(a.error(
-                    "environment",
-                    format!("expected KEY=VALUE, found \"{pair}\""),
-                ));
-            }
+            types::cron::check_environment_line(pair).map_err(|e| a.error("environment", e))?;
         }
         a.finish()?;
         let path = PathBuf::from(CRON_DIR).join(decl.name);

@@ -91,22 +91,12 @@ impl Executor for ExecExecutor {
         if creates.as_ref().is_some_and(|p| !p.is_absolute()) {
             return Err(a.error("creates", "expected an absolute path"));
         }
-        let cwd = a.opt_str("cwd")?.map(PathBuf::from);
+        let cwd = a.opt_abs_path("cwd")?;
         let user = a.opt_str("user")?;
         let environment = read_environment(&mut a)?;
         let returns = match a.opt_list("returns")? {
             None => vec![0],
-            Some(codes) => codes
-                .iter()
-                .map(|c| {
-                    c.parse::<i32>().map_err(|_| {
-                        a.error(
-                            "returns",
-                            format!("expected exit codes like \"0,2\", found \"{c}\""),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?,
+            Some(codes) => types::exec::exit_codes(&codes).map_err(|e| a.error("returns", e))?,
         };
         let logoutput = a.flag("logoutput")?;
         let background = a.flag("background")?;

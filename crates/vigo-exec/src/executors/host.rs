@@ -69,9 +69,7 @@ impl Executor for HostExecutor {
         let ip = match a.opt_str("ip")? {
             None if present => return Err(a.error("ip", "is required when state is present")),
             None => None,
-            Some(text) => Some(text.parse().map_err(|_| {
-                a.error("ip", format!("\"{text}\" is not an IPv4 or IPv6 address"))
-            })?),
+            Some(text) => Some(types::host::parse_ip(&text).map_err(|e| a.error("ip", e))?),
         };
         let aliases = match a.opt_value("aliases") {
             Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),

@@ -118,12 +118,7 @@ impl Executor for IniExecutor {
             (false, None, _) => Want::NoSection,
         };
         let separator = a.opt_str("separator")?.unwrap_or_else(|| " = ".to_owned());
-        if separator.trim() != "=" && separator.trim() != ":" {
-            return Err(a.error(
-                "separator",
-                format!("expected \"=\" or \":\" with optional spaces, found \"{separator}\""),
-            ));
-        }
+        types::ini::parse_separator(&separator).map_err(|e| a.error("separator", e))?;
         let create = a.flag("create")?;
         let mode = a.opt_mode("mode")?.unwrap_or(0o644);
         let links = follow(&mut a)?;

@@ -67,13 +67,7 @@ impl Executor for JsonFileExecutor {
         let value = match a.opt_value("value") {
             None if present => return Err(a.error("value", "is required when state is present")),
             None => None,
-            Some(Value::String(s)) => Some(serde_json::from_str(s).map_err(|e| {
-                a.error(
-                    "value",
-                    format!("expected a JSON literal (quote strings: '\"{s}\"'): {e}"),
-                )
-            })?),
-            Some(native) => Some(native.clone()),
+            Some(v) => Some(types::json_file::parse_value(v).map_err(|e| a.error("value", e))?),
         };
         if !present && matches!(key.last(), Some(Step::Index(_))) {
             return Err(a.error("key", "removing an array element by index would remove another one on the next run; set the whole array instead"));

@@ -91,7 +91,7 @@ impl Executor for PackageExecutor {
             .ok_or_else(|| a.error("package", "is required"))?;
         let state = match a.req_enum("state")?.as_str() {
             "latest" => Wanted::Latest,
-            "absent" | "removed" => Wanted::Absent,
+            "absent" => Wanted::Absent,
             _ => Wanted::Present,
         };
         let all = names.len() == 1 && names[0] == "*";
@@ -104,23 +104,17 @@ impl Executor for PackageExecutor {
         if let Some(bad) = names.iter().find(|n| !all && !valid_name(n)) {
             return Err(a.error("package", format!("\"{bad}\" is not a package name")));
         }
+        // `version` names one package: the definition's rule, checked by `Attrs::new`.
         let version = a.opt_str("version")?;
-        if version.is_some() && names.len() != 1 {
-            return Err(a.error("version", "needs exactly one package name"));
-        }
         if version
             .as_deref()
             .is_some_and(|v| v.is_empty() || v.contains(char::is_whitespace))
         {
             return Err(a.error("version", "is not a version"));
         }
-        if version.is_some() && state != Wanted::Present {
-            return Err(a.error("version", "only applies to state present"));
-        }
+        // `version` only with state present, and `lock_version` needs it: the
+        // definition's rules, checked by `Attrs::new`.
         let lock_version = a.flag("lock_version")?;
-        if lock_version && version.is_none() && state == Wanted::Present {
-            return Err(a.error("lock_version", "needs `version` (the version to hold)"));
-        }
         let allow_downgrade = a.flag("allow_downgrade")?;
         let update_cache = a.flag("update_cache")?;
         let purge = a.flag("purge")?;
@@ -745,7 +739,7 @@ mod tests {
             ),
             (
                 json!({"package": "a", "state": "newest"}),
-                "package \"p\": attribute `state`: expected one of present, installed, latest, absent, removed, found \"newest\"",
+                "package \"p\": attribute `state`: expected one of present, latest, absent, found \"newest\"",
             ),
         ];
         for (attrs, expected) in cases {

@@ -69,13 +69,6 @@ impl Executor for ReplaceExecutor {
         let first_only = a.opt_enum("occurrences")?.is_some_and(|o| o == "first");
         let region_start = opt_regex(&mut a, "region_start")?;
         let region_end = opt_regex(&mut a, "region_end")?;
-        if a.opt_bool("revert")?.unwrap_or(false) {
-            return Err(a.error(
-                "revert",
-                "is not supported yet: this agent does not run `on_revert`",
-            ));
-        }
-        let _ = a.opt_str("on_revert")?;
         let links = follow(&mut a)?;
         a.finish()?;
         Ok(Box::new(Edited::new(

@@ -508,6 +508,9 @@ fn check_type_rules(
     lib: &Library<'_>,
 ) {
     let TypeRef::Builtin(t) = ty else { return };
+    if let Err((key, e)) = t.check_rules(&r.attrs, holds_template) {
+        cx.err(r.pos_of(key), context, format!("attribute `{key}`: {e}"));
+    }
     match t.name {
         "file" => {
             if let Some(Value::String(src)) = r.attrs.get("source").cloned() {
@@ -561,6 +564,16 @@ fn check_type_rules(
         "file_line" | "blockinfile" | "replace" | "ini" => edits::check(cx, context, t.name, r),
         "cron" => super::schedules::check_cron(cx, context, r),
         _ => {}
+    }
+}
+
+/// Whether a value holds a template anywhere (judged on the agent, after rendering).
+fn holds_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => schema::is_templated(s),
+        Value::Array(items) => items.iter().any(holds_template),
+        Value::Object(m) => m.values().any(holds_template),
+        _ => false,
     }
 }
 
