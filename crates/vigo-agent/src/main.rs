@@ -87,6 +87,9 @@ fn main() -> ExitCode {
         Some(Command::Snapshots(args)) => report(settings.and_then(|s| {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
+        Some(Command::Resource(args)) if args.help => {
+            report(vigo_agent::resource_cmd::help(args.type_name.as_deref()))
+        }
         Some(Command::Resource(args)) => report(settings.and_then(|s| {
             with_stop_signals(async move |stop, _| {
                 tokio::task::block_in_place(|| vigo_agent::resource_cmd::run(&s, &args, &stop))

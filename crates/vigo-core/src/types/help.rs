@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ENGINE, TYPES, TypeDef};
+use super::{ENGINE, Required, TYPES, TypeDef};
 
 /// The first sentence of a paragraph.
 fn summary(doc: &str) -> &str {
@@ -29,16 +29,17 @@ pub fn type_help(t: &TypeDef) -> String {
     let width = t.attrs.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for a in t.attrs {
         let mut facts = vec![a.kind.describe()];
-        let required = a.required.describe();
-        if !required.is_empty() {
-            facts.push(format!("required {required}"));
+        match a.required {
+            Required::No => {}
+            Required::Yes => facts.push("required".into()),
+            other => facts.push(format!("required {}", other.describe())),
         }
         if !a.default.is_empty() {
             facts.push(format!("default {}", a.default));
         }
         let _ = writeln!(out, "  {:width$}  {} ({})", a.name, a.doc, facts.join("; "));
         if !a.example.is_empty() {
-            let _ = writeln!(out, "  {:width$}  e.g. {}={}", "", a.name, a.example);
+            let _ = writeln!(out, "  {:width$}  e.g. {}: {}", "", a.name, a.example);
         }
     }
     let engine: Vec<&str> = ENGINE
