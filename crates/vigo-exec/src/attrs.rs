@@ -369,26 +369,18 @@ mod tests {
         let m =
             map(json!({"target_path": "/d", "state": "present", "recurse": "yes", "mode": "0644"}));
         let mut a = Attrs::new(&directory::TYPE, "x", &m).unwrap();
-        assert_eq!(a.flag("recurse").unwrap(), true);
+        assert!(a.flag("recurse").unwrap());
         assert_eq!(a.opt_mode("mode").unwrap(), Some(0o644));
         let m = map(json!({"command": "c", "nice": "7", "logoutput": false}));
         let mut a = Attrs::new(&exec::TYPE, "x", &m).unwrap();
         assert_eq!(a.opt_i64("nice").unwrap(), Some(7));
-        assert_eq!(a.flag("logoutput").unwrap(), false);
-        assert_eq!(
-            a.flag("background").unwrap(),
-            false,
-            "the definition's default"
-        );
+        assert!(!a.flag("logoutput").unwrap());
+        assert!(!a.flag("background").unwrap(), "the definition's default");
         let m = map(json!({"username": "u", "state": "present", "uid": 7, "gid": "8"}));
         let mut a = Attrs::new(&user::TYPE, "x", &m).unwrap();
         assert_eq!(a.opt_u32("uid").unwrap(), Some(7));
         assert_eq!(a.opt_u32("gid").unwrap(), Some(8));
-        assert_eq!(
-            a.flag("manage_home").unwrap(),
-            true,
-            "the definition's default"
-        );
+        assert!(a.flag("manage_home").unwrap(), "the definition's default");
         for (text, mode) in [(json!(644), 0o644), (json!("0o755"), 0o755)] {
             let m =
                 map(json!({"target_path": "/f", "state": "absent", "section": "s", "mode": text}));
