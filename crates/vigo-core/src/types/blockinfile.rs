@@ -51,9 +51,5 @@ pub const TYPE: TypeDef = TypeDef {
         .example("BOF"),
         FOLLOW,
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };

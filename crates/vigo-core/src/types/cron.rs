@@ -50,11 +50,7 @@ pub const TYPE: TypeDef = TypeDef {
         .check(check_environment)
         .example("[\"MAILTO=ops@example.com\"]"),
     ],
-    primary: "",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };
 
 /// Each `environment` line is `KEY=VALUE`.

@@ -36,9 +36,5 @@ pub const TYPE: TypeDef = TypeDef {
         .default("false")
         .example("true"),
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };

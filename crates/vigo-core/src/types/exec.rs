@@ -42,10 +42,7 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("nice", Kind::Int, "0–19, CPU and I/O priority").default("0").example("10"),
     ],
     primary: "command",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };
 
 /// The exit codes of `returns`.

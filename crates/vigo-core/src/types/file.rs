@@ -38,9 +38,5 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("secontext", Kind::Str, "SELinux context (`chcon`), a no-op without SELinux")
             .example("system_u:object_r:etc_t:s0"),
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };

@@ -33,9 +33,5 @@ pub const TYPE: TypeDef = TypeDef {
             .example("false"),
         FOLLOW,
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };

@@ -25,8 +25,5 @@ pub const TYPE: TypeDef = TypeDef {
             .example("[alice, bob]"),
     ],
     primary: "group",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };

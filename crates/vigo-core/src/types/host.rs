@@ -33,9 +33,7 @@ pub const TYPE: TypeDef = TypeDef {
     ],
     primary: "hostname",
     writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };
 
 /// An `ip` attribute's address.

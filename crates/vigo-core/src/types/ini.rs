@@ -55,11 +55,7 @@ pub const TYPE: TypeDef = TypeDef {
             .example("\"0600\""),
         FOLLOW,
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };
 
 /// A `separator`: `=` or `:`, with optional spaces around it.

@@ -41,11 +41,7 @@ pub const TYPE: TypeDef = TypeDef {
         .example("4"),
         FOLLOW,
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::FILE_TYPE
 };
 
 /// A `value`: a string is a JSON literal (`'"text"'`, `'[1,2]'`), anything else is itself.

@@ -330,6 +330,27 @@ impl TypeDef {
     }
 }
 
+/// The type-level facts most types share, for struct update (`..BASE`): named by
+/// `name:`, writing no path, no notify-only state, no `revert`, no rules across attributes.
+pub(crate) const BASE: TypeDef = TypeDef {
+    name: "",
+    doc: "",
+    example: "",
+    attrs: &[],
+    primary: "",
+    writes_path: None,
+    notify_states: &[],
+    revertible: false,
+    rules: &[],
+};
+
+/// [`BASE`] for the types that manage the file at `target_path`.
+pub(crate) const FILE_TYPE: TypeDef = TypeDef {
+    primary: "target_path",
+    writes_path: Some("target_path"),
+    ..BASE
+};
+
 /// The `state: present|absent` most types have.
 pub(crate) const STATE: Attr = Attr::new(
     "state",

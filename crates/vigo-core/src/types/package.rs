@@ -42,10 +42,8 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("flags", Kind::Str, "extra flags for the package manager").example("--no-install-recommends"),
     ],
     primary: "package",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
     rules: &[version_only_when_present, lock_needs_version],
+    ..super::BASE
 };
 
 /// `version` applies to one package and to state present only.

@@ -28,9 +28,6 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("region_end", Kind::Str, "regex: only the lines up to the next line matching it").example("\"^\\\\[\""),
         FOLLOW,
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
     revertible: true,
-    rules: &[],
+    ..super::FILE_TYPE
 };

@@ -35,8 +35,6 @@ pub const TYPE: TypeDef = TypeDef {
             .example("\"nginx -s reload\""),
     ],
     primary: "service",
-    writes_path: None,
     notify_states: &["restarted", "reloaded"],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };

@@ -38,11 +38,8 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("owner", Kind::Str, "owner of the link itself").example("root"),
         Attr::new("group", Kind::Str, "group of the link itself").example("root"),
     ],
-    primary: "target_path",
-    writes_path: Some("target_path"),
-    notify_states: &[],
-    revertible: false,
     rules: &[hard_link_is_absolute],
+    ..super::FILE_TYPE
 };
 
 /// A hard link names its target by an absolute path.

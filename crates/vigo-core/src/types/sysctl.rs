@@ -28,8 +28,5 @@ pub const TYPE: TypeDef = TypeDef {
         .example("false"),
     ],
     primary: "key",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };

@@ -38,8 +38,5 @@ pub const TYPE: TypeDef = TypeDef {
             .example("false"),
     ],
     primary: "username",
-    writes_path: None,
-    notify_states: &[],
-    revertible: false,
-    rules: &[],
+    ..super::BASE
 };
