@@ -104,7 +104,12 @@ fn invalid(a: &Attr) -> Vec<Value> {
         Kind::Str => vec![json!(["x"]), json!({"x": 1})],
         Kind::Path => vec![json!("relative/x"), json!(["/x"])],
         Kind::Bool => vec![json!("maybe"), json!(["true"])],
-        Kind::Int => vec![json!("abc"), json!(-1), json!({"n": 1})],
+        Kind::Int => vec![
+            json!("abc"),
+            json!(-1),
+            json!(4_294_967_296_u64),
+            json!({"n": 1}),
+        ],
         Kind::Mode => vec![json!("0999"), json!("rw-r--r--"), json!(true)],
         Kind::List => vec![json!({"a": "b"}), json!([["nested"]])],
         Kind::Env => vec![json!(5), json!([["nested"]])],

@@ -12,10 +12,11 @@
 //! know, with a "did you mean" hint.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use vigo_core::types::{self, Kind, TypeDef};
+use vigo_core::types::{self, Kind, TypeDef, value};
 
 /// A bad attribute: which resource, which attribute, what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,7 +55,7 @@ impl<'a> Attrs<'a> {
             used: BTreeSet::new(),
         };
         let state = map.get("state").and_then(Value::as_str);
-        let flag = |f: &str| map.get(f).and_then(as_bool) == Some(true);
+        let flag = |f: &str| types::flag_set(map, f);
         for attr in def.attrs {
             if !a.has(attr.name) && attr.required.applies(state, flag) {
                 return Err(a.error(attr.name, attr.required.missing()));
@@ -117,17 +118,21 @@ impl<'a> Attrs<'a> {
         self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
-    /// A string; numbers and booleans are accepted and printed as YAML would.
-    pub fn opt_str(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
+    /// Reads `key` with one of the kind grammars of [`types::value`].
+    fn read<T>(
+        &mut self,
+        key: &'a str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<Option<T>, AttrError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => {
-                Err(self.error(key, format!("expected a string, found {}", kind(other))))
-            }
+            Some(v) => parse(v).map(Some).map_err(|e| self.error(key, e)),
         }
+    }
+
+    /// A string; numbers and booleans are accepted and printed as YAML would.
+    pub fn opt_str(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
+        self.read(key, value::string)
     }
 
     /// A required string.
@@ -137,18 +142,14 @@ impl<'a> Attrs<'a> {
     }
 
     /// A required absolute path.
-    pub fn req_abs_path(&mut self, key: &'a str) -> Result<std::path::PathBuf, AttrError> {
+    pub fn req_abs_path(&mut self, key: &'a str) -> Result<PathBuf, AttrError> {
         self.opt_abs_path(key)?
             .ok_or_else(|| self.error(key, "is required"))
     }
 
     /// An optional absolute path.
-    pub fn opt_abs_path(&mut self, key: &'a str) -> Result<Option<std::path::PathBuf>, AttrError> {
-        match self.opt_str(key)? {
-            None => Ok(None),
-            Some(p) if p.starts_with('/') => Ok(Some(p.into())),
-            Some(p) => Err(self.error(key, format!("expected an absolute path, found \"{p}\""))),
-        }
+    pub fn opt_abs_path(&mut self, key: &'a str) -> Result<Option<PathBuf>, AttrError> {
+        Ok(self.read(key, value::path)?.map(PathBuf::from))
     }
 
     /// `state: present|absent`, required; `true` for present.
@@ -158,19 +159,7 @@ impl<'a> Attrs<'a> {
 
     /// A boolean: `true`/`false`, or the strings `"true"`, `"false"`, `"yes"`, `"no"`.
     pub fn opt_bool(&mut self, key: &'a str) -> Result<Option<bool>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match as_bool(v) {
-                Some(b) => Ok(Some(b)),
-                None => Err(self.error(
-                    key,
-                    match v {
-                        Value::String(s) => format!("expected true or false, found \"{s}\""),
-                        other => format!("expected true or false, found {}", kind(other)),
-                    },
-                )),
-            },
-        }
+        self.read(key, value::boolean)
     }
 
     /// A boolean, or its default from the definition.
@@ -179,63 +168,15 @@ impl<'a> Attrs<'a> {
         Ok(self.opt_bool(key)?.unwrap_or(default))
     }
 
-    /// An integer, native or as a string.
-    pub fn opt_i64(&mut self, key: &'a str) -> Result<Option<i64>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.error(key, format!("expected an integer, found {n}"))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| self.error(key, format!("expected an integer, found \"{s}\""))),
-            Some(other) => {
-                Err(self.error(key, format!("expected an integer, found {}", kind(other))))
-            }
-        }
-    }
-
-    /// A non-negative integer that fits `u32` (uids, gids).
+    /// A whole number from 0 to `u32::MAX` (uids, gids, ages), native or as a string.
     pub fn opt_u32(&mut self, key: &'a str) -> Result<Option<u32>, AttrError> {
-        match self.opt_i64(key)? {
-            None => Ok(None),
-            Some(n) => u32::try_from(n).map(Some).map_err(|_| {
-                self.error(
-                    key,
-                    format!("expected a number from 0 to {}, found {n}", u32::MAX),
-                )
-            }),
-        }
+        self.read(key, value::whole_number)
     }
 
     /// A permission mode in octal: `"0644"`, `"644"`, or a YAML integer written `0644`
     /// (which YAML 1.2 reads as decimal 644 — its digits are taken as octal).
     pub fn opt_mode(&mut self, key: &'a str) -> Result<Option<u32>, AttrError> {
-        let digits = match self.get(key) {
-            None => return Ok(None),
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => {
-                return Err(self.error(
-                    key,
-                    format!(
-                        "expected an octal mode like \"0644\", found {}",
-                        kind(other)
-                    ),
-                ));
-            }
-        };
-        let digits = digits.strip_prefix("0o").unwrap_or(&digits);
-        match u32::from_str_radix(digits, 8) {
-            Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(Some(m)),
-            _ => Err(self.error(
-                key,
-                format!("expected an octal mode like \"0644\", found \"{digits}\""),
-            )),
-        }
+        self.read(key, value::mode)
     }
 
     /// A duration in the workspace's one grammar ([`vigo_core::duration`]).
@@ -250,42 +191,13 @@ impl<'a> Attrs<'a> {
 
     /// A list of strings: a YAML list, or one comma-separated string.
     pub fn opt_list(&mut self, key: &'a str) -> Result<Option<Vec<String>>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) if types::list_items(v).is_some() => Ok(types::list_items(v)),
-            Some(Value::Array(items)) => {
-                let bad = items
-                    .iter()
-                    .find(|v| !matches!(v, Value::String(_) | Value::Number(_)));
-                Err(self.error(
-                    key,
-                    format!(
-                        "expected a list of strings, found {} in it",
-                        bad.map_or("nothing", kind)
-                    ),
-                ))
-            }
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "expected a list or a comma-separated string, found {}",
-                    kind(other)
-                ),
-            )),
-        }
+        self.read(key, value::list)
     }
 
     /// A string that must be one of the definition's allowed values.
     pub fn opt_enum(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
         let allowed = self.allowed(key);
-        match self.opt_str(key)? {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
-            Some(v) => Err(self.error(
-                key,
-                format!("expected one of {}, found \"{v}\"", allowed.join(", ")),
-            )),
-        }
+        self.read(key, |v| value::one_of(v, allowed))
     }
 
     /// A required string that must be one of the definition's allowed values.
@@ -326,30 +238,6 @@ impl<'a> Attrs<'a> {
     }
 }
 
-/// A boolean written natively or as `"true"`, `"false"`, `"yes"`, `"no"`.
-fn as_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" => Some(true),
-            "false" | "no" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -373,7 +261,7 @@ mod tests {
         assert_eq!(a.opt_mode("mode").unwrap(), Some(0o644));
         let m = map(json!({"command": "c", "nice": "7", "logoutput": false}));
         let mut a = Attrs::new(&exec::TYPE, "x", &m).unwrap();
-        assert_eq!(a.opt_i64("nice").unwrap(), Some(7));
+        assert_eq!(a.opt_u32("nice").unwrap(), Some(7));
         assert!(!a.flag("logoutput").unwrap());
         assert!(!a.flag("background").unwrap(), "the definition's default");
         let m = map(json!({"username": "u", "state": "present", "uid": 7, "gid": "8"}));
@@ -416,7 +304,7 @@ mod tests {
         let mut a = Attrs::new(&user::TYPE, "u", &m).unwrap();
         assert_eq!(
             a.opt_u32("uid").unwrap_err().to_string(),
-            "user \"u\": attribute `uid`: expected a number from 0 to 4294967295, found -1"
+            "user \"u\": attribute `uid`: expected a whole number from 0 to 4294967295, found \"-1\""
         );
     }
 

@@ -11,111 +11,21 @@ use crate::yaml::{Kind as Yk, Node};
 
 pub use vigo_core::types::is_templated;
 
-/// Checks one attribute value against its kind and returns the normalised JSON value, or
-/// "what was expected, what was found".
+/// Checks one attribute value against its kind (the one grammar of
+/// [`vigo_core::types::value`]) and returns the normalised JSON value, or "what was
+/// expected, what was found". A template, or a `secret:` marker where a path goes, is
+/// judged on the agent, after rendering.
 pub fn normalise(kind: AttrKind, node: &Node) -> Result<Value, String> {
-    let templated = matches!(&node.kind, Yk::Str(s) if is_templated(s));
-    if templated {
+    let text = match &node.kind {
+        Yk::Str(s) => Some(s.as_str()),
+        _ => None,
+    };
+    let later = text
+        .is_some_and(|s| is_templated(s) || (kind == AttrKind::Path && s.starts_with("secret:")));
+    if later {
         return Ok(node.to_json());
     }
-    match kind {
-        AttrKind::Any => Ok(node.to_json()),
-        AttrKind::Str => scalar(node, "a string").map(Value::String),
-        AttrKind::Path => {
-            let s = scalar(node, "an absolute path")?;
-            if s.starts_with('/') || s.starts_with("secret:") {
-                Ok(Value::String(s))
-            } else {
-                Err(format!("expected an absolute path, found \"{s}\""))
-            }
-        }
-        AttrKind::Bool => match &node.kind {
-            Yk::Bool(b) => Ok(Value::Bool(*b)),
-            Yk::Str(s) => match s.to_ascii_lowercase().as_str() {
-                "true" | "yes" => Ok(Value::Bool(true)),
-                "false" | "no" => Ok(Value::Bool(false)),
-                _ => Err(format!("expected true or false, found \"{s}\"")),
-            },
-            _ => Err(format!(
-                "expected true or false, found {}",
-                node.type_word()
-            )),
-        },
-        AttrKind::Int => {
-            let s = scalar(node, "a whole number")?;
-            match s.trim().parse::<u64>() {
-                Ok(n) => Ok(Value::Number(n.into())),
-                Err(_) => Err(format!("expected a whole number, found \"{s}\"")),
-            }
-        }
-        AttrKind::Mode => {
-            let s = match &node.kind {
-                Yk::Str(s) => s.trim().to_owned(),
-                Yk::Number(n) => n.to_string(),
-                _ => {
-                    return Err(format!(
-                        "expected an octal mode like \"0644\", found {}",
-                        node.type_word()
-                    ));
-                }
-            };
-            let digits = s.strip_prefix("0o").unwrap_or(&s);
-            match u32::from_str_radix(digits, 8) {
-                Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(Value::String(s)),
-                _ => Err(format!(
-                    "expected an octal mode like \"0644\", found \"{s}\""
-                )),
-            }
-        }
-        AttrKind::List | AttrKind::Env => match &node.kind {
-            Yk::Str(s) => Ok(Value::String(s.clone())),
-            Yk::Seq(items) => items
-                .iter()
-                .map(|i| {
-                    i.scalar_text().map(Value::String).ok_or_else(|| {
-                        format!("expected a list of strings, found {} in it", i.type_word())
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
-            Yk::Map(entries) if kind == AttrKind::Env => entries
-                .iter()
-                .map(|(k, v)| {
-                    v.scalar_text()
-                        .map(|t| (k.name.clone(), Value::String(t)))
-                        .ok_or_else(|| {
-                            format!(
-                                "expected `{}` to be a string, found {}",
-                                k.name,
-                                v.type_word()
-                            )
-                        })
-                })
-                .collect::<Result<serde_json::Map<_, _>, _>>()
-                .map(Value::Object),
-            _ => Err(format!(
-                "expected a list or a comma-separated string, found {}",
-                node.type_word()
-            )),
-        },
-        AttrKind::Enum(allowed) => {
-            let s = scalar(node, &format!("one of {}", allowed.join(", ")))?;
-            if allowed.contains(&s.as_str()) {
-                Ok(Value::String(s))
-            } else {
-                Err(format!(
-                    "expected one of {}, found \"{s}\"",
-                    allowed.join(", ")
-                ))
-            }
-        }
-    }
-}
-
-/// A scalar's text; anything else is "expected {what}, found {type}".
-fn scalar(node: &Node, what: &str) -> Result<String, String> {
-    node.scalar_text()
-        .ok_or_else(|| format!("expected {what}, found {}", node.type_word()))
+    kind.normalise(&node.to_json())
 }
 
 #[cfg(test)]
@@ -142,7 +52,7 @@ mod tests {
         assert_eq!(val(Int, "1500"), Ok(Value::from(1500)));
         assert_eq!(
             val(Int, "abc"),
-            Err("expected a whole number, found \"abc\"".into())
+            Err("expected a whole number from 0 to 4294967295, found \"abc\"".into())
         );
         assert_eq!(val(Mode, "0644"), Ok(Value::from("0644")));
         assert_eq!(val(Mode, "\"0644\""), Ok(Value::from("0644")));

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Attr, Kind, Required, TypeDef, list_items};
+use super::{Attr, Kind, Required, TypeDef, list_items, value};
 
 /// The `exec` type.
 pub const TYPE: TypeDef = TypeDef {
@@ -27,6 +27,7 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("creates", Kind::Path, "in sync once this path exists").example("/var/lib/app/index.db"),
         Attr::new("stdin", Kind::Str, "fed to the command").example("\"yes\\n\""),
         Attr::new("secret_file", Kind::Str, "written to a private tmpfs file (0600) whose path replaces `{{secret_file}}` in `command`; removed after")
+        .conflicts(&["stdin"])
             .example("\"secret:app/db/password\""),
         Attr::new("cwd", Kind::Path, "working directory").example("/srv/app"),
         Attr::new("user", Kind::Str, "run as this user (with their groups and HOME)").example("www-data"),
@@ -39,7 +40,8 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("background", Kind::Bool, "start and return (nice 19 unless `nice`)")
             .default("false")
             .example("true"),
-        Attr::new("nice", Kind::Int, "0–19, CPU and I/O priority").default("0").example("10"),
+        Attr::new("nice", Kind::Int, "0–19, CPU and I/O priority")
+            .check(check_nice).default("0").example("10"),
     ],
     primary: "command",
     ..super::BASE
@@ -59,4 +61,14 @@ pub fn exit_codes(codes: &[String]) -> Result<Vec<i32>, String> {
 
 fn check_returns(v: &Value) -> Result<(), String> {
     list_items(v).map_or(Ok(()), |codes| exit_codes(&codes).map(drop))
+}
+
+/// The highest `nice` (the lowest priority).
+pub const MAX_NICE: u32 = 19;
+
+fn check_nice(v: &Value) -> Result<(), String> {
+    match value::whole_number(v) {
+        Ok(n) if n > MAX_NICE => Err(format!("expected 0 to {MAX_NICE}, found {n}")),
+        _ => Ok(()),
+    }
 }

@@ -14,6 +14,7 @@
 pub mod docs;
 pub mod engine;
 pub mod help;
+pub mod value;
 
 pub mod blockinfile;
 pub mod cron;
@@ -74,11 +75,9 @@ pub fn list_items(v: &Value) -> Option<Vec<String>> {
 
 /// Whether the boolean attribute `key` is true (natively or as `"true"`/`"yes"`).
 pub fn flag_set(attrs: &Map<String, Value>, key: &str) -> bool {
-    match attrs.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "yes"),
-        _ => false,
-    }
+    attrs
+        .get(key)
+        .is_some_and(|v| value::boolean(v) == Ok(true))
 }
 
 /// Every built-in type, sorted by name.

@@ -100,16 +100,12 @@ impl Executor for ExecExecutor {
         };
         let logoutput = a.flag("logoutput")?;
         let background = a.flag("background")?;
-        let nice = match a.opt_i64("nice")? {
-            None => None,
-            Some(n @ 0..=19) => Some(n as i32),
-            Some(n) => return Err(a.error("nice", format!("expected 0 to 19, found {n}"))),
-        };
+        // 0 to 19, and `stdin` not with `secret_file`: the definition's rules.
+        let nice = a
+            .opt_u32("nice")?
+            .map(|n| n.min(types::exec::MAX_NICE) as i32);
         let stdin = a.opt_str("stdin")?;
         let secret_file = a.opt_str("secret_file")?;
-        if stdin.is_some() && secret_file.is_some() {
-            return Err(a.error("secret_file", "cannot be combined with `stdin`"));
-        }
         if secret_file.is_some() && !command.contains(SECRET_FILE_PLACEHOLDER) {
             return Err(a.error(
                 "secret_file",
@@ -471,7 +467,7 @@ mod tests {
             ),
             (
                 json!({"command": "x", "stdin": "a", "secret_file": "b"}),
-                "exec \"e\": attribute `secret_file`: cannot be combined with `stdin`",
+                "exec \"e\": attribute `stdin`: `secret_file` and `stdin` are mutually exclusive",
             ),
             (
                 json!({"command": "x", "secret_file": "b"}),
