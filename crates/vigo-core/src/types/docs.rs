@@ -2,8 +2,8 @@
 //! example, and the table of engine attributes, between marker comments. Prose outside
 //! the markers is hand-written and kept as it is.
 //!
-//! A region starts with `<!-- generated: type NAME -->` (or `<!-- generated: engine -->`)
-//! and ends with `<!-- end generated -->`.
+//! A region starts with `<!-- generated: type NAME -->` (or `<!-- generated: engine -->`,
+//! `<!-- generated: primary -->`) and ends with `<!-- end generated -->`.
 
 use std::fmt::Write as _;
 
@@ -25,7 +25,7 @@ pub enum DocsError {
         marker: String,
     },
     /// A start marker naming something that is not a type.
-    #[error("line {line}: `{marker}` names no built-in type or `engine`")]
+    #[error("line {line}: `{marker}` names no built-in type, `engine` or `primary`")]
     Unknown {
         /// 1-based line of the start marker.
         line: usize,
@@ -76,6 +76,30 @@ pub fn engine_section() -> String {
     out
 }
 
+/// The generated sentence naming each type's primary attribute.
+pub fn primary_section() -> String {
+    let mut by_attr: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut without = Vec::new();
+    for t in TYPES {
+        if t.primary.is_empty() {
+            without.push(format!("`{}`", t.name));
+        } else if let Some((_, names)) = by_attr.iter_mut().find(|(a, _)| *a == t.primary) {
+            names.push(t.name);
+        } else {
+            by_attr.push((t.primary, vec![t.name]));
+        }
+    }
+    let named: Vec<String> = by_attr
+        .iter()
+        .map(|(a, names)| format!("`{a}` ({})", names.join(", ")))
+        .collect();
+    format!(
+        "A resource without `name:` is named by its type's main attribute: {}; {} needs a `name:`.\n",
+        named.join(", "),
+        without.join(", ")
+    )
+}
+
 /// `doc` with every generated region replaced by the current text; fails on a broken
 /// marker or a built-in type without a region.
 pub fn regenerate(doc: &str) -> Result<String, DocsError> {
@@ -97,6 +121,7 @@ pub fn regenerate(doc: &str) -> Result<String, DocsError> {
                 type_section(t)
             }
             None if what == "engine" => engine_section(),
+            None if what == "primary" => primary_section(),
             _ => {
                 return Err(DocsError::Unknown {
                     line: i + 1,
@@ -168,7 +193,7 @@ mod tests {
             regenerate("<!-- generated: type nope -->\n")
                 .unwrap_err()
                 .to_string(),
-            "line 1: `<!-- generated: type nope -->` names no built-in type or `engine`"
+            "line 1: `<!-- generated: type nope -->` names no built-in type, `engine` or `primary`"
         );
         assert!(matches!(
             regenerate("<!-- generated: engine -->\nx\n"),
