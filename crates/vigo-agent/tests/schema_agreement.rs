@@ -101,7 +101,7 @@ fn valid(a: &Attr) -> Vec<Value> {
 /// Values of the attribute's kind that must be refused.
 fn invalid(a: &Attr) -> Vec<Value> {
     match a.kind {
-        Kind::Str => vec![json!(["x"]), json!({"x": 1})],
+        Kind::Str => vec![json!(["x"]), json!({"x": 1}), json!(""), json!(" ")],
         Kind::Path => vec![json!("relative/x"), json!(["/x"])],
         Kind::Bool => vec![json!("maybe"), json!(["true"])],
         Kind::Int => vec![

@@ -1,6 +1,6 @@
 //! `cron`: a job in `/etc/cron.d/<name>`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Attr, Kind, Required, STATE, TypeDef, list_items};
 
@@ -16,6 +16,7 @@ pub const TYPE: TypeDef = TypeDef {
     attrs: &[
         STATE,
         Attr::new("command", Kind::Str, "the job's command")
+            .check(check_single_line)
             .required(Required::WhenPresent)
             .example("/usr/local/bin/backup"),
         Attr::new(
@@ -50,6 +51,7 @@ pub const TYPE: TypeDef = TypeDef {
         .check(check_environment)
         .example("[\"MAILTO=ops@example.com\"]"),
     ],
+    rules: &[command_when_present],
     ..super::BASE
 };
 
@@ -66,4 +68,22 @@ fn check_environment(v: &Value) -> Result<(), String> {
     list_items(v).map_or(Ok(()), |lines| {
         lines.iter().try_for_each(|l| check_environment_line(l))
     })
+}
+
+fn check_single_line(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(c) if c.contains('\n') => Err("must be a single line".into()),
+        _ => Ok(()),
+    }
+}
+
+/// With state present, the command is not blank.
+fn command_when_present(m: &Map<String, Value>) -> Result<(), (&'static str, String)> {
+    let present = m.get("state").and_then(Value::as_str) == Some("present");
+    match m.get("command").and_then(Value::as_str) {
+        Some(c) if present && c.trim().is_empty() => {
+            Err(("command", "is required when state is present".into()))
+        }
+        _ => Ok(()),
+    }
 }

@@ -20,6 +20,7 @@ pub const TYPE: TypeDef = TypeDef {
   unless: "test -f /srv/app/.schema-loaded""#,
     attrs: &[
         Attr::new("command", Kind::Str, "run with `sh -c`")
+        .check(check_command)
             .required(Required::Yes)
             .example("/usr/local/bin/reindex"),
         Attr::new("onlyif", Kind::Str, "precondition: `skipped` when it fails").example("\"test -d /srv/app\""),
@@ -69,6 +70,13 @@ pub const MAX_NICE: u32 = 19;
 fn check_nice(v: &Value) -> Result<(), String> {
     match value::whole_number(v) {
         Ok(n) if n > MAX_NICE => Err(format!("expected 0 to {MAX_NICE}, found {n}")),
+        _ => Ok(()),
+    }
+}
+
+fn check_command(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(c) if c.trim().is_empty() => Err("is empty".into()),
         _ => Ok(()),
     }
 }

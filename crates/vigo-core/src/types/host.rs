@@ -18,6 +18,7 @@ pub const TYPE: TypeDef = TypeDef {
   state: present"#,
     attrs: &[
         Attr::new("hostname", Kind::Str, "canonical name")
+            .check(check_hostname)
             .required(Required::Yes)
             .example("db.internal"),
         STATE,
@@ -45,4 +46,13 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
 
 fn check_ip(v: &Value) -> Result<(), String> {
     v.as_str().map_or(Ok(()), |s| parse_ip(s).map(drop))
+}
+
+fn check_hostname(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(h) if h.is_empty() || h.contains(char::is_whitespace) || h.starts_with('#') => {
+            Err(format!("\"{h}\" is not a host name"))
+        }
+        _ => Ok(()),
+    }
 }

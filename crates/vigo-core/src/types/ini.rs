@@ -27,10 +27,12 @@ pub const TYPE: TypeDef = TypeDef {
             Kind::Str,
             "the setting; without `key`, `state: absent` removes the whole section",
         )
+        .check(check_key)
         .required(Required::WhenPresent)
         .example("port"),
         STATE,
         Attr::new("section", Kind::Str, "compared without surrounding spaces")
+            .check(check_section)
             .default("(before the first section)")
             .example("mysqld"),
         Attr::new("value", Kind::Str, "surrounding spaces are not kept")
@@ -70,4 +72,22 @@ pub fn parse_separator(text: &str) -> Result<&str, String> {
 
 fn check_separator(v: &Value) -> Result<(), String> {
     v.as_str().map_or(Ok(()), |s| parse_separator(s).map(drop))
+}
+
+fn check_key(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(key) if key.contains(['=', '\n', '[']) || key.trim() != key || key.is_empty() => {
+            Err(format!("\"{key}\" is not a valid INI key"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_section(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(raw) if raw.contains(['[', ']', '\n', '\r']) => {
+            Err(format!("\"{raw}\" is not a valid section name"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -14,6 +14,7 @@ pub const TYPE: TypeDef = TypeDef {
   state: present"#,
     attrs: &[
         Attr::new("package", Kind::List, "a name, a comma list or a YAML list (one package-manager call); `\"*\"` with `latest` upgrades everything")
+        .check(check_names)
             .required(Required::Yes)
             .example("[nginx, curl]"),
         Attr::new(
@@ -23,7 +24,8 @@ pub const TYPE: TypeDef = TypeDef {
         )
             .required(Required::Yes)
             .example("present"),
-        Attr::new("version", Kind::Str, "exact version (one name)").example("\"1.22.1-9\""),
+        Attr::new("version", Kind::Str, "exact version (one name)")
+        .check(check_version).example("\"1.22.1-9\""),
         Attr::new("allow_downgrade", Kind::Bool, "allow installing an older version")
             .default("false")
             .example("true"),
@@ -73,4 +75,30 @@ fn lock_needs_version(m: &Map<String, Value>) -> Result<(), (&'static str, Strin
         ));
     }
     Ok(())
+}
+
+/// Whether `n` is a package name.
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && !n.starts_with('-')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_' | ':'))
+}
+
+fn check_names(v: &Value) -> Result<(), String> {
+    let names = list_items(v).unwrap_or_default();
+    let all = names.len() == 1 && names[0] == "*";
+    match names.iter().find(|n| !all && !valid_name(n)) {
+        Some(bad) => Err(format!("\"{bad}\" is not a package name")),
+        None => Ok(()),
+    }
+}
+
+fn check_version(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(v) if v.is_empty() || v.contains(char::is_whitespace) => {
+            Err("is not a version".into())
+        }
+        _ => Ok(()),
+    }
 }

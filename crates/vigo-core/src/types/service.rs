@@ -1,5 +1,7 @@
 //! `service`: a systemd unit running or stopped, enabled or not.
 
+use serde_json::Value;
+
 use super::{Attr, Kind, Required, TypeDef};
 
 /// The `service` type.
@@ -13,6 +15,7 @@ pub const TYPE: TypeDef = TypeDef {
   when: "changed""#,
     attrs: &[
         Attr::new("service", Kind::Str, "systemd unit")
+            .check(check_unit)
             .required(Required::Yes)
             .example("nginx"),
         Attr::new(
@@ -38,3 +41,19 @@ pub const TYPE: TypeDef = TypeDef {
     notify_states: &["restarted", "reloaded"],
     ..super::BASE
 };
+
+/// Whether `unit` is a systemd unit name.
+pub fn valid_unit(unit: &str) -> bool {
+    !unit.is_empty()
+        && !unit.starts_with('-')
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | ':' | '\\'))
+}
+
+fn check_unit(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(unit) if !valid_unit(unit) => Err(format!("\"{unit}\" is not a systemd unit name")),
+        _ => Ok(()),
+    }
+}

@@ -1,5 +1,7 @@
 //! `sysctl`: a kernel parameter, live and persisted.
 
+use serde_json::Value;
+
 use super::{Attr, Kind, Required, STATE, TypeDef};
 
 /// The `sysctl` type.
@@ -13,6 +15,7 @@ pub const TYPE: TypeDef = TypeDef {
   state: present"#,
     attrs: &[
         Attr::new("key", Kind::Str, "the parameter")
+            .check(check_key)
             .required(Required::Yes)
             .example("net.ipv4.ip_forward"),
         STATE,
@@ -30,3 +33,20 @@ pub const TYPE: TypeDef = TypeDef {
     primary: "key",
     ..super::BASE
 };
+
+/// Whether `key` is a sysctl key (`net.ipv4.ip_forward`, or with `/`).
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('.')
+        && !key.contains("..")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
+fn check_key(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(key) if !valid_key(key) => Err(format!("\"{key}\" is not a sysctl key")),
+        _ => Ok(()),
+    }
+}

@@ -1,5 +1,8 @@
 //! `user`: a local account, or its absence.
 
+use serde_json::Value;
+
+use super::group::{check_names, valid_account_name};
 use super::{Attr, Kind, Required, STATE, TypeDef};
 
 /// The `user` type.
@@ -15,6 +18,7 @@ pub const TYPE: TypeDef = TypeDef {
   state: present"#,
     attrs: &[
         Attr::new("username", Kind::Str, "the account name")
+        .check(check_username)
             .required(Required::Yes)
             .example("alice"),
         STATE,
@@ -23,7 +27,8 @@ pub const TYPE: TypeDef = TypeDef {
         Attr::new("group", Kind::Str, "primary group, as a name")
             .conflicts(&["gid"])
             .example("staff"),
-        Attr::new("groups", Kind::List, "supplementary groups, exact").example("[sudo]"),
+        Attr::new("groups", Kind::List, "supplementary groups, exact")
+        .check(check_groups).example("[sudo]"),
         Attr::new("shell", Kind::Str, "login shell").example("/bin/bash"),
         Attr::new("home", Kind::Path, "home directory").example("/home/alice"),
         Attr::new("comment", Kind::Str, "the GECOS field (no `:` or newline)").example("Alice"),
@@ -40,3 +45,16 @@ pub const TYPE: TypeDef = TypeDef {
     primary: "username",
     ..super::BASE
 };
+
+fn check_username(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(name) if !valid_account_name(name) => {
+            Err(format!("\"{name}\" is not a valid user name"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_groups(v: &Value) -> Result<(), String> {
+    check_names(v, "group")
+}

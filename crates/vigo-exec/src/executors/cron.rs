@@ -52,13 +52,8 @@ impl Executor for CronExecutor {
             ));
         }
         let present = a.req_present()?;
+        // Present needs a command of one line: the definition's rules (`Attrs::new`).
         let command = a.opt_str("command")?;
-        if present && command.as_deref().is_none_or(|c| c.trim().is_empty()) {
-            return Err(a.error("command", "is required when state is present"));
-        }
-        if command.as_deref().is_some_and(|c| c.contains('\n')) {
-            return Err(a.error("command", "must be a single line"));
-        }
         let schedule = match a.opt_str("schedule")? {
             Some(s) => {
                 // The schedule overrides the fields, which are still read as strings

@@ -81,10 +81,8 @@ impl Executor for ExecExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new(&types::exec::TYPE, decl.name, decl.attributes)?;
+        // A blank command is refused by the definition (`Attrs::new`).
         let command = a.req_str("command")?;
-        if command.trim().is_empty() {
-            return Err(a.error("command", "is empty"));
-        }
         let onlyif = a.opt_str("onlyif")?;
         let unless = a.opt_str("unless")?;
         let creates = a.opt_str("creates")?.map(PathBuf::from);

@@ -34,17 +34,6 @@ struct GroupSpec {
     members: Option<Vec<String>>,
 }
 
-/// Whether `name` is acceptable to shadow-utils as a user or group name.
-pub(crate) fn valid_account_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !name.chars().all(|c| c.is_ascii_digit())
-}
-
 impl Executor for GroupExecutor {
     fn type_name(&self) -> &str {
         types::group::TYPE.name
@@ -52,17 +41,12 @@ impl Executor for GroupExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new(&types::group::TYPE, decl.name, decl.attributes)?;
+        // Names are checked by the definition (`Attrs::new`).
         let name = a.req_str("group")?;
-        if !valid_account_name(&name) {
-            return Err(a.error("group", format!("\"{name}\" is not a valid group name")));
-        }
         let present = a.req_present()?;
         let gid = a.opt_u32("gid")?;
         let system = a.flag("system")?;
         let members = a.opt_list("members")?;
-        if let Some(bad) = members.iter().flatten().find(|m| !valid_account_name(m)) {
-            return Err(a.error("members", format!("\"{bad}\" is not a valid user name")));
-        }
         a.finish()?;
         Ok(Box::new(GroupSpec {
             name,

@@ -59,13 +59,8 @@ impl Executor for HostExecutor {
             }
         };
         let present = a.req_present()?;
+        // The name is checked by the definition (`Attrs::new`).
         let hostname = a.req_str("hostname")?;
-        if hostname.is_empty()
-            || hostname.contains(char::is_whitespace)
-            || hostname.starts_with('#')
-        {
-            return Err(a.error("hostname", format!("\"{hostname}\" is not a host name")));
-        }
         let ip = match a.opt_str("ip")? {
             None if present => return Err(a.error("ip", "is required when state is present")),
             None => None,

@@ -82,17 +82,8 @@ impl Executor for IniExecutor {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        if let Some(raw) = &section_text
-            && raw.contains(['[', ']', '\n', '\r'])
-        {
-            return Err(a.error("section", format!("\"{raw}\" is not a valid section name")));
-        }
+        // Section and key are checked by the definition (`Attrs::new`).
         let key = a.opt_str("key")?;
-        if let Some(key) = &key
-            && (key.contains(['=', '\n', '[']) || key.trim() != key || key.is_empty())
-        {
-            return Err(a.error("key", format!("\"{key}\" is not a valid INI key")));
-        }
         let value = a.opt_str("value")?;
         if value.as_deref().is_some_and(|v| v.contains('\n')) {
             return Err(a.error("value", "must be a single line"));

@@ -71,13 +71,6 @@ struct Installed {
     config_only: bool,
 }
 
-fn valid_name(n: &str) -> bool {
-    !n.is_empty()
-        && !n.starts_with('-')
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_' | ':'))
-}
-
 impl Executor for PackageExecutor {
     fn type_name(&self) -> &str {
         types::package::TYPE.name
@@ -101,17 +94,9 @@ impl Executor for PackageExecutor {
                 "\"*\" only works with state latest (upgrade everything)",
             ));
         }
-        if let Some(bad) = names.iter().find(|n| !all && !valid_name(n)) {
-            return Err(a.error("package", format!("\"{bad}\" is not a package name")));
-        }
+        // Names and the version's form are checked by the definition (`Attrs::new`).
         // `version` names one package: the definition's rule, checked by `Attrs::new`.
         let version = a.opt_str("version")?;
-        if version
-            .as_deref()
-            .is_some_and(|v| v.is_empty() || v.contains(char::is_whitespace))
-        {
-            return Err(a.error("version", "is not a version"));
-        }
         // `version` only with state present, and `lock_version` needs it: the
         // definition's rules, checked by `Attrs::new`.
         let lock_version = a.flag("lock_version")?;

@@ -59,15 +59,8 @@ impl Executor for ServiceExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new(&types::service::TYPE, decl.name, decl.attributes)?;
+        // The unit name is checked by the definition (`Attrs::new`).
         let unit = a.req_str("service")?;
-        let valid = !unit.is_empty()
-            && !unit.starts_with('-')
-            && unit.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | ':' | '\\')
-            });
-        if !valid {
-            return Err(a.error("service", format!("\"{unit}\" is not a systemd unit name")));
-        }
         let state = match a.req_enum("state")?.as_str() {
             "running" => Wanted::Running,
             "stopped" => Wanted::Stopped,

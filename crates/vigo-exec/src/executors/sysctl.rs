@@ -44,16 +44,8 @@ impl Executor for SysctlExecutor {
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new(&types::sysctl::TYPE, decl.name, decl.attributes)?;
         let present = a.req_present()?;
+        // The key is checked by the definition (`Attrs::new`).
         let key = a.req_str("key")?;
-        let valid = !key.is_empty()
-            && !key.starts_with('.')
-            && !key.contains("..")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
-        if !valid {
-            return Err(a.error("key", format!("\"{key}\" is not a sysctl key")));
-        }
         let value = a.opt_str("value")?.map(|v| normalise(&v));
         if present && value.is_none() {
             return Err(a.error("value", "is required when state is present"));

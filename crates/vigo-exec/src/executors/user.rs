@@ -30,7 +30,6 @@ use std::path::PathBuf;
 
 use sha_crypt::{PasswordHasher, PasswordVerifier, ShaCrypt};
 
-use super::group::valid_account_name;
 use crate::accounts::{self, PasswdEntry, run_tool};
 use crate::atomic::{self, FileMeta};
 use vigo_core::types;
@@ -80,19 +79,14 @@ impl Executor for UserExecutor {
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
         let mut a = Attrs::new(&types::user::TYPE, decl.name, decl.attributes)?;
+        // Names are checked by the definition (`Attrs::new`).
         let name = a.req_str("username")?;
-        if !valid_account_name(&name) {
-            return Err(a.error("username", format!("\"{name}\" is not a valid user name")));
-        }
         let present = a.req_present()?;
         let uid = a.opt_u32("uid")?;
         let group_name = a.opt_str("group")?;
         let gid = a.opt_u32("gid")?;
         let group = group_name.or(gid.map(|g| g.to_string()));
         let groups = a.opt_list("groups")?;
-        if let Some(bad) = groups.iter().flatten().find(|g| !valid_account_name(g)) {
-            return Err(a.error("groups", format!("\"{bad}\" is not a valid group name")));
-        }
         let home = a.opt_str("home")?;
         if home.as_deref().is_some_and(|h| !h.starts_with('/')) {
             return Err(a.error("home", "expected an absolute path"));
