@@ -170,14 +170,17 @@ pub struct ApplyArgs {
 }
 
 /// `vigo resource`: one resource through the same engine, guardrails and snapshots.
+/// `--help` is its own flag so that `vigo resource TYPE --help` can print the type's
+/// attributes ([`crate::resource_cmd::help_text`]).
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct ResourceArgs {
     /// The resource type (`file`, `package`, `service`, … or a custom executor)
-    #[arg(value_name = "TYPE")]
-    pub type_name: String,
+    #[arg(value_name = "TYPE", required_unless_present = "help")]
+    pub type_name: Option<String>,
     /// The resource name
-    #[arg(value_name = "NAME")]
-    pub name: String,
+    #[arg(value_name = "NAME", required_unless_present = "help")]
+    pub name: Option<String>,
     /// Attributes as KEY=VALUE (values are strings; lists as "a,b")
     #[arg(value_name = "KEY=VALUE")]
     pub attributes: Vec<String>,
@@ -190,6 +193,9 @@ pub struct ResourceArgs {
     /// Print the result as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Print help: the built-in types, or with TYPE that type's attributes
+    #[arg(short = 'h', long)]
+    pub help: bool,
 }
 
 /// `vigo snapshots`.

@@ -88,6 +88,9 @@ fn main() -> ExitCode {
         Some(Command::Snapshots(args)) => report(settings.and_then(|s| {
             vigo_agent::snapshots_cmd::run(&s.snapshot_dir, s.snapshot_retention, &args.command)
         })),
+        Some(Command::Resource(args)) if args.help => {
+            report(vigo_agent::resource_cmd::help(args.type_name.as_deref()))
+        }
         Some(Command::Resource(args)) => report(settings.and_then(|s| {
             let dry_run = cli.global.dry_run;
             with_stop_signals(async move |stop, _| {

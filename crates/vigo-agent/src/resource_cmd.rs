@@ -16,10 +16,12 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::CommandFactory as _;
 use serde_json::{Map, Value};
+use vigo_core::types;
 
-use crate::cli::ResourceArgs;
+use crate::cli::{Cli, ResourceArgs};
 use crate::engine::{Plan, PlannedResource, Sensitive};
 use crate::pipeline::{DEFAULT_TIMEOUT, Pipeline, finish};
 use crate::preempt::Role;
@@ -62,6 +64,39 @@ pub fn timeout_of(attrs: &Map<String, Value>) -> Result<Duration> {
     Ok(DEFAULT_TIMEOUT)
 }
 
+/// The text of `vigo resource --help` (usage and the built-in types) or of
+/// `vigo resource TYPE --help` (the type's attributes, from its definition).
+pub fn help_text(type_name: Option<&str>) -> Result<String> {
+    let Some(type_name) = type_name else {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let usage = cmd
+            .find_subcommand_mut("resource")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        return Ok(format!("{usage}\n{}", types::help::types_list()));
+    };
+    match types::lookup(type_name) {
+        Some(t) => Ok(types::help::type_help(t)),
+        None => {
+            let hint =
+                vigo_core::suggest::did_you_mean(type_name, types::TYPES.iter().map(|t| t.name))
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+            Err(anyhow!(
+                "`{type_name}` is not a built-in type{hint}; a custom executor takes the attributes its script reads\n\n{}",
+                types::help::types_list()
+            ))
+        }
+    }
+}
+
+/// Prints [`help_text`].
+pub fn help(type_name: Option<&str>) -> Result<ExitCode> {
+    print!("{}", help_text(type_name)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `vigo resource`; `global_dry_run` is the top-level `vigo --dry-run`; `stop` is set
 /// by SIGTERM/SIGINT.
 pub fn run(
@@ -70,6 +105,9 @@ pub fn run(
     global_dry_run: bool,
     stop: &AtomicBool,
 ) -> Result<ExitCode> {
+    let (Some(type_name), Some(name)) = (&args.type_name, &args.name) else {
+        bail!("`vigo resource` needs TYPE and NAME (see `vigo resource --help`)");
+    };
     let attributes = attributes(args)?;
     let timeout = timeout_of(&attributes)?;
     let mut sensitive = Sensitive::default();
@@ -78,10 +116,10 @@ pub fn run(
     }
     let plan = Plan {
         resources: vec![PlannedResource {
-            id: format!("cli/{}", args.name),
+            id: format!("cli/{name}"),
             configcrate: "cli".to_owned(),
-            type_name: args.type_name.clone(),
-            name: args.name.clone(),
+            type_name: type_name.clone(),
+            name: name.clone(),
             attributes,
             sensitive,
             depends_on: Vec::new(),
@@ -110,12 +148,13 @@ mod tests {
 
     fn args(attrs: &[&str], json: Option<&str>) -> ResourceArgs {
         ResourceArgs {
-            type_name: "file".into(),
-            name: "x".into(),
+            type_name: Some("file".into()),
+            name: Some("x".into()),
             attributes: attrs.iter().map(|s| (*s).to_owned()).collect(),
             attrs: json.map(str::to_owned),
             dry_run: false,
             json: false,
+            help: false,
         }
     }
 
@@ -141,6 +180,33 @@ mod tests {
                 .to_string()
                 .contains("must be a JSON object")
         );
+    }
+
+    #[test]
+    fn help_lists_the_types_and_each_types_attributes() {
+        insta::assert_snapshot!("resource_help", help_text(None).unwrap());
+        insta::assert_snapshot!("resource_file_help", help_text(Some("file")).unwrap());
+        insta::assert_snapshot!("resource_ini_help", help_text(Some("ini")).unwrap());
+        insta::assert_snapshot!(
+            "resource_unknown_help",
+            help_text(Some("fiel")).unwrap_err().to_string()
+        );
+    }
+
+    #[test]
+    fn help_parses_without_type_or_name() {
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from(["vigo", "resource", "--help"]).unwrap();
+        let Some(crate::cli::Command::Resource(args)) = cli.command else {
+            panic!("not the resource command")
+        };
+        assert!(args.help && args.type_name.is_none());
+        let cli = Cli::try_parse_from(["vigo", "resource", "file", "--help"]).unwrap();
+        let Some(crate::cli::Command::Resource(args)) = cli.command else {
+            panic!("not the resource command")
+        };
+        assert_eq!(args.type_name.as_deref(), Some("file"));
+        assert!(Cli::try_parse_from(["vigo", "resource", "file"]).is_err());
     }
 
     #[test]

@@ -1,48 +1,30 @@
-//! The loader's attribute schema (vigo-lang, checked at publish) and the executors (vigo-exec,
-//! run on the agent) must agree: an attribute the schema accepts but the executor does not
-//! would pass `config publish` and then fail on every envoy. For every built-in type and
-//! every attribute, a one-resource stack goes through the real loader and resolver, and the
-//! attributes it produces go through the executor's `prepare`; no "unknown attribute" may
-//! come back. For the partial-file types, a table of resources (bad patterns, group
-//! references, option combinations) must be accepted by both sides or refused by both.
+//! Publish (vigo-lang, at `config publish`) and the agent (vigo-exec's `prepare`, on every
+//! envoy) must accept and refuse the same resources: a resource that publishes and then
+//! fails on every envoy is the bug class this test exists for.
+//!
+//! The resources are generated from the type definitions (`vigo_core::types`): for every
+//! type and every attribute, valid and invalid values of its kind, every allowed value,
+//! its example; every required attribute left out (with `state` present and absent);
+//! every pair of mutually exclusive attributes; all attributes at once. Each goes through
+//! the real loader and resolver, and what they bundle (or, when publish refuses, the raw
+//! attributes) goes through the executor's `prepare`. The verdicts must be equal. A table
+//! of hand-written cases covers the rules beyond single attributes (regexes, group
+//! references, option combinations), each with the verdict both sides must give.
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use vigo_core::types::{self, Attr, Kind, Required, TypeDef};
 use vigo_exec::contract::ResourceDecl;
 use vigo_exec::executors::Registry;
 use vigo_lang::SourceTree;
 use vigo_lang::resolve::{BundleMeta, Resolver};
-use vigo_lang::schema::{self, AttrKind, Required};
 
-fn sample(kind: AttrKind) -> String {
-    match kind {
-        AttrKind::Str | AttrKind::Any => "\"x\"".into(),
-        AttrKind::Path => "/srv/x".into(),
-        AttrKind::Bool => "true".into(),
-        AttrKind::Int => "7".into(),
-        AttrKind::Mode => "\"0644\"".into(),
-        AttrKind::List => "[a]".into(),
-        AttrKind::Env => "[\"A=b\"]".into(),
-        AttrKind::Enum(words) => words[0].into(),
-    }
-}
-
-/// A sample for attributes whose strings have a grammar of their own (checked at publish
-/// by the rules beyond the attribute table), else the kind's sample.
-fn sample_of(type_name: &str, attr: &str, kind: AttrKind) -> String {
-    match (type_name, attr) {
-        ("cron", "schedule") => "\"@daily\"".into(),
-        ("cron", "minute" | "hour" | "day" | "month" | "weekday") => "\"5\"".into(),
-        _ => sample(kind),
-    }
-}
-
-/// The attributes the resolver puts in the bundle for one resource, or `None` when the
-/// loader refuses the combination (mutually exclusive attributes and the like).
-fn bundled(type_name: &str, lines: &[(String, String)]) -> Option<serde_json::Map<String, Value>> {
+/// What publish made of a resource: its bundled attributes, or the loader's error.
+fn publish(type_name: &str, attrs: &Map<String, Value>) -> Result<Map<String, Value>, String> {
     let mut text = format!("configcrate: c\nresources:\n  - name: r\n    type: {type_name}\n");
-    for (k, v) in lines {
+    for (k, v) in attrs {
+        // JSON is YAML: every value is written as its JSON text.
         text.push_str(&format!("    {k}: {v}\n"));
     }
     let tree = SourceTree::from_files([
@@ -52,65 +34,15 @@ fn bundled(type_name: &str, lines: &[(String, String)]) -> Option<serde_json::Ma
             "envoys:\n  - match: \"*\"\n    configcrates: [c]\n",
         ),
     ]);
-    let stack = vigo_lang::load(&tree).ok()?;
+    let stack = vigo_lang::load(&tree).map_err(|e| e.to_string())?;
     let bundle = Resolver::new(Arc::new(stack), BundleMeta::default())
         .resolve("h", None)
-        .ok()?;
-    Some(bundle.configcrates[0].resources[0].attributes.clone())
+        .map_err(|e| e.to_string())?;
+    Ok(bundle.configcrates[0].resources[0].attributes.clone())
 }
 
-#[test]
-fn every_schema_attribute_is_accepted_by_its_executor() {
-    let registry = Registry::builtin();
-    let mut checked = 0;
-    let mut refused_by_loader = Vec::new();
-    for ty in schema::TYPES {
-        let executor = registry
-            .get(ty.name)
-            .unwrap_or_else(|| panic!("schema type `{}` has no executor", ty.name));
-        let required: Vec<(String, String)> = ty
-            .attrs
-            .iter()
-            .filter(|a| a.required != Required::No)
-            .map(|a| (a.name.to_owned(), sample_of(ty.name, a.name, a.kind)))
-            .collect();
-        for attr in ty.attrs.iter().filter(|a| a.required == Required::No) {
-            let mut lines = required.clone();
-            lines.push((
-                attr.name.to_owned(),
-                sample_of(ty.name, attr.name, attr.kind),
-            ));
-            let Some(attributes) = bundled(ty.name, &lines) else {
-                refused_by_loader.push(format!("{}.{}", ty.name, attr.name));
-                continue;
-            };
-            let decl = ResourceDecl {
-                type_name: ty.name,
-                name: "r",
-                attributes: &attributes,
-            };
-            if let Err(e) = executor.prepare(&decl) {
-                let msg = e.to_string();
-                assert!(
-                    !msg.contains("unknown attribute"),
-                    "{}: the loader accepts `{}` but the executor does not: {msg}",
-                    ty.name,
-                    attr.name
-                );
-            }
-            checked += 1;
-        }
-    }
-    // Nearly every combination must reach the executor, or this test checks nothing (the
-    // few the loader refuses need a real template or regex as their value).
-    assert!(
-        checked >= 70 && refused_by_loader.len() <= 6,
-        "only {checked} attributes reached an executor; refused by the loader: {refused_by_loader:?}"
-    );
-}
-
-/// Whether the agent's executor accepts these attributes.
-fn prepare(type_name: &str, attrs: &serde_json::Map<String, Value>) -> Result<(), String> {
+/// What the agent's executor says about these attributes.
+fn prepare(type_name: &str, attrs: &Map<String, Value>) -> Result<(), String> {
     let registry = Registry::builtin();
     let executor = registry.get(type_name).expect("a built-in type");
     executor
@@ -121,6 +53,160 @@ fn prepare(type_name: &str, attrs: &serde_json::Map<String, Value>) -> Result<()
         })
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// Both verdicts for one resource, or a line describing the disagreement.
+fn verdicts(type_name: &str, attrs: &Map<String, Value>) -> Result<bool, String> {
+    let published = publish(type_name, attrs);
+    let agent = match &published {
+        // What the agent gets is what publish produced.
+        Ok(bundled) => prepare(type_name, bundled),
+        Err(_) => prepare(type_name, attrs),
+    };
+    if published.is_ok() == agent.is_ok() {
+        Ok(published.is_ok())
+    } else {
+        Err(format!(
+            "{type_name} {}: publish {published:?}, agent {agent:?}",
+            Value::Object(attrs.clone())
+        ))
+    }
+}
+
+/// A value from YAML text (a definition's example).
+fn yaml(text: &str) -> Value {
+    vigo_lang::yaml::parse(text)
+        .unwrap_or_else(|e| panic!("example {text:?}: {e:?}"))
+        .to_json()
+}
+
+/// Values of the attribute's kind that should be accepted (as far as the kind goes).
+fn valid(a: &Attr) -> Vec<Value> {
+    let mut out = match a.kind {
+        Kind::Str | Kind::Any => vec![json!("x")],
+        Kind::Path => vec![json!("/srv/x")],
+        Kind::Bool => vec![json!(true), json!("no")],
+        Kind::Int => vec![json!(7), json!("7")],
+        Kind::Mode => vec![json!("0644"), json!(644)],
+        Kind::List => vec![json!(["a"]), json!("a,b")],
+        Kind::Env => vec![json!(["A=b"]), json!("A=b"), json!({"A": "b"})],
+        Kind::Enum(words) => words.iter().map(|w| json!(w)).collect(),
+    };
+    if !a.example.is_empty() {
+        out.push(yaml(a.example));
+    }
+    out
+}
+
+/// Values of the attribute's kind that must be refused.
+fn invalid(a: &Attr) -> Vec<Value> {
+    match a.kind {
+        Kind::Str => vec![json!(["x"]), json!({"x": 1}), json!(""), json!(" ")],
+        Kind::Path => vec![json!("relative/x"), json!(["/x"])],
+        Kind::Bool => vec![json!("maybe"), json!(["true"])],
+        Kind::Int => vec![
+            json!("abc"),
+            json!(-1),
+            json!(4_294_967_296_u64),
+            json!({"n": 1}),
+        ],
+        Kind::Mode => vec![json!("0999"), json!("rw-r--r--"), json!(true)],
+        Kind::List => vec![json!({"a": "b"}), json!([["nested"]])],
+        Kind::Env => vec![json!(5), json!([["nested"]])],
+        Kind::Enum(_) => vec![json!("bogus"), json!(["present"])],
+        Kind::Any => Vec::new(),
+    }
+}
+
+/// The smallest resource of a type that both sides accept: its required attributes
+/// (with `state` present) at their first valid value.
+fn base(t: &TypeDef) -> Map<String, Value> {
+    let mut m = Map::new();
+    for a in t.attrs {
+        if a.required.applies(Some("present"), |_| false) {
+            m.insert(a.name.into(), valid(a).remove(0));
+        }
+    }
+    if let Some(state) = t.attr("state").filter(|s| s.required != Required::No) {
+        m.insert("state".into(), valid(state).remove(0));
+    }
+    m
+}
+
+fn with(mut m: Map<String, Value>, key: &str, v: Value) -> Map<String, Value> {
+    m.insert(key.into(), v);
+    m
+}
+
+#[test]
+fn publish_and_agent_agree_on_every_generated_resource() {
+    let mut disagreements = Vec::new();
+    let mut checked = 0;
+    let mut accepted = 0;
+    let mut record = |r: Result<bool, String>| {
+        checked += 1;
+        match r {
+            Ok(true) => accepted += 1,
+            Ok(false) => {}
+            Err(d) => disagreements.push(d),
+        }
+    };
+    for t in types::TYPES {
+        let base = base(t);
+        record(verdicts(t.name, &base));
+        for a in t.attrs {
+            for v in valid(a).into_iter().chain(invalid(a)) {
+                let mut m = with(base.clone(), a.name, v.clone());
+                // A state that always acts must be a notify target: a rule of the plan,
+                // checked at publish (the agent's executor never sees `when`).
+                if a.name == "state" && v.as_str().is_some_and(|s| t.notify_states.contains(&s)) {
+                    m.insert("when".into(), json!("changed"));
+                }
+                record(verdicts(t.name, &m));
+            }
+            if base.contains_key(a.name) {
+                let mut without = base.clone();
+                without.remove(a.name);
+                record(verdicts(t.name, &without));
+                if t.attr("state").is_some() && a.name != "state" {
+                    record(verdicts(t.name, &with(without, "state", json!("absent"))));
+                }
+            }
+            for other in a.conflicts {
+                let both = with(base.clone(), a.name, valid(a).remove(0));
+                let other_attr = t.attr(other).expect("a defined attribute");
+                let both = with(both, other, valid(other_attr).remove(0));
+                record(match verdicts(t.name, &both) {
+                    Ok(true) => Err(format!("{}: {} with {other} is accepted", t.name, a.name)),
+                    other => other,
+                });
+            }
+        }
+        // Every attribute at its example, except the second of each exclusive pair.
+        let mut all = base.clone();
+        for a in t.attrs.iter().filter(|a| !a.example.is_empty()) {
+            if !t
+                .attrs
+                .iter()
+                .any(|b| b.conflicts.contains(&a.name) && all.contains_key(b.name))
+                && !a.conflicts.iter().any(|c| all.contains_key(*c))
+            {
+                all.insert(a.name.into(), yaml(a.example));
+            }
+        }
+        record(verdicts(t.name, &all));
+    }
+    assert!(
+        disagreements.is_empty(),
+        "publish and agent disagree on {} of {checked} resources:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    // The generator must produce both kinds of verdicts, or it checks nothing.
+    assert!(
+        checked > 600 && accepted > 250,
+        "{checked} resources, {accepted} accepted"
+    );
 }
 
 const ACCEPT: bool = true;
@@ -172,6 +258,11 @@ fn cases() -> Vec<(&'static str, Value, bool)> {
         (
             "replace",
             json!({"target_path": f, "match_pattern": "a", "replacement": "b", "region_end": "["}),
+            REFUSE,
+        ),
+        (
+            "file",
+            json!({"target_path": f, "state": "present", "revert": false}),
             REFUSE,
         ),
         (
@@ -231,11 +322,6 @@ fn cases() -> Vec<(&'static str, Value, bool)> {
         ),
         (
             "blockinfile",
-            json!({"target_path": f, "block_content": "b", "insertafter": "^# tail", "state": "present"}),
-            ACCEPT,
-        ),
-        (
-            "blockinfile",
             json!({"target_path": f, "block_content": "b", "insertafter": "a", "insertbefore": "b", "state": "present"}),
             REFUSE,
         ),
@@ -257,82 +343,50 @@ fn cases() -> Vec<(&'static str, Value, bool)> {
         ),
         (
             "ini",
-            json!({"target_path": f, "key": "k", "state": "present"}),
-            REFUSE,
-        ),
-        (
-            "ini",
             json!({"target_path": f, "section": "s", "state": "present"}),
             REFUSE,
         ),
         (
-            "file_line",
-            json!({"target_path": f, "line": "x", "follow": false, "state": "present"}),
+            "service",
+            json!({"service": "nginx", "state": "restarted", "when": "changed"}),
             ACCEPT,
         ),
         (
-            "blockinfile",
-            json!({"target_path": f, "block_content": "x", "follow": false, "state": "present"}),
+            "exec",
+            json!({"command": "cat {{secret_file}}", "secret_file": "x"}),
             ACCEPT,
         ),
         (
-            "replace",
-            json!({"target_path": f, "match_pattern": "a", "replacement": "b", "follow": false}),
-            ACCEPT,
+            "user",
+            json!({"username": "alice", "group": "staff", "gid": 5, "state": "present"}),
+            REFUSE,
         ),
         (
-            "ini",
-            json!({"target_path": f, "key": "k", "value": "v", "follow": false, "state": "present"}),
-            ACCEPT,
-        ),
-        (
-            "json_file",
-            json!({"target_path": f, "key": "k", "value": 1, "follow": false, "state": "present"}),
-            ACCEPT,
-        ),
-        (
-            "host",
-            json!({"hostname": "h", "ip": "10.0.0.1", "follow": false, "state": "present"}),
-            ACCEPT,
+            "cron",
+            json!({"command": "/bin/true", "schedule": "99 * * * *", "state": "present"}),
+            REFUSE,
         ),
     ]
 }
 
-/// Publish (the loader) and the agent (`prepare`) agree on the partial-file types: every
-/// resource below is accepted by both or refused by both, and each case says which, so
-/// the test fails when either side drifts. Before, `replace` with `region_start` was
-/// refused at publish but ran on the agent, and `revert: true` published but failed on
-/// every envoy.
+/// The hand-written cases: each is accepted by both sides or refused by both, as it says.
 #[test]
-fn publish_and_agent_accept_and_refuse_the_same_edit_resources() {
-    let mut disagreements = Vec::new();
+fn publish_and_agent_accept_and_refuse_the_same_rule_cases() {
+    let mut wrong = Vec::new();
     for (type_name, attrs, expected) in cases() {
         let Value::Object(attrs) = attrs else {
             unreachable!()
         };
-        let lines: Vec<(String, String)> = attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        // JSON is YAML: every value is written as its JSON text.
-        let published = bundled(type_name, &lines).ok_or("refused by the loader");
-        let agent = match &published {
-            // What the agent gets is what publish produced.
-            Ok(bundled) => prepare(type_name, bundled),
-            Err(_) => prepare(type_name, &attrs),
-        };
-        let verdicts = (published.is_ok(), agent.is_ok());
-        if verdicts != (expected, expected) {
-            disagreements.push(format!(
-                "{type_name} {}: expected {}, publish {published:?}, agent {agent:?}",
+        match verdicts(type_name, &attrs) {
+            Ok(v) if v == expected => {}
+            Ok(v) => wrong.push(format!(
+                "{type_name} {}: both {}, expected {}",
                 Value::Object(attrs.clone()),
+                if v { "accept" } else { "refuse" },
                 if expected { "accepted" } else { "refused" },
-            ));
+            )),
+            Err(d) => wrong.push(d),
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "publish and agent disagree:\n{}",
-        disagreements.join("\n")
-    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -34,20 +34,6 @@ pub const PROTECTED_SERVICES: &[&str] = &["vigo-envoy", "vigosrv"];
 /// Packages that may not be removed.
 pub const PROTECTED_PACKAGES: &[&str] = &["vigo", "vigosrv", "vigocli"];
 
-/// Resource types whose `target_path` (or `file`) is a path they write.
-const PATH_TYPES: &[&str] = &[
-    "file",
-    "directory",
-    "symlink",
-    "file_line",
-    "blockinfile",
-    "ini",
-    "json_file",
-    "replace",
-    "field_edit",
-    "cron",
-];
-
 /// Why a resource is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -151,20 +137,13 @@ pub fn check(
             "configcrate \"{crate_name}\" resource \"{name}\": {what}"
         )))
     };
-    if PATH_TYPES.contains(&type_name) {
-        let mut paths = strings(attrs, "target_path");
-        paths.extend(strings(attrs, "file"));
-        if type_name == "cron" {
-            // A cron resource writes /etc/cron.d/<name>: not protected, but its command is.
-            if let Some(cmd) = attrs.get("command").and_then(Value::as_str)
-                && let Some(why) = dangerous_command(cmd)
-            {
-                return refuse(format!("runs a dangerous command: {why}"));
-            }
-        }
-        if let Some(p) = paths.iter().find_map(|p| is_protected_path(p)) {
-            return refuse(format!("targets protected path {p}"));
-        }
+    // The path-writing types and their path attribute come from the type definitions.
+    if let Some((_, key)) = crate::types::path_types().find(|(t, _)| *t == type_name)
+        && let Some(p) = strings(attrs, key)
+            .iter()
+            .find_map(|p| is_protected_path(p))
+    {
+        return refuse(format!("targets protected path {p}"));
     }
     match type_name {
         "service" => {
@@ -193,7 +172,8 @@ pub fn check(
                 return refuse(format!("would remove protected package {p}"));
             }
         }
-        "exec" => {
+        // A cron resource writes /etc/cron.d/<name>: not protected, but its command is.
+        "exec" | "cron" => {
             for key in ["command", "onlyif", "unless"] {
                 if let Some(cmd) = attrs.get(key).and_then(Value::as_str)
                     && let Some(why) = dangerous_command(cmd)
@@ -216,6 +196,23 @@ mod tests {
     fn check_json(type_name: &str, attrs: Value) -> Result<(), Violation> {
         let Value::Object(map) = attrs else { panic!() };
         check("cleanup", "r", type_name, &map)
+    }
+
+    /// Every type whose definition says it writes a path is checked, `host` included
+    /// (it was missing from the hand-kept list, which named a type that does not exist).
+    #[test]
+    fn every_path_writing_type_is_guarded() {
+        for (type_name, key) in crate::types::path_types() {
+            let Value::Object(map) = json!({key: "/etc/vigo-envoy/agent.toml"}) else {
+                panic!()
+            };
+            assert!(
+                check("c", "r", type_name, &map).is_err(),
+                "{type_name} may write a protected path"
+            );
+        }
+        assert!(check_json("host", json!({"target_path": "/etc/vigo/x"})).is_err());
+        assert!(check_json("cron", json!({"command": "systemctl stop vigo-envoy"})).is_err());
     }
 
     #[test]

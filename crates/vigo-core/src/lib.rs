@@ -14,6 +14,7 @@ pub mod rotation;
 pub mod secret;
 pub mod signing;
 pub mod suggest;
+pub mod types;
 
 pub use action::Action;
 pub use bundle::{Bundle, BundleCrate, BundleResource};

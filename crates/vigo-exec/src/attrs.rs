@@ -1,33 +1,22 @@
-//! Typed reading of a resource's attributes, once, at the edge of an executor.
+//! Typed reading of a resource's attributes, once, at the edge of an executor, through
+//! the type's definition ([`vigo_core::types`]).
 //!
 //! Attributes arrive as a JSON object (templates already rendered by the engine). Stacks
 //! may write scalars natively or as strings (`true`/`"true"`, `0644`/`"0644"`,
-//! `1500`/`"1500"`), so every reader accepts both. Every error names the resource and
-//! the attribute and says what was expected; [`Attrs::finish`] rejects attributes the
-//! executor does not know, with a "did you mean" hint.
+//! `1500`/`"1500"`), so every reader accepts both. The definition's rules are checked
+//! first ([`Attrs::new`]: required, required-when, mutually exclusive), allowed values and
+//! boolean defaults come from it, and an executor cannot read an attribute its definition
+//! lacks nor leave one unread (both are programming errors, caught in debug builds by every
+//! test that prepares a resource). Every error names the resource and the attribute and
+//! says what was expected; [`Attrs::finish`] rejects attributes the definition does not
+//! know, with a "did you mean" hint.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-
-/// Attributes every resource may carry, handled by the engine rather than executors.
-pub const ENGINE_ATTRIBUTES: &[&str] = &[
-    "name",
-    "type",
-    "when",
-    "depends_on",
-    "before",
-    "notify",
-    "subscribes",
-    "foreach",
-    "case",
-    "revert",
-    "on_revert",
-    "timeout",
-    "timeout_secs",
-    "sensitive",
-];
+use vigo_core::types::{self, Kind, TypeDef, value};
 
 /// A bad attribute: which resource, which attribute, what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,18 +33,64 @@ pub struct AttrError {
 /// A reader over one resource's attributes that remembers which ones were used.
 #[derive(Debug)]
 pub struct Attrs<'a> {
+    def: &'static TypeDef,
     resource: String,
     map: &'a Map<String, Value>,
     used: BTreeSet<&'a str>,
 }
 
 impl<'a> Attrs<'a> {
-    /// Starts reading the attributes of resource `type_name "name"`.
-    pub fn new(type_name: &str, name: &str, map: &'a Map<String, Value>) -> Self {
-        Self {
-            resource: format!("{type_name} \"{name}\""),
+    /// Starts reading the attributes of resource `name` of type `def`, after checking the
+    /// definition's rules that span attributes: required, required when present, mutually
+    /// exclusive.
+    pub fn new(
+        def: &'static TypeDef,
+        name: &str,
+        map: &'a Map<String, Value>,
+    ) -> Result<Self, AttrError> {
+        let a = Self {
+            def,
+            resource: format!("{} \"{name}\"", def.name),
             map,
             used: BTreeSet::new(),
+        };
+        let state = map.get("state").and_then(Value::as_str);
+        let flag = |f: &str| types::flag_set(map, f);
+        for attr in def.attrs {
+            if !a.has(attr.name) && attr.required.applies(state, flag) {
+                return Err(a.error(attr.name, attr.required.missing()));
+            }
+            if let Some(other) = attr.conflicts.iter().find(|o| a.has(attr.name) && a.has(o)) {
+                return Err(a.error(
+                    other,
+                    format!("`{}` and `{other}` are mutually exclusive", attr.name),
+                ));
+            }
+        }
+        def.check_rules(map, |_| false)
+            .map_err(|(key, message)| a.error(key, message))?;
+        if a.has("revert") {
+            if !def.revertible {
+                return Err(a.error("revert", format!("is not supported by type {}", def.name)));
+            }
+            if types::flag_set(map, "revert") {
+                return Err(a.error(
+                    "revert",
+                    "is not supported yet: this agent does not run `on_revert`",
+                ));
+            }
+        }
+        Ok(a)
+    }
+
+    /// The allowed values of an enum attribute of the definition.
+    fn allowed(&self, key: &str) -> &'static [&'static str] {
+        match self.def.attr(key).map(|a| a.kind) {
+            Some(Kind::Enum(words)) => words,
+            _ => panic!(
+                "{}: `{key}` is not an enum attribute of the definition",
+                self.def.name
+            ),
         }
     }
 
@@ -69,6 +104,11 @@ impl<'a> Attrs<'a> {
     }
 
     fn get(&mut self, key: &'a str) -> Option<&'a Value> {
+        debug_assert!(
+            self.def.attr(key).is_some() || types::is_engine(key),
+            "the `{}` executor reads `{key}`, which its definition lacks",
+            self.def.name
+        );
         self.used.insert(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
@@ -78,17 +118,21 @@ impl<'a> Attrs<'a> {
         self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
-    /// A string; numbers and booleans are accepted and printed as YAML would.
-    pub fn opt_str(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
+    /// Reads `key` with one of the kind grammars of [`types::value`].
+    fn read<T>(
+        &mut self,
+        key: &'a str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<Option<T>, AttrError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => {
-                Err(self.error(key, format!("expected a string, found {}", kind(other))))
-            }
+            Some(v) => parse(v).map(Some).map_err(|e| self.error(key, e)),
         }
+    }
+
+    /// A string; numbers and booleans are accepted and printed as YAML would.
+    pub fn opt_str(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
+        self.read(key, value::string)
     }
 
     /// A required string.
@@ -98,102 +142,41 @@ impl<'a> Attrs<'a> {
     }
 
     /// A required absolute path.
-    pub fn req_abs_path(&mut self, key: &'a str) -> Result<std::path::PathBuf, AttrError> {
-        let path = std::path::PathBuf::from(self.req_str(key)?);
-        if path.is_absolute() {
-            Ok(path)
-        } else {
-            Err(self.error(
-                key,
-                format!("expected an absolute path, found \"{}\"", path.display()),
-            ))
-        }
+    pub fn req_abs_path(&mut self, key: &'a str) -> Result<PathBuf, AttrError> {
+        self.opt_abs_path(key)?
+            .ok_or_else(|| self.error(key, "is required"))
+    }
+
+    /// An optional absolute path.
+    pub fn opt_abs_path(&mut self, key: &'a str) -> Result<Option<PathBuf>, AttrError> {
+        Ok(self.read(key, value::path)?.map(PathBuf::from))
     }
 
     /// `state: present|absent`, required; `true` for present.
     pub fn req_present(&mut self) -> Result<bool, AttrError> {
-        Ok(self.req_enum("state", &["present", "absent"])? == "present")
+        Ok(self.req_enum("state")? == "present")
     }
 
     /// A boolean: `true`/`false`, or the strings `"true"`, `"false"`, `"yes"`, `"no"`.
     pub fn opt_bool(&mut self, key: &'a str) -> Result<Option<bool>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" => Ok(Some(true)),
-                "false" | "no" => Ok(Some(false)),
-                _ => Err(self.error(key, format!("expected true or false, found \"{s}\""))),
-            },
-            Some(other) => Err(self.error(
-                key,
-                format!("expected true or false, found {}", kind(other)),
-            )),
-        }
+        self.read(key, value::boolean)
     }
 
-    /// A boolean with a default.
-    pub fn bool_or(&mut self, key: &'a str, default: bool) -> Result<bool, AttrError> {
+    /// A boolean, or its default from the definition.
+    pub fn flag(&mut self, key: &'a str) -> Result<bool, AttrError> {
+        let default = self.def.attr(key).is_some_and(types::Attr::bool_default);
         Ok(self.opt_bool(key)?.unwrap_or(default))
     }
 
-    /// An integer, native or as a string.
-    pub fn opt_i64(&mut self, key: &'a str) -> Result<Option<i64>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.error(key, format!("expected an integer, found {n}"))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| self.error(key, format!("expected an integer, found \"{s}\""))),
-            Some(other) => {
-                Err(self.error(key, format!("expected an integer, found {}", kind(other))))
-            }
-        }
-    }
-
-    /// A non-negative integer that fits `u32` (uids, gids).
+    /// A whole number from 0 to `u32::MAX` (uids, gids, ages), native or as a string.
     pub fn opt_u32(&mut self, key: &'a str) -> Result<Option<u32>, AttrError> {
-        match self.opt_i64(key)? {
-            None => Ok(None),
-            Some(n) => u32::try_from(n).map(Some).map_err(|_| {
-                self.error(
-                    key,
-                    format!("expected a number from 0 to {}, found {n}", u32::MAX),
-                )
-            }),
-        }
+        self.read(key, value::whole_number)
     }
 
     /// A permission mode in octal: `"0644"`, `"644"`, or a YAML integer written `0644`
     /// (which YAML 1.2 reads as decimal 644 — its digits are taken as octal).
     pub fn opt_mode(&mut self, key: &'a str) -> Result<Option<u32>, AttrError> {
-        let digits = match self.get(key) {
-            None => return Ok(None),
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => {
-                return Err(self.error(
-                    key,
-                    format!(
-                        "expected an octal mode like \"0644\", found {}",
-                        kind(other)
-                    ),
-                ));
-            }
-        };
-        let digits = digits.strip_prefix("0o").unwrap_or(&digits);
-        match u32::from_str_radix(digits, 8) {
-            Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(Some(m)),
-            _ => Err(self.error(
-                key,
-                format!("expected an octal mode like \"0644\", found \"{digits}\""),
-            )),
-        }
+        self.read(key, value::mode)
     }
 
     /// A duration in the workspace's one grammar ([`vigo_core::duration`]).
@@ -208,56 +191,19 @@ impl<'a> Attrs<'a> {
 
     /// A list of strings: a YAML list, or one comma-separated string.
     pub fn opt_list(&mut self, key: &'a str) -> Result<Option<Vec<String>>, AttrError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            )),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Number(n) => Ok(n.to_string()),
-                    other => Err(self.error(
-                        key,
-                        format!("expected a list of strings, found {} in it", kind(other)),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "expected a list or a comma-separated string, found {}",
-                    kind(other)
-                ),
-            )),
-        }
+        self.read(key, value::list)
     }
 
-    /// A string that must be one of `allowed`.
-    pub fn opt_enum(
-        &mut self,
-        key: &'a str,
-        allowed: &[&str],
-    ) -> Result<Option<String>, AttrError> {
-        match self.opt_str(key)? {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
-            Some(v) => Err(self.error(
-                key,
-                format!("expected one of {}, found \"{v}\"", allowed.join(", ")),
-            )),
-        }
+    /// A string that must be one of the definition's allowed values.
+    pub fn opt_enum(&mut self, key: &'a str) -> Result<Option<String>, AttrError> {
+        let allowed = self.allowed(key);
+        self.read(key, |v| value::one_of(v, allowed))
     }
 
-    /// A required string that must be one of `allowed`.
-    pub fn req_enum(&mut self, key: &'a str, allowed: &[&str]) -> Result<String, AttrError> {
-        self.opt_enum(key, allowed)?
+    /// A required string that must be one of the definition's allowed values.
+    pub fn req_enum(&mut self, key: &'a str) -> Result<String, AttrError> {
+        let allowed = self.allowed(key);
+        self.opt_enum(key)?
             .ok_or_else(|| self.error(key, format!("is required (one of {})", allowed.join(", "))))
     }
 
@@ -266,35 +212,36 @@ impl<'a> Attrs<'a> {
         self.get(key)
     }
 
-    /// Fails on any attribute neither read nor handled by the engine.
+    /// Fails on any attribute neither defined nor handled by the engine. In debug builds,
+    /// also asserts that the executor read every attribute of its definition.
     pub fn finish(self) -> Result<(), AttrError> {
+        if let Some(unread) = self.def.attr_names().find(|n| !self.used.contains(n)) {
+            debug_assert!(
+                false,
+                "the `{}` executor never reads `{unread}`, which its definition has",
+                self.def.name
+            );
+        }
         for key in self.map.keys() {
-            if self.used.contains(key.as_str()) || ENGINE_ATTRIBUTES.contains(&key.as_str()) {
+            if self.used.contains(key.as_str()) || types::is_engine(key) {
                 continue;
             }
-            let hint = vigo_core::suggest::did_you_mean(key, self.used.iter().copied())
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let hint = vigo_core::suggest::did_you_mean(
+                key,
+                self.def.attr_names().chain(types::engine::names()),
+            )
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
             return Err(self.error(key, format!("unknown attribute{hint}")));
         }
         Ok(())
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use vigo_core::types::{directory, exec, file, ini, user};
 
     use super::*;
 
@@ -307,24 +254,40 @@ mod tests {
 
     #[test]
     fn scalars_native_or_as_strings() {
-        let m = map(
-            json!({"a": true, "b": "false", "c": "1500", "d": 7, "e": "0644", "f": 644, "g": "0o755"}),
-        );
-        let mut a = Attrs::new("file", "x", &m);
-        assert_eq!(a.opt_bool("a").unwrap(), Some(true));
-        assert_eq!(a.opt_bool("b").unwrap(), Some(false));
-        assert_eq!(a.opt_i64("c").unwrap(), Some(1500));
-        assert_eq!(a.opt_u32("d").unwrap(), Some(7));
-        assert_eq!(a.opt_mode("e").unwrap(), Some(0o644));
-        assert_eq!(a.opt_mode("f").unwrap(), Some(0o644));
-        assert_eq!(a.opt_mode("g").unwrap(), Some(0o755));
-        a.finish().unwrap();
+        let m =
+            map(json!({"target_path": "/d", "state": "present", "recurse": "yes", "mode": "0644"}));
+        let mut a = Attrs::new(&directory::TYPE, "x", &m).unwrap();
+        assert!(a.flag("recurse").unwrap());
+        assert_eq!(a.opt_mode("mode").unwrap(), Some(0o644));
+        let m = map(json!({"command": "c", "nice": "7", "logoutput": false}));
+        let mut a = Attrs::new(&exec::TYPE, "x", &m).unwrap();
+        assert_eq!(a.opt_u32("nice").unwrap(), Some(7));
+        assert!(!a.flag("logoutput").unwrap());
+        assert!(!a.flag("background").unwrap(), "the definition's default");
+        let m = map(json!({"username": "u", "state": "present", "uid": 7, "gid": "8"}));
+        let mut a = Attrs::new(&user::TYPE, "x", &m).unwrap();
+        assert_eq!(a.opt_u32("uid").unwrap(), Some(7));
+        assert_eq!(a.opt_u32("gid").unwrap(), Some(8));
+        assert!(a.flag("manage_home").unwrap(), "the definition's default");
+        for (text, mode) in [(json!(644), 0o644), (json!("0o755"), 0o755)] {
+            let m =
+                map(json!({"target_path": "/f", "state": "absent", "section": "s", "mode": text}));
+            assert_eq!(
+                Attrs::new(&ini::TYPE, "x", &m)
+                    .unwrap()
+                    .opt_mode("mode")
+                    .unwrap(),
+                Some(mode)
+            );
+        }
     }
 
     #[test]
     fn errors_name_resource_attribute_and_expectation() {
-        let m = map(json!({"mode": "0999", "recurse": "maybe", "uid": -1, "timeout": "soon"}));
-        let mut a = Attrs::new("directory", "/srv/app", &m);
+        let m = map(
+            json!({"mode": "0999", "recurse": "maybe", "uid": -1, "timeout": "soon", "target_path": "/srv/app", "state": "present"}),
+        );
+        let mut a = Attrs::new(&directory::TYPE, "/srv/app", &m).unwrap();
         assert_eq!(
             a.opt_mode("mode").unwrap_err().to_string(),
             "directory \"/srv/app\": attribute `mode`: expected an octal mode like \"0644\", found \"0999\""
@@ -334,38 +297,58 @@ mod tests {
             "directory \"/srv/app\": attribute `recurse`: expected true or false, found \"maybe\""
         );
         assert_eq!(
-            a.opt_u32("uid").unwrap_err().to_string(),
-            "directory \"/srv/app\": attribute `uid`: expected a number from 0 to 4294967295, found -1"
-        );
-        assert_eq!(
             a.opt_duration("timeout").unwrap_err().to_string(),
             "directory \"/srv/app\": attribute `timeout`: expected a duration like \"30s\", \"5m\", \"24h\" or \"1h30m\" (units ms, s, m, h, d; a bare number is seconds), found \"soon\""
+        );
+        let m = map(json!({"username": "u", "state": "present", "uid": -1}));
+        let mut a = Attrs::new(&user::TYPE, "u", &m).unwrap();
+        assert_eq!(
+            a.opt_u32("uid").unwrap_err().to_string(),
+            "user \"u\": attribute `uid`: expected a whole number from 0 to 4294967295, found \"-1\""
         );
     }
 
     #[test]
-    fn required_and_enum() {
+    fn the_definitions_rules_come_first() {
         let m = map(json!({"state": "gone"}));
-        let mut a = Attrs::new("file", "f", &m);
         assert_eq!(
-            a.req_str("target_path").unwrap_err().to_string(),
+            Attrs::new(&file::TYPE, "f", &m).unwrap_err().to_string(),
             "file \"f\": attribute `target_path`: is required"
         );
+        let m = map(json!({"target_path": "/f", "state": "gone"}));
         assert_eq!(
-            a.req_enum("state", &["present", "absent"])
+            Attrs::new(&file::TYPE, "f", &m)
+                .unwrap()
+                .req_enum("state")
                 .unwrap_err()
                 .to_string(),
             "file \"f\": attribute `state`: expected one of present, absent, found \"gone\""
+        );
+        let m = map(json!({"target_path": "/f", "state": "present", "key": "k"}));
+        assert_eq!(
+            Attrs::new(&ini::TYPE, "i", &m).unwrap_err().to_string(),
+            "ini \"i\": attribute `value`: is required when state is present (or set `allow_no_value: true`)"
+        );
+        let m = map(
+            json!({"target_path": "/f", "state": "present", "key": "k", "allow_no_value": "yes"}),
+        );
+        assert!(Attrs::new(&ini::TYPE, "i", &m).is_ok());
+        let m = map(json!({"username": "u", "state": "present", "group": "g", "gid": 5}));
+        assert_eq!(
+            Attrs::new(&user::TYPE, "u", &m).unwrap_err().to_string(),
+            "user \"u\": attribute `gid`: `group` and `gid` are mutually exclusive"
         );
     }
 
     #[test]
     fn unknown_attribute_with_hint_and_engine_attributes_pass() {
-        let m =
-            map(json!({"target_path": "/x", "mdoe": "0644", "notify": ["svc"], "when": "changed"}));
-        let mut a = Attrs::new("file", "f", &m);
-        a.req_str("target_path").unwrap();
-        a.opt_mode("mode").unwrap();
+        let m = map(
+            json!({"target_path": "/x", "state": "absent", "mdoe": "0644", "notify": ["svc"], "when": "changed"}),
+        );
+        let mut a = Attrs::new(&file::TYPE, "f", &m).unwrap();
+        for key in file::TYPE.attr_names() {
+            let _ = a.opt_str(key);
+        }
         assert_eq!(
             a.finish().unwrap_err().to_string(),
             "file \"f\": attribute `mdoe`: unknown attribute (did you mean `mode`?)"
@@ -373,10 +356,31 @@ mod tests {
     }
 
     #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "the `file` executor reads `colour`, which its definition lacks")]
+    fn reading_an_undefined_attribute_is_a_bug() {
+        let m = map(json!({"target_path": "/x", "state": "absent"}));
+        let _ = Attrs::new(&file::TYPE, "f", &m).unwrap().opt_str("colour");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "the `file` executor never reads `state`, which its definition has")]
+    fn leaving_a_defined_attribute_unread_is_a_bug() {
+        let m = map(json!({"target_path": "/x", "state": "absent"}));
+        let mut a = Attrs::new(&file::TYPE, "f", &m).unwrap();
+        a.req_abs_path("target_path").unwrap();
+        let _ = a.finish();
+    }
+
+    #[test]
     fn lists_from_yaml_or_commas() {
-        let m = map(json!({"a": "x, y,,z", "b": ["p", 1]}));
-        let mut a = Attrs::new("t", "n", &m);
-        assert_eq!(a.opt_list("a").unwrap().unwrap(), vec!["x", "y", "z"]);
-        assert_eq!(a.opt_list("b").unwrap().unwrap(), vec!["p", "1"]);
+        let m = map(json!({"command": "c", "returns": "0, 2,,3", "environment": ["A=b", 1]}));
+        let mut a = Attrs::new(&exec::TYPE, "n", &m).unwrap();
+        assert_eq!(a.opt_list("returns").unwrap().unwrap(), vec!["0", "2", "3"]);
+        assert_eq!(
+            a.opt_list("environment").unwrap().unwrap(),
+            vec!["A=b", "1"]
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use serde_saphyr::Spanned;
+use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
 
 /// A 1-based line and column in a source file (`0:0` when unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -106,33 +106,22 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             let pos = e.location().map(Pos::of).unwrap_or_default();
             Err(SyntaxError {
                 pos,
-                message: clean_message(&e.without_snippet().to_string()),
+                message: message_of(&e),
             })
         }
     }
 }
 
-/// serde-saphyr prefixes messages with their position; we print positions ourselves.
-fn clean_message(msg: &str) -> String {
-    let first = msg.lines().next().unwrap_or(msg).trim();
-    let stripped = first
-        .strip_prefix("error: ")
-        .unwrap_or(first)
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == ':' || c == ' ');
-    let stripped = match stripped.rfind(" at line ") {
-        Some(i) => &stripped[..i],
-        None => stripped,
-    };
-    // Advice addressed to the library's user, not to the stack's author.
-    let stripped = match stripped.find(", set DuplicateKeyPolicy") {
-        Some(i) => &stripped[..i],
-        None => stripped,
-    };
-    if stripped.is_empty() {
-        first.to_owned()
-    } else {
-        stripped.to_owned()
-    }
+/// The message of a serde-saphyr error, without its position (we print positions
+/// ourselves) and in the words meant for the author of the file, through the library's own
+/// [`UserMessageFormatter`] rather than by taking its rendered text apart. Control
+/// characters (which could come from the input) become spaces.
+fn message_of(e: &serde_saphyr::Error) -> String {
+    UserMessageFormatter
+        .format_message(e.without_snippet())
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 impl<'de> Deserialize<'de> for Kind {

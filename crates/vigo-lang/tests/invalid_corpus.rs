@@ -1,16 +1,16 @@
-//! The corpus of invalid stacks: every `tests/invalid/<case>/stacks/` must fail to load
-//! with exactly the errors in `tests/invalid/<case>/expected.txt` (one per line).
-//! `VIGO_BLESS=1 cargo nextest run -p vigo-lang --test invalid_corpus` rewrites the
-//! expected files from the current output (review the diff before committing).
+//! The corpus of invalid stacks: every `tests/invalid/<case>/stacks/` must fail to load,
+//! and the diagnostics it prints (file, line, column, what was expected, the hint) are
+//! snapshot-tested, one snapshot per case in `tests/snapshots/invalid_corpus__<case>.snap`.
+//! After a deliberate change, review and accept with `cargo insta review` (or run with
+//! `INSTA_UPDATE=always` and read the diff before committing).
 
 use std::path::Path;
 
 use vigo_lang::SourceTree;
 
 #[test]
-fn every_invalid_stack_fails_with_its_expected_errors() {
+fn every_invalid_stack_fails_with_its_snapshotted_diagnostics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
-    let bless = std::env::var_os("VIGO_BLESS").is_some();
     let mut cases: Vec<_> = std::fs::read_dir(&root)
         .expect("tests/invalid")
         .map(|e| e.expect("dir entry").path())
@@ -18,26 +18,15 @@ fn every_invalid_stack_fails_with_its_expected_errors() {
         .collect();
     cases.sort();
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
-    let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_name().unwrap_or_default().to_string_lossy();
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let tree = SourceTree::read_dir(&case.join("stacks")).expect("read case");
-        let got = match vigo_lang::load(&tree) {
-            Ok(_) => "(loaded without errors)".to_owned(),
-            Err(e) => e.to_string(),
-        };
-        let expected_path = case.join("expected.txt");
-        if bless {
-            std::fs::write(&expected_path, format!("{got}\n")).expect("write expected.txt");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected.trim_end() != got {
-            failures.push(format!(
-                "--- {name}\nexpected:\n{}\ngot:\n{got}\n",
-                expected.trim_end()
-            ));
-        }
+        let errors = vigo_lang::load(&tree).expect_err(&format!("{name} loads without errors"));
+        // Paths are relative to the case's stacks/, so the text is the same on every machine.
+        insta::assert_snapshot!(name.clone(), errors.to_string());
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -106,7 +106,7 @@ fn wrong_value_types() {
     );
     assert_eq!(
         crate_c("  - name: u\n    type: user\n    username: x\n    uid: abc\n    state: present\n"),
-        "configcrates/c.vgo:6:10: configcrate \"c\" resource \"u\": attribute `uid`: expected a whole number, found \"abc\""
+        "configcrates/c.vgo:6:10: configcrate \"c\" resource \"u\": attribute `uid`: expected a whole number from 0 to 4294967295, found \"abc\""
     );
     assert_eq!(
         crate_c("  - name: f\n    type: file\n    target_path: etc/motd\n    state: present\n"),

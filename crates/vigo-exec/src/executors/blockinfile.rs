@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use vigo_core::pattern::Position;
 
 use super::edit::{ContentEdit, Edited, follow, join_lines, pattern_error, split_lines};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -47,11 +49,11 @@ struct Block {
 
 impl Executor for BlockInFileExecutor {
     fn type_name(&self) -> &str {
-        "blockinfile"
+        types::blockinfile::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("blockinfile", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::blockinfile::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let content = a.opt_str("block_content")?;
@@ -82,7 +84,7 @@ impl Executor for BlockInFileExecutor {
         };
         let position = Position::from_insert(after.as_deref(), before.as_deref())
             .map_err(pattern_error(&a, key))?;
-        let create = a.bool_or("create", false)?;
+        let create = a.flag("create")?;
         let mode = a.opt_mode("mode")?.unwrap_or(0o644);
         let links = follow(&mut a)?;
         a.finish()?;

@@ -21,6 +21,8 @@ use serde_json::{Map, Value, json};
 use vigo_core::cron;
 
 use super::file::FileExecutor;
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{Executor, Prepared, ResourceDecl};
 
@@ -33,11 +35,11 @@ pub const CRON_DIR: &str = "/etc/cron.d";
 
 impl Executor for CronExecutor {
     fn type_name(&self) -> &str {
-        "cron"
+        types::cron::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("cron", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::cron::TYPE, decl.name, decl.attributes)?;
         if decl.name.is_empty()
             || !decl
                 .name
@@ -50,15 +52,15 @@ impl Executor for CronExecutor {
             ));
         }
         let present = a.req_present()?;
+        // Present needs a command of one line: the definition's rules (`Attrs::new`).
         let command = a.opt_str("command")?;
-        if present && command.as_deref().is_none_or(|c| c.trim().is_empty()) {
-            return Err(a.error("command", "is required when state is present"));
-        }
-        if command.as_deref().is_some_and(|c| c.contains('\n')) {
-            return Err(a.error("command", "must be a single line"));
-        }
         let schedule = match a.opt_str("schedule")? {
             Some(s) => {
+                // The schedule overrides the fields, which are still read as strings
+                // (as publish does), so a resource that publishes prepares.
+                for field in cron::Field::ALL {
+                    a.opt_str(field.name())?;
+                }
                 let s = s.trim().to_owned();
                 cron::check_schedule(&s).map_err(|e| a.error("schedule", e.message))?;
                 s
@@ -77,12 +79,7 @@ impl Executor for CronExecutor {
         let user = a.opt_str("user")?.unwrap_or_else(|| "root".to_owned());
         let environment = a.opt_list("environment")?.unwrap_or_default();
         for pair in &environment {
-            if !pair.contains('=') {
-                return Err(a.error(
-                    "environment",
-                    format!("expected KEY=VALUE, found \"{pair}\""),
-                ));
-            }
+            types::cron::check_environment_line(pair).map_err(|e| a.error("environment", e))?;
         }
         a.finish()?;
         let path = PathBuf::from(CRON_DIR).join(decl.name);

@@ -21,6 +21,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{
     ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
@@ -43,11 +45,11 @@ struct DirSpec {
 
 impl Executor for DirectoryExecutor {
     fn type_name(&self) -> &str {
-        "directory"
+        types::directory::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("directory", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::directory::TYPE, decl.name, decl.attributes)?;
         let path = PathBuf::from(a.req_str("target_path")?);
         if !path.is_absolute() || path == Path::new("/") {
             return Err(a.error(
@@ -62,7 +64,7 @@ impl Executor for DirectoryExecutor {
         let mode = a.opt_mode("mode")?;
         let owner = a.opt_str("owner")?;
         let group = a.opt_str("group")?;
-        let recurse = a.bool_or("recurse", false)?;
+        let recurse = a.flag("recurse")?;
         a.finish()?;
         Ok(Box::new(DirSpec {
             path,

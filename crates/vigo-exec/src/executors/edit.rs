@@ -63,7 +63,7 @@ impl<T: ContentEdit> Edited<T> {
 
 /// Reads the `follow` attribute every edit type has (default `true`).
 pub(crate) fn follow(a: &mut Attrs<'_>) -> Result<Links, AttrError> {
-    Ok(if a.bool_or("follow", true)? {
+    Ok(if a.flag("follow")? {
         Links::Follow
     } else {
         Links::Refuse

@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandSpec, Credentials};
 use crate::contract::{
@@ -74,50 +76,34 @@ impl std::fmt::Debug for ExecSpec {
 
 impl Executor for ExecExecutor {
     fn type_name(&self) -> &str {
-        "exec"
+        types::exec::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("exec", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::exec::TYPE, decl.name, decl.attributes)?;
+        // A blank command is refused by the definition (`Attrs::new`).
         let command = a.req_str("command")?;
-        if command.trim().is_empty() {
-            return Err(a.error("command", "is empty"));
-        }
         let onlyif = a.opt_str("onlyif")?;
         let unless = a.opt_str("unless")?;
         let creates = a.opt_str("creates")?.map(PathBuf::from);
         if creates.as_ref().is_some_and(|p| !p.is_absolute()) {
             return Err(a.error("creates", "expected an absolute path"));
         }
-        let cwd = a.opt_str("cwd")?.map(PathBuf::from);
+        let cwd = a.opt_abs_path("cwd")?;
         let user = a.opt_str("user")?;
         let environment = read_environment(&mut a)?;
         let returns = match a.opt_list("returns")? {
             None => vec![0],
-            Some(codes) => codes
-                .iter()
-                .map(|c| {
-                    c.parse::<i32>().map_err(|_| {
-                        a.error(
-                            "returns",
-                            format!("expected exit codes like \"0,2\", found \"{c}\""),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?,
+            Some(codes) => types::exec::exit_codes(&codes).map_err(|e| a.error("returns", e))?,
         };
-        let logoutput = a.bool_or("logoutput", true)?;
-        let background = a.bool_or("background", false)?;
-        let nice = match a.opt_i64("nice")? {
-            None => None,
-            Some(n @ 0..=19) => Some(n as i32),
-            Some(n) => return Err(a.error("nice", format!("expected 0 to 19, found {n}"))),
-        };
+        let logoutput = a.flag("logoutput")?;
+        let background = a.flag("background")?;
+        // 0 to 19, and `stdin` not with `secret_file`: the definition's rules.
+        let nice = a
+            .opt_u32("nice")?
+            .map(|n| n.min(types::exec::MAX_NICE) as i32);
         let stdin = a.opt_str("stdin")?;
         let secret_file = a.opt_str("secret_file")?;
-        if stdin.is_some() && secret_file.is_some() {
-            return Err(a.error("secret_file", "cannot be combined with `stdin`"));
-        }
         if secret_file.is_some() && !command.contains(SECRET_FILE_PLACEHOLDER) {
             return Err(a.error(
                 "secret_file",
@@ -479,7 +465,7 @@ mod tests {
             ),
             (
                 json!({"command": "x", "stdin": "a", "secret_file": "b"}),
-                "exec \"e\": attribute `secret_file`: cannot be combined with `stdin`",
+                "exec \"e\": attribute `stdin`: `secret_file` and `stdin` are mutually exclusive",
             ),
             (
                 json!({"command": "x", "secret_file": "b"}),

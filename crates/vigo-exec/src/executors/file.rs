@@ -4,7 +4,7 @@
 //! - name: motd
 //!   type: file
 //!   target_path: /etc/motd
-//!   content: "Managed by Vigo. Host {{ .Traits.os.hostname }}\n"
+//!   content: "Managed by Vigo. Host {{ .Traits.network.hostname }}\n"
 //!   mode: "0644"
 //!   owner: root
 //!   group: root
@@ -29,6 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::{self, FileMeta};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandSpec};
 use crate::contract::{
@@ -65,15 +67,15 @@ struct FileSpec {
 
 impl Executor for FileExecutor {
     fn type_name(&self) -> &str {
-        "file"
+        types::file::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("file", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::file::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
-        let state = a.req_enum("state", &["present", "absent"])?;
+        let state = a.req_enum("state")?;
         let content = a.opt_str("content")?;
-        if a.has("source") {
+        if a.opt_str("source")?.is_some() {
             return Err(a.error(
                 "source",
                 "was not rendered: the engine turns `source` into `content` before the executor runs",

@@ -35,6 +35,8 @@ use vigo_core::pattern::{Position, Template};
 use super::edit::{
     ContentEdit, Edited, follow, join_lines, opt_regex, pattern_error, region, split_lines,
 };
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -57,11 +59,11 @@ struct FileLine {
 
 impl Executor for FileLineExecutor {
     fn type_name(&self) -> &str {
-        "file_line"
+        types::file_line::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("file_line", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::file_line::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let line = a.opt_str("line")?;
@@ -83,7 +85,7 @@ impl Executor for FileLineExecutor {
             None => Position::End,
             Some(p) => Position::parse(p).map_err(pattern_error(&a, "position"))?,
         };
-        let backrefs = match (a.bool_or("backrefs", false)?, &pattern, &line) {
+        let backrefs = match (a.flag("backrefs")?, &pattern, &line) {
             (false, _, _) => None,
             (true, _, _) if !present => {
                 return Err(a.error("backrefs", "only applies to state present"));

@@ -14,6 +14,8 @@
 //! `groupdel`. Without `members`, membership is left alone.
 
 use crate::accounts::{self, run_tool};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{
     ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
@@ -32,35 +34,19 @@ struct GroupSpec {
     members: Option<Vec<String>>,
 }
 
-/// Whether `name` is acceptable to shadow-utils as a user or group name.
-pub(crate) fn valid_account_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !name.chars().all(|c| c.is_ascii_digit())
-}
-
 impl Executor for GroupExecutor {
     fn type_name(&self) -> &str {
-        "group"
+        types::group::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("group", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::group::TYPE, decl.name, decl.attributes)?;
+        // Names are checked by the definition (`Attrs::new`).
         let name = a.req_str("group")?;
-        if !valid_account_name(&name) {
-            return Err(a.error("group", format!("\"{name}\" is not a valid group name")));
-        }
         let present = a.req_present()?;
         let gid = a.opt_u32("gid")?;
-        let system = a.bool_or("system", false)?;
+        let system = a.flag("system")?;
         let members = a.opt_list("members")?;
-        if let Some(bad) = members.iter().flatten().find(|m| !valid_account_name(m)) {
-            return Err(a.error("members", format!("\"{bad}\" is not a valid user name")));
-        }
         a.finish()?;
         Ok(Box::new(GroupSpec {
             name,

@@ -20,6 +20,8 @@
 use std::path::{Path, PathBuf};
 
 use super::edit::{ContentEdit, Edited, follow, join_lines, split_lines};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -41,11 +43,11 @@ struct HostEntry {
 
 impl Executor for HostExecutor {
     fn type_name(&self) -> &str {
-        "host"
+        types::host::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("host", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::host::TYPE, decl.name, decl.attributes)?;
         let path = match a.opt_str("target_path")? {
             None => PathBuf::from("/etc/hosts"),
             Some(p) if p.starts_with('/') => PathBuf::from(p),
@@ -57,19 +59,12 @@ impl Executor for HostExecutor {
             }
         };
         let present = a.req_present()?;
+        // The name is checked by the definition (`Attrs::new`).
         let hostname = a.req_str("hostname")?;
-        if hostname.is_empty()
-            || hostname.contains(char::is_whitespace)
-            || hostname.starts_with('#')
-        {
-            return Err(a.error("hostname", format!("\"{hostname}\" is not a host name")));
-        }
         let ip = match a.opt_str("ip")? {
             None if present => return Err(a.error("ip", "is required when state is present")),
             None => None,
-            Some(text) => Some(text.parse().map_err(|_| {
-                a.error("ip", format!("\"{text}\" is not an IPv4 or IPv6 address"))
-            })?),
+            Some(text) => Some(types::host::parse_ip(&text).map_err(|e| a.error("ip", e))?),
         };
         let aliases = match a.opt_value("aliases") {
             Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),

@@ -29,6 +29,8 @@
 use std::path::{Path, PathBuf};
 
 use super::edit::{ContentEdit, Edited, follow, join_lines, split_lines};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -67,11 +69,11 @@ const BOM: char = '\u{feff}';
 
 impl Executor for IniExecutor {
     fn type_name(&self) -> &str {
-        "ini"
+        types::ini::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("ini", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::ini::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let section_text = a.opt_str("section")?;
@@ -80,22 +82,13 @@ impl Executor for IniExecutor {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        if let Some(raw) = &section_text
-            && raw.contains(['[', ']', '\n', '\r'])
-        {
-            return Err(a.error("section", format!("\"{raw}\" is not a valid section name")));
-        }
+        // Section and key are checked by the definition (`Attrs::new`).
         let key = a.opt_str("key")?;
-        if let Some(key) = &key
-            && (key.contains(['=', '\n', '[']) || key.trim() != key || key.is_empty())
-        {
-            return Err(a.error("key", format!("\"{key}\" is not a valid INI key")));
-        }
         let value = a.opt_str("value")?;
         if value.as_deref().is_some_and(|v| v.contains('\n')) {
             return Err(a.error("value", "must be a single line"));
         }
-        let allow_no_value = a.bool_or("allow_no_value", false)?;
+        let allow_no_value = a.flag("allow_no_value")?;
         let want = match (present, &key, value) {
             (true, None, _) => return Err(a.error("key", "is required when state is present")),
             (true, Some(_), Some(v)) => Want::Value(v.trim().to_owned()),
@@ -103,7 +96,7 @@ impl Executor for IniExecutor {
             (true, Some(_), None) => {
                 return Err(a.error(
                     "value",
-                    "is required when state is present (or set `allow_no_value: true` for a bare key)",
+                    "is required when state is present (or set `allow_no_value: true`)",
                 ));
             }
             (false, Some(_), _) => Want::Absent,
@@ -116,13 +109,8 @@ impl Executor for IniExecutor {
             (false, None, _) => Want::NoSection,
         };
         let separator = a.opt_str("separator")?.unwrap_or_else(|| " = ".to_owned());
-        if separator.trim() != "=" && separator.trim() != ":" {
-            return Err(a.error(
-                "separator",
-                format!("expected \"=\" or \":\" with optional spaces, found \"{separator}\""),
-            ));
-        }
-        let create = a.bool_or("create", true)?;
+        types::ini::parse_separator(&separator).map_err(|e| a.error("separator", e))?;
+        let create = a.flag("create")?;
         let mode = a.opt_mode("mode")?.unwrap_or(0o644);
         let links = follow(&mut a)?;
         a.finish()?;
@@ -451,7 +439,7 @@ mod tests {
                 json!({"key": "k", "state": "present"})
             )
             .unwrap_err(),
-            "ini \"t\": attribute `value`: is required when state is present (or set `allow_no_value: true` for a bare key)"
+            "ini \"t\": attribute `value`: is required when state is present (or set `allow_no_value: true`)"
         );
     }
 

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::edit::{ContentEdit, Edited, follow};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -46,11 +48,11 @@ struct JsonKey {
 
 impl Executor for JsonFileExecutor {
     fn type_name(&self) -> &str {
-        "json_file"
+        types::json_file::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("json_file", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::json_file::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let key_text = a.req_str("key")?;
@@ -65,13 +67,7 @@ impl Executor for JsonFileExecutor {
         let value = match a.opt_value("value") {
             None if present => return Err(a.error("value", "is required when state is present")),
             None => None,
-            Some(Value::String(s)) => Some(serde_json::from_str(s).map_err(|e| {
-                a.error(
-                    "value",
-                    format!("expected a JSON literal (quote strings: '\"{s}\"'): {e}"),
-                )
-            })?),
-            Some(native) => Some(native.clone()),
+            Some(v) => Some(types::json_file::parse_value(v).map_err(|e| a.error("value", e))?),
         };
         if !present && matches!(key.last(), Some(Step::Index(_))) {
             return Err(a.error("key", "removing an array element by index would remove another one on the next run; set the whole array instead"));

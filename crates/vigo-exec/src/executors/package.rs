@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandOutput, CommandSpec};
 use crate::contract::{
@@ -69,33 +71,20 @@ struct Installed {
     config_only: bool,
 }
 
-fn valid_name(n: &str) -> bool {
-    !n.is_empty()
-        && !n.starts_with('-')
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_' | ':'))
-}
-
 impl Executor for PackageExecutor {
     fn type_name(&self) -> &str {
-        "package"
+        types::package::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("package", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::package::TYPE, decl.name, decl.attributes)?;
         let names = a
             .opt_list("package")?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| a.error("package", "is required"))?;
-        let state = match a
-            .req_enum(
-                "state",
-                &["present", "installed", "latest", "absent", "removed"],
-            )?
-            .as_str()
-        {
+        let state = match a.req_enum("state")?.as_str() {
             "latest" => Wanted::Latest,
-            "absent" | "removed" => Wanted::Absent,
+            "absent" => Wanted::Absent,
             _ => Wanted::Present,
         };
         let all = names.len() == 1 && names[0] == "*";
@@ -105,30 +94,16 @@ impl Executor for PackageExecutor {
                 "\"*\" only works with state latest (upgrade everything)",
             ));
         }
-        if let Some(bad) = names.iter().find(|n| !all && !valid_name(n)) {
-            return Err(a.error("package", format!("\"{bad}\" is not a package name")));
-        }
+        // Names and the version's form are checked by the definition (`Attrs::new`).
+        // `version` names one package: the definition's rule, checked by `Attrs::new`.
         let version = a.opt_str("version")?;
-        if version.is_some() && names.len() != 1 {
-            return Err(a.error("version", "needs exactly one package name"));
-        }
-        if version
-            .as_deref()
-            .is_some_and(|v| v.is_empty() || v.contains(char::is_whitespace))
-        {
-            return Err(a.error("version", "is not a version"));
-        }
-        if version.is_some() && state != Wanted::Present {
-            return Err(a.error("version", "only applies to state present"));
-        }
-        let lock_version = a.bool_or("lock_version", false)?;
-        if lock_version && version.is_none() && state == Wanted::Present {
-            return Err(a.error("lock_version", "needs `version` (the version to hold)"));
-        }
-        let allow_downgrade = a.bool_or("allow_downgrade", false)?;
-        let update_cache = a.bool_or("update_cache", false)?;
-        let purge = a.bool_or("purge", false)?;
-        let post_cleanup = a.bool_or("post_cleanup", false)?;
+        // `version` only with state present, and `lock_version` needs it: the
+        // definition's rules, checked by `Attrs::new`.
+        let lock_version = a.flag("lock_version")?;
+        let allow_downgrade = a.flag("allow_downgrade")?;
+        let update_cache = a.flag("update_cache")?;
+        let purge = a.flag("purge")?;
+        let post_cleanup = a.flag("post_cleanup")?;
         let flags = a
             .opt_str("flags")?
             .map(|f| f.split_whitespace().map(str::to_owned).collect())
@@ -749,7 +724,7 @@ mod tests {
             ),
             (
                 json!({"package": "a", "state": "newest"}),
-                "package \"p\": attribute `state`: expected one of present, installed, latest, absent, removed, found \"newest\"",
+                "package \"p\": attribute `state`: expected one of present, latest, absent, found \"newest\"",
             ),
         ];
         for (attrs, expected) in cases {

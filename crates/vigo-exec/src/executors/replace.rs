@@ -33,6 +33,8 @@ use vigo_core::pattern::{self, Template};
 use super::edit::{
     ContentEdit, Edited, follow, join_lines, opt_regex, pattern_error, region, split_lines,
 };
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{ExecError, Executor, Prepared, ResourceDecl};
 
@@ -52,11 +54,11 @@ struct Replace {
 
 impl Executor for ReplaceExecutor {
     fn type_name(&self) -> &str {
-        "replace"
+        types::replace::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("replace", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::replace::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let pattern_text = a.req_str("match_pattern")?;
         let pattern =
@@ -64,18 +66,9 @@ impl Executor for ReplaceExecutor {
         let replacement_text = a.req_str("replacement")?;
         let replacement = Template::for_pattern(&replacement_text, &pattern)
             .map_err(pattern_error(&a, "replacement"))?;
-        let first_only = a
-            .opt_enum("occurrences", &["all", "first"])?
-            .is_some_and(|o| o == "first");
+        let first_only = a.opt_enum("occurrences")?.is_some_and(|o| o == "first");
         let region_start = opt_regex(&mut a, "region_start")?;
         let region_end = opt_regex(&mut a, "region_end")?;
-        if a.opt_bool("revert")?.unwrap_or(false) {
-            return Err(a.error(
-                "revert",
-                "is not supported yet: this agent does not run `on_revert`",
-            ));
-        }
-        let _ = a.opt_str("on_revert")?;
         let links = follow(&mut a)?;
         a.finish()?;
         Ok(Box::new(Edited::new(

@@ -23,6 +23,8 @@
 
 use std::time::Duration;
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandSpec};
 use crate::contract::{
@@ -52,24 +54,14 @@ struct ServiceSpec {
 
 impl Executor for ServiceExecutor {
     fn type_name(&self) -> &str {
-        "service"
+        types::service::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("service", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::service::TYPE, decl.name, decl.attributes)?;
+        // The unit name is checked by the definition (`Attrs::new`).
         let unit = a.req_str("service")?;
-        let valid = !unit.is_empty()
-            && !unit.starts_with('-')
-            && unit.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | ':' | '\\')
-            });
-        if !valid {
-            return Err(a.error("service", format!("\"{unit}\" is not a systemd unit name")));
-        }
-        let state = match a
-            .req_enum("state", &["running", "stopped", "restarted", "reloaded"])?
-            .as_str()
-        {
+        let state = match a.req_enum("state")?.as_str() {
             "running" => Wanted::Running,
             "stopped" => Wanted::Stopped,
             "restarted" => Wanted::Restarted,

@@ -19,6 +19,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{
     ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
@@ -42,24 +44,20 @@ struct LinkSpec {
 
 impl Executor for SymlinkExecutor {
     fn type_name(&self) -> &str {
-        "symlink"
+        types::symlink::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("symlink", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::symlink::TYPE, decl.name, decl.attributes)?;
         let path = a.req_abs_path("target_path")?;
         let present = a.req_present()?;
         let to = a.opt_str("to")?.map(PathBuf::from);
         if present && to.is_none() {
             return Err(a.error("to", "is required when state is present"));
         }
-        let hard = a
-            .opt_enum("link_type", &["soft", "hard"])?
-            .is_some_and(|t| t == "hard");
-        if hard && to.as_ref().is_some_and(|t| !t.is_absolute()) {
-            return Err(a.error("to", "a hard link needs an absolute target path"));
-        }
-        let force = a.bool_or("force", false)?;
+        // A hard link's `to` is absolute: the definition's rule, checked by `Attrs::new`.
+        let hard = a.opt_enum("link_type")?.is_some_and(|t| t == "hard");
+        let force = a.flag("force")?;
         let owner = a.opt_str("owner")?;
         let group = a.opt_str("group")?;
         a.finish()?;

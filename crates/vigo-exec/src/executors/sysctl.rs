@@ -17,6 +17,8 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::atomic::{self, FileMeta};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{
     ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
@@ -36,27 +38,19 @@ struct SysctlSpec {
 
 impl Executor for SysctlExecutor {
     fn type_name(&self) -> &str {
-        "sysctl"
+        types::sysctl::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("sysctl", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::sysctl::TYPE, decl.name, decl.attributes)?;
         let present = a.req_present()?;
+        // The key is checked by the definition (`Attrs::new`).
         let key = a.req_str("key")?;
-        let valid = !key.is_empty()
-            && !key.starts_with('.')
-            && !key.contains("..")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
-        if !valid {
-            return Err(a.error("key", format!("\"{key}\" is not a sysctl key")));
-        }
         let value = a.opt_str("value")?.map(|v| normalise(&v));
         if present && value.is_none() {
             return Err(a.error("value", "is required when state is present"));
         }
-        let persist = a.bool_or("persist", true)?;
+        let persist = a.flag("persist")?;
         a.finish()?;
         Ok(Box::new(SysctlSpec {
             key,

@@ -30,9 +30,10 @@ use std::path::PathBuf;
 
 use sha_crypt::{PasswordHasher, PasswordVerifier, ShaCrypt};
 
-use super::group::valid_account_name;
 use crate::accounts::{self, PasswdEntry, run_tool};
 use crate::atomic::{self, FileMeta};
+use vigo_core::types;
+
 use crate::attrs::{AttrError, Attrs};
 use crate::contract::{
     ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
@@ -73,30 +74,19 @@ impl std::fmt::Debug for UserSpec {
 
 impl Executor for UserExecutor {
     fn type_name(&self) -> &str {
-        "user"
+        types::user::TYPE.name
     }
 
     fn prepare(&self, decl: &ResourceDecl<'_>) -> Result<Box<dyn Prepared>, AttrError> {
-        let mut a = Attrs::new("user", decl.name, decl.attributes);
+        let mut a = Attrs::new(&types::user::TYPE, decl.name, decl.attributes)?;
+        // Names are checked by the definition (`Attrs::new`).
         let name = a.req_str("username")?;
-        if !valid_account_name(&name) {
-            return Err(a.error("username", format!("\"{name}\" is not a valid user name")));
-        }
         let present = a.req_present()?;
         let uid = a.opt_u32("uid")?;
         let group_name = a.opt_str("group")?;
         let gid = a.opt_u32("gid")?;
-        if group_name.is_some() && gid.is_some() {
-            return Err(a.error(
-                "gid",
-                "give the primary group either as `group` (a name) or as `gid`, not both",
-            ));
-        }
         let group = group_name.or(gid.map(|g| g.to_string()));
         let groups = a.opt_list("groups")?;
-        if let Some(bad) = groups.iter().flatten().find(|g| !valid_account_name(g)) {
-            return Err(a.error("groups", format!("\"{bad}\" is not a valid group name")));
-        }
         let home = a.opt_str("home")?;
         if home.as_deref().is_some_and(|h| !h.starts_with('/')) {
             return Err(a.error("home", "expected an absolute path"));
@@ -109,8 +99,8 @@ impl Executor for UserExecutor {
         let password = a.opt_str("password")?;
         let password_max_age = a.opt_u32("password_max_age")?;
         let authorized_keys = a.opt_str("authorized_keys")?;
-        let manage_home = a.bool_or("manage_home", true)?;
-        let system = a.bool_or("system", false)?;
+        let manage_home = a.flag("manage_home")?;
+        let system = a.flag("system")?;
         for flag in ["puddle", "gitback", "curator"] {
             if a.has(flag) {
                 return Err(a.error(
@@ -512,7 +502,7 @@ mod tests {
             ),
             (
                 json!({"username": "a", "group": "x", "gid": 5, "state": "present"}),
-                "user \"u\": attribute `gid`: give the primary group either as `group` (a name) or as `gid`, not both",
+                "user \"u\": attribute `gid`: `group` and `gid` are mutually exclusive",
             ),
             (
                 json!({"username": "a", "home": "home/a", "state": "present"}),

@@ -13,7 +13,8 @@ use super::cx::{Cx, valid_name};
 use super::edits;
 use crate::diag::did_you_mean;
 use crate::model::{CrateDef, CustomType, Named, ResourceDef};
-use crate::schema::{self, ENGINE_ATTRS, Required, TypeSchema};
+use crate::schema;
+use vigo_core::types::{self, Required, TypeDef, engine};
 
 use crate::yaml::{Key, Kind, Node, Pos};
 use crate::{secret, when};
@@ -127,16 +128,14 @@ pub(crate) fn parse_crate(
         None => &[],
     };
     for (k, _) in defaults {
-        let known = ENGINE_ATTRS.contains(&k.name.as_str())
-            || schema::TYPES.iter().any(|t| t.attr(&k.name).is_some())
+        let known = types::is_engine(&k.name)
+            || types::TYPES.iter().any(|t| t.attr(&k.name).is_some())
             || lib
                 .custom
                 .values()
                 .any(|c| c.attributes.as_ref().is_none_or(|a| a.contains(&k.name)));
         if !known || k.name == "name" || k.name == "type" {
-            let all = schema::TYPES
-                .iter()
-                .flat_map(|t| t.attrs.iter().map(|a| a.name));
+            let all = types::TYPES.iter().flat_map(|t| t.attr_names());
             cx.err_hint(
                 k.pos,
                 &context,
@@ -210,7 +209,7 @@ pub(crate) fn check_when(cx: &mut Cx<'_>, context: &str, pos: Pos, text: &str, c
 
 /// The type of a resource: built-in schema or declared custom type.
 enum TypeRef<'a> {
-    Builtin(&'static TypeSchema),
+    Builtin(&'static TypeDef),
     Custom(&'a CustomType),
 }
 
@@ -245,12 +244,12 @@ fn parse_resource(
         return None;
     };
     let type_name = cx.string(type_node, &provisional, "type")?;
-    let ty = if let Some(t) = schema::lookup(&type_name) {
+    let ty = if let Some(t) = types::lookup(&type_name) {
         TypeRef::Builtin(t)
     } else if let Some(c) = lib.custom.get(&type_name) {
         TypeRef::Custom(c)
     } else {
-        let names = schema::TYPES
+        let names = types::TYPES
             .iter()
             .map(|t| t.name)
             .chain(lib.custom.keys().map(String::as_str));
@@ -267,8 +266,7 @@ fn parse_resource(
     // The resource's own entries, then defaults it does not set and its type accepts.
     let mut all: Vec<(&Key, &Node)> = entries.iter().map(|(k, v)| (k, v)).collect();
     for (k, v) in defaults {
-        let engine =
-            ENGINE_ATTRS.contains(&k.name.as_str()) && k.name != "name" && k.name != "type";
+        let engine = types::is_engine(&k.name) && k.name != "name" && k.name != "type";
         if (engine || ty.accepts(&k.name)) && get(&k.name).is_none() {
             all.push((k, v));
         }
@@ -374,7 +372,7 @@ fn parse_resource(
                         Err(e) => cx.err(v.pos, &context, format!("attribute `{key}`: {e}")),
                     },
                     None => {
-                        let names = t.attrs.iter().map(|a| a.name).chain(ENGINE_ATTRS.iter().copied());
+                        let names = t.attr_names().chain(engine::names());
                         cx.err_hint(
                             k.pos,
                             &context,
@@ -407,7 +405,15 @@ fn parse_resource(
             cx.err(
                 pos,
                 &context,
-                format!("`revert` is not supported by type {type_name} (only by replace)"),
+                format!(
+                    "`revert` is not supported by type {type_name} (only by {})",
+                    types::TYPES
+                        .iter()
+                        .filter(|t| t.revertible)
+                        .map(|t| t.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         } else if on {
             cx.err(
@@ -446,40 +452,33 @@ fn check_required(cx: &mut Cx<'_>, context: &str, pos: Pos, ty: &TypeRef<'_>, r:
     match ty {
         TypeRef::Builtin(t) => {
             let state = r.attrs.get("state").and_then(Value::as_str);
+            let flag = |f: &str| r.attrs.get(f) == Some(&Value::Bool(true));
             for a in t.attrs {
-                if r.attrs.contains_key(a.name) || r.attr_pos.contains_key(a.name) {
-                    continue;
-                }
-                match a.required {
-                    Required::Yes => cx.err(
-                        pos,
-                        context,
-                        format!(
-                            "missing required attribute `{}` for type {}",
-                            a.name, t.name
-                        ),
-                    ),
-                    Required::WhenPresent if t.is_present(state) => cx.err(
-                        pos,
-                        context,
-                        format!(
+                let given =
+                    |name: &str| r.attrs.contains_key(name) || r.attr_pos.contains_key(name);
+                if !given(a.name) && a.required.applies(state, flag) {
+                    let message = match a.required {
+                        Required::WhenPresent => format!(
                             "missing attribute `{}`, required when state is present",
                             a.name
                         ),
-                    ),
-                    Required::WhenPresentUnless(flag)
-                        if t.is_present(state) && r.attrs.get(flag) != Some(&Value::Bool(true)) =>
-                    {
-                        cx.err(
-                            pos,
-                            context,
-                            format!(
-                                "missing attribute `{}`, required when state is present (or set `{flag}: true`)",
-                                a.name
-                            ),
-                        );
-                    }
-                    Required::WhenPresent | Required::WhenPresentUnless(_) | Required::No => {}
+                        Required::WhenPresentUnless(f) => format!(
+                            "missing attribute `{}`, required when state is present (or set `{f}: true`)",
+                            a.name
+                        ),
+                        Required::Yes | Required::No => format!(
+                            "missing required attribute `{}` for type {}",
+                            a.name, t.name
+                        ),
+                    };
+                    cx.err(pos, context, message);
+                }
+                for other in a.conflicts.iter().filter(|o| given(a.name) && given(o)) {
+                    cx.err(
+                        r.pos_of(other),
+                        context,
+                        format!("`{}` and `{other}` are mutually exclusive", a.name),
+                    );
                 }
             }
         }
@@ -509,15 +508,11 @@ fn check_type_rules(
     lib: &Library<'_>,
 ) {
     let TypeRef::Builtin(t) = ty else { return };
+    if let Err((key, e)) = t.check_rules(&r.attrs, holds_template) {
+        cx.err(r.pos_of(key), context, format!("attribute `{key}`: {e}"));
+    }
     match t.name {
         "file" => {
-            if r.attrs.contains_key("content") && r.attrs.contains_key("source") {
-                cx.err(
-                    r.pos_of("source"),
-                    context,
-                    "`content` and `source` are mutually exclusive",
-                );
-            }
             if let Some(Value::String(src)) = r.attrs.get("source").cloned() {
                 let name = src.strip_prefix("templates/").unwrap_or(&src).to_owned();
                 if !schema::is_templated(&name) && !lib.templates.contains_key(&name) {
@@ -531,9 +526,9 @@ fn check_type_rules(
                 r.attrs.insert("source".into(), Value::String(name));
             }
         }
-        "service" => {
+        _ if !t.notify_states.is_empty() => {
             let state = r.attrs.get("state").and_then(Value::as_str).unwrap_or("");
-            if matches!(state, "restarted" | "reloaded") && r.when != "changed" {
+            if t.notify_states.contains(&state) && r.when != "changed" {
                 cx.err(
                     r.pos_of("state"),
                     context,
@@ -569,6 +564,16 @@ fn check_type_rules(
         "file_line" | "blockinfile" | "replace" | "ini" => edits::check(cx, context, t.name, r),
         "cron" => super::schedules::check_cron(cx, context, r),
         _ => {}
+    }
+}
+
+/// Whether a value holds a template anywhere (judged on the agent, after rendering).
+fn holds_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => schema::is_templated(s),
+        Value::Array(items) => items.iter().any(holds_template),
+        Value::Object(m) => m.values().any(holds_template),
+        _ => false,
     }
 }
 

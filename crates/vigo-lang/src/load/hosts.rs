@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use super::cx::{Cx, valid_name};
 use crate::glob::Pattern;
 use crate::model::{Common, CustomType, EnvBlock, EnvFile, MatchBlock, Named, Role};
-use crate::schema;
 use crate::yaml::{Kind, Node};
 
 /// Reads `roles.vgo`.
@@ -268,7 +267,7 @@ pub(crate) fn parse_executors(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, 
     };
     for (k, v) in entries {
         let context = format!("custom type \"{}\"", k.name);
-        if schema::lookup(&k.name).is_some() {
+        if vigo_core::types::lookup(&k.name).is_some() {
             cx.err(
                 k.pos,
                 &context,
