@@ -133,12 +133,14 @@ pub fn run(
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =
         SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
+    let state = crate::state::StateStore::open_optional(&settings.state_dir);
     let opts = Options {
         dry_run,
         registry: &registry,
         snapshots: Some(&snapshots),
         guardrail: &guardrail,
         preempted: &|| stop.load(Ordering::SeqCst),
+        state: state.as_ref(),
     };
     let mut trace = Trace::stderr();
     let report = engine::run(&plan, &opts, &mut trace);

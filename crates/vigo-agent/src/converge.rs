@@ -620,6 +620,7 @@ impl Converger {
             let secrets = &secrets;
             let bundle = &bundle;
             let traits = &traits;
+            let store = &self.store;
             tokio::task::block_in_place(move || {
                 let probe = SystemProbe;
                 let evaluator = LangEvaluator { probe: &probe };
@@ -652,6 +653,7 @@ impl Converger {
                     snapshots: Some(&snapshots),
                     guardrail: &guardrail,
                     preempted: &preempted,
+                    state: Some(store),
                 };
                 let mut trace = if quiet {
                     Trace::quiet()

@@ -110,12 +110,14 @@ pub fn run(settings: &Settings, args: &ResourceArgs, stop: &AtomicBool) -> Resul
     let registry = Registry::with_custom_dir(&settings.executors_dir);
     let snapshots =
         SnapshotStore::new(&settings.snapshot_dir, settings.snapshot_retention as usize);
+    let state = crate::state::StateStore::open_optional(&settings.state_dir);
     let opts = Options {
         dry_run: args.dry_run,
         registry: &registry,
         snapshots: Some(&snapshots),
         guardrail: &guardrail,
         preempted: &|| stop.load(Ordering::SeqCst),
+        state: state.as_ref(),
     };
     let report = engine::run(&plan, &opts, &mut Trace::stderr());
     finish(&report, args.json)
