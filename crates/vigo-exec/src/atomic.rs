@@ -310,6 +310,13 @@ impl PendingWrite {
         sync_dir(directory_of(&self.path))
     }
 
+    /// Puts this write in place for readers without flushing anything: for a file that
+    /// means nothing after a crash or reboot (a sentinel naming a running process), whose
+    /// readers must still never see it half-written.
+    pub fn commit_volatile(mut self) -> Result<(), FileError> {
+        self.rename_into_place()
+    }
+
     /// Renames the (already flushed) temporary file over the target.
     fn rename_into_place(&mut self) -> Result<(), FileError> {
         fs::rename(&self.tmp, &self.path).map_err(io("rename into place", &self.path))?;
@@ -902,10 +909,12 @@ mod batch_tests {
             ],
             "nothing is renamed before the data is on disk"
         );
+        for p in &paths[1..] {
+            assert_eq!(fs::metadata(p).unwrap().mode() & 0o7777, DEFAULT_NEW_MODE);
+        }
         for p in &paths {
             let name = p.file_name().unwrap().to_string_lossy();
             assert_eq!(fs::read_to_string(p).unwrap(), format!("new {name}"));
-            assert_eq!(fs::metadata(p).unwrap().mode() & 0o7777, DEFAULT_NEW_MODE);
         }
         assert!(temp_files(tmp.path()).is_empty());
         let snaps = store.list(Some(&paths[0])).unwrap();
@@ -990,7 +999,10 @@ mod batch_tests {
             err.starts_with(&format!("rename into place {}: ", paths[1].display())),
             "{err}"
         );
-        assert!(temp_files(tmp.path()).is_empty(), "its temp file is removed");
+        assert!(
+            temp_files(tmp.path()).is_empty(),
+            "its temp file is removed"
+        );
     }
 }
 

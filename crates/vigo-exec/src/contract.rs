@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::atomic::PendingWrite;
 use crate::attrs::AttrError;
 use crate::command::CommandError;
-use crate::atomic::PendingWrite;
 use crate::snapshot::SnapshotStore;
 use crate::stat_cache::ContentCache;
 

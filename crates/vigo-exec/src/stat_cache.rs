@@ -116,9 +116,7 @@ impl Record {
         if bytes.len() != RECORD_LEN {
             return None;
         }
-        let w = |i: usize| {
-            u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
-        };
+        let w = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         Some(Self {
             stat: Stat {
                 dev: w(0),
@@ -206,9 +204,9 @@ impl ContentCache {
     /// content with digest `want`. `false` means "read the file", never "it differs".
     pub fn vouches(&self, path: &Path, md: &Metadata, want: &Digest) -> bool {
         let records = self.records.borrow();
-        let hit = records.get(path).is_some_and(|r| {
-            r.stat == Stat::of(md) && !r.is_racy() && r.digest == *want
-        });
+        let hit = records
+            .get(path)
+            .is_some_and(|r| r.stat == Stat::of(md) && !r.is_racy() && r.digest == *want);
         if hit {
             self.hits.set(self.hits.get() + 1);
         }
@@ -283,11 +281,20 @@ mod tests {
     #[test]
     fn a_record_is_racy_when_the_file_changed_within_the_margin() {
         let old = (1_000, 0);
-        assert!(!record(old, old, (1_002, 1)).is_racy(), "2 s and 1 ns later");
+        assert!(
+            !record(old, old, (1_002, 1)).is_racy(),
+            "2 s and 1 ns later"
+        );
         assert!(record(old, old, (1_002, 0)).is_racy(), "exactly the margin");
         assert!(record((1_001, 999_999_999), old, (1_003, 0)).is_racy());
-        assert!(record(old, (1_001, 5), (1_003, 0)).is_racy(), "ctime counts");
-        assert!(record(old, old, (999, 0)).is_racy(), "a file from the future");
+        assert!(
+            record(old, (1_001, 5), (1_003, 0)).is_racy(),
+            "ctime counts"
+        );
+        assert!(
+            record(old, old, (999, 0)).is_racy(),
+            "a file from the future"
+        );
     }
 
     #[test]

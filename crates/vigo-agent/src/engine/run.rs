@@ -68,8 +68,7 @@ impl<'p> Progress<'p> {
         cache: &ContentCache,
         trace: &mut Trace,
     ) {
-        if matches!(result.action, Action::Error | Action::Blocked) || is_dependency_skip(&result)
-        {
+        if matches!(result.action, Action::Error | Action::Blocked) || is_dependency_skip(&result) {
             self.failed.insert(&res.id);
         }
         if result.action.is_change() {
@@ -379,8 +378,9 @@ fn run_one(
     let started = Instant::now();
     // Every message about the resource leaves through its taint.
     let secret = &res.sensitive;
-    let done =
-        |action, message: String| Finished::Done(outcome(res, action, secret.text(&message), started));
+    let done = |action, message: String| {
+        Finished::Done(outcome(res, action, secret.text(&message), started))
+    };
     if let Some(dep) = res.depends_on.iter().find(|d| failed.contains(d.as_str())) {
         return done(Action::Skipped, format!("{DEPENDENCY_FAILED}{dep}"));
     }
@@ -551,7 +551,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let copy = tmp.path().join("copy");
         let mut resources: Vec<PlannedResource> = (0..5)
-            .map(|i| file(&format!("c/f{i}"), &tmp.path().join(format!("f{i}")), &format!("{i}\n")))
+            .map(|i| {
+                file(
+                    &format!("c/f{i}"),
+                    &tmp.path().join(format!("f{i}")),
+                    &format!("{i}\n"),
+                )
+            })
             .collect();
         // Not a file: runs only once the writes before it are committed.
         resources.push(resource(
@@ -571,16 +577,24 @@ mod tests {
             .iter()
             .map(|r| (r.id.clone(), r.action, r.message.clone()))
             .collect();
-        let mut want: Vec<(String, Action, String)> = (0..5)
+        let want: Vec<(String, Action, String)> = (0..5)
             .map(|i| {
-                let digest = &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{i}\n")))[..12];
-                (format!("c/f{i}"), Action::Created, format!("content absent → sha256:{digest}; mode absent → 0644"))
+                let digest =
+                    &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{i}\n")))[..12];
+                (
+                    format!("c/f{i}"),
+                    Action::Created,
+                    format!("content absent → sha256:{digest}; mode absent → 0644"),
+                )
             })
             .collect();
         assert_eq!(got[..5], want[..5], "each result as if written alone");
         assert_eq!(got[5].0, "c/cat");
         assert_eq!(
-            got[6..].iter().map(|g| (g.0.as_str(), g.1)).collect::<Vec<_>>(),
+            got[6..]
+                .iter()
+                .map(|g| (g.0.as_str(), g.1))
+                .collect::<Vec<_>>(),
             vec![("c/late", Action::Created), ("c/after", Action::Created)]
         );
         let leftovers: Vec<_> = fs::read_dir(tmp.path())
@@ -598,18 +612,34 @@ mod tests {
         let staged = file("c/staged", &staged_path, "x");
         let write = atomic::stage_file(&staged_path, b"x", &Default::default(), None).unwrap();
         let mut batch = Batch::default();
-        assert!(batch.admits(&resource("c/e", "exec", json!({"command": "true"}))), "empty");
-        batch.push(&staged, outcome(&staged, Action::Created, String::new(), Instant::now()), write);
+        assert!(
+            batch.admits(&resource("c/e", "exec", json!({"command": "true"}))),
+            "empty"
+        );
+        batch.push(
+            &staged,
+            outcome(&staged, Action::Created, String::new(), Instant::now()),
+            write,
+        );
         let other = file("c/other", &tmp.path().join("other"), "y");
         assert!(batch.admits(&other));
-        assert!(!batch.admits(&resource("c/e", "exec", json!({"command": "true"}))), "not a file");
-        assert!(!batch.admits(&file("c/same", &staged_path, "z")), "same path");
+        assert!(
+            !batch.admits(&resource("c/e", "exec", json!({"command": "true"}))),
+            "not a file"
+        );
+        assert!(
+            !batch.admits(&file("c/same", &staged_path, "z")),
+            "same path"
+        );
         let mut dependent = file("c/dep", &tmp.path().join("dep"), "y");
         dependent.depends_on = vec!["c/staged".into()];
         assert!(!batch.admits(&dependent), "depends on the batch");
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&staged_path, &link).unwrap();
-        assert!(!batch.admits(&file("c/link", &link, "y")), "a link may point into it");
+        assert!(
+            !batch.admits(&file("c/link", &link, "y")),
+            "a link may point into it"
+        );
     }
 
     #[test]
@@ -619,11 +649,19 @@ mod tests {
         let state = StateStore::open(&tmp.path().join("state")).unwrap();
         let path = tmp.path().join("f");
         let record = Record {
-            stat: Stat { dev: 0, ino: 0, size: 0, mtime: (0, 0), ctime: (0, 0) },
+            stat: Stat {
+                dev: 0,
+                ino: 0,
+                size: 0,
+                mtime: (0, 0),
+                ctime: (0, 0),
+            },
             digest: [0; 32],
             taken_at: (0, 0),
         };
-        state.save_stat_records(&[(path.clone(), Some(record))]).unwrap();
+        state
+            .save_stat_records(&[(path.clone(), Some(record))])
+            .unwrap();
         let registry = Registry::builtin();
         let opts = Options {
             dry_run: false,
@@ -633,7 +671,9 @@ mod tests {
             preempted: &|| false,
             state: Some(&state),
         };
-        let plan = Plan { resources: vec![file("c/f", &path, "x")] };
+        let plan = Plan {
+            resources: vec![file("c/f", &path, "x")],
+        };
         let report = run(&plan, &opts, &mut Trace::quiet());
         assert_eq!(report.results[0].action, Action::Created);
         assert_eq!(state.stat_records([path.as_path()]).unwrap(), vec![]);

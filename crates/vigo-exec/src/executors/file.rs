@@ -644,10 +644,15 @@ mod tests {
         assert_eq!(p.check_cached(&quiet_ctx(), &cache).unwrap(), Drift::InSync);
         assert_eq!(cache.hits(), 1, "the second trusts the record");
         // Another desired content is never vouched for by the record of the old one.
-        let other = prepare(json!({"target_path": path, "content": "port = 81\n", "state": "present"})).unwrap();
+        let other =
+            prepare(json!({"target_path": path, "content": "port = 81\n", "state": "present"}))
+                .unwrap();
         assert!(matches!(
             other.check_cached(&quiet_ctx(), &cache).unwrap(),
-            Drift::Change { kind: ChangeKind::Update, .. }
+            Drift::Change {
+                kind: ChangeKind::Update,
+                ..
+            }
         ));
     }
 
@@ -658,23 +663,50 @@ mod tests {
     fn every_change_behind_a_record_is_seen() {
         type Mutation = fn(&Path);
         let cases: [(&str, Mutation, &str); 4] = [
-            ("same size, mtime restored", |p| {
-                let mtime = fs::metadata(p).unwrap().modified().unwrap();
-                fs::write(p, "port = 99\n").unwrap();
-                fs::File::options().write(true).open(p).unwrap().set_modified(mtime).unwrap();
-            }, "content"),
-            ("mode", |p| {
-                fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-            }, "mode"),
-            ("owner", |p| std::os::unix::fs::chown(p, Some(1), None).unwrap(), "owner"),
-            ("renamed over", |p| {
-                let md = fs::metadata(p).unwrap();
-                let other = p.with_extension("new");
-                fs::write(&other, "port = 99\n").unwrap();
-                fs::set_permissions(&other, md.permissions()).unwrap();
-                fs::File::options().write(true).open(&other).unwrap().set_modified(md.modified().unwrap()).unwrap();
-                fs::rename(&other, p).unwrap();
-            }, "content"),
+            (
+                "same size, mtime restored",
+                |p| {
+                    let mtime = fs::metadata(p).unwrap().modified().unwrap();
+                    fs::write(p, "port = 99\n").unwrap();
+                    fs::File::options()
+                        .write(true)
+                        .open(p)
+                        .unwrap()
+                        .set_modified(mtime)
+                        .unwrap();
+                },
+                "content",
+            ),
+            (
+                "mode",
+                |p| {
+                    fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                        .unwrap();
+                },
+                "mode",
+            ),
+            (
+                "owner",
+                |p| std::os::unix::fs::chown(p, Some(1), None).unwrap(),
+                "owner",
+            ),
+            (
+                "renamed over",
+                |p| {
+                    let md = fs::metadata(p).unwrap();
+                    let other = p.with_extension("new");
+                    fs::write(&other, "port = 99\n").unwrap();
+                    fs::set_permissions(&other, md.permissions()).unwrap();
+                    fs::File::options()
+                        .write(true)
+                        .open(&other)
+                        .unwrap()
+                        .set_modified(md.modified().unwrap())
+                        .unwrap();
+                    fs::rename(&other, p).unwrap();
+                },
+                "content",
+            ),
         ];
         for (what, mutate, attribute) in cases {
             let tmp = tempfile::tempdir().unwrap();
@@ -706,12 +738,16 @@ mod tests {
             digest: stat_cache::digest(b"old\n"),
             taken_at: (md.ctime() + taken_after, md.ctime_nsec()),
         };
-        let wants_old = prepare(json!({"target_path": path, "content": "old\n", "state": "present"})).unwrap();
+        let wants_old =
+            prepare(json!({"target_path": path, "content": "old\n", "state": "present"})).unwrap();
         let racy = ContentCache::new([(path.clone(), record(0))]);
-        assert!(matches!(
-            wants_old.check_cached(&quiet_ctx(), &racy).unwrap(),
-            Drift::Change { .. }
-        ), "a record taken in the file's own tick is read through");
+        assert!(
+            matches!(
+                wants_old.check_cached(&quiet_ctx(), &racy).unwrap(),
+                Drift::Change { .. }
+            ),
+            "a record taken in the file's own tick is read through"
+        );
         // The same record 3 s after the change would be trusted: that is what the rule
         // protects against, and why young records are never stored.
         let trusted = ContentCache::new([(path.clone(), record(3))]);
@@ -724,7 +760,10 @@ mod tests {
                 .unwrap(),
             Drift::InSync
         );
-        assert!(fresh.changes().is_empty(), "a file written just now is not recorded");
+        assert!(
+            fresh.changes().is_empty(),
+            "a file written just now is not recorded"
+        );
     }
 
     #[test]
