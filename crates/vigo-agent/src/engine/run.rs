@@ -644,21 +644,11 @@ mod tests {
 
     #[test]
     fn a_change_forgets_the_stat_record_of_its_path() {
-        use vigo_exec::stat_cache::{Record, Stat};
+        use vigo_exec::stat_cache::{RECORD_LEN, Record};
         let tmp = tempfile::tempdir().unwrap();
         let state = StateStore::open(&tmp.path().join("state")).unwrap();
         let path = tmp.path().join("f");
-        let record = Record {
-            stat: Stat {
-                dev: 0,
-                ino: 0,
-                size: 0,
-                mtime: (0, 0),
-                ctime: (0, 0),
-            },
-            digest: [0; 32],
-            taken_at: (0, 0),
-        };
+        let record = Record::decode(&[0; RECORD_LEN]).expect("any bytes of that size");
         state
             .save_stat_records(&[(path.clone(), Some(record))])
             .unwrap();
