@@ -33,7 +33,8 @@ if [ -z "$vigo" ]; then
   vigo=$CARGO_TARGET_DIR/release/vigo
 fi
 
-work=$(mktemp -d /tmp/vigo-bench-apply.XXXXXX)
+# BENCH_TMP: where the files are written (default /tmp; e.g. a journaled ext4 mount).
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/vigo-bench-apply.XXXXXX")
 # vigo's lock and apply cache live in the bench's own state root, not /var/lib/vigo.
 export VIGO_STATE_ROOT=$work/state
 mkdir -p "$VIGO_STATE_ROOT"
