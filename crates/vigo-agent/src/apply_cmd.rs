@@ -116,12 +116,14 @@ pub fn run(
     phases.done("plan");
     // Like `vigo run`: take the machine from a converging daemon first.
     let guard = Pipeline::lock(Role::Apply, stop)?;
+    let state = crate::state::StateStore::open_optional(&settings.state_dir);
     let pipeline = Pipeline {
         settings,
         guard: &guard,
         stop,
         dry_run: args.dry_run || global_dry_run || wire.observe_only,
         quiet: false,
+        state: state.as_ref(),
     };
     let report = pipeline.run(&plan, &[cache.dir]);
     phases.done("run");

@@ -33,6 +33,7 @@ use crate::engine::{
 use crate::leftovers;
 use crate::preempt::{self, ConvergenceGuard, LockError, Role};
 use crate::settings::{self, Settings};
+use crate::state::StateStore;
 
 /// The per-resource time limit when the resource sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -86,6 +87,9 @@ pub struct Pipeline<'a> {
     pub dry_run: bool,
     /// Print the per-resource trace (the daemon prints only summaries).
     pub quiet: bool,
+    /// The state store whose stat cache spares re-reading unchanged files (none: every
+    /// file is read).
+    pub state: Option<&'a StateStore>,
 }
 
 impl Pipeline<'_> {
@@ -117,6 +121,7 @@ impl Pipeline<'_> {
             snapshots: Some(&snapshots),
             guardrail: &guardrail,
             preempted: &preempted,
+            state: self.state,
         };
         let mut trace = if self.quiet {
             Trace::quiet()

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use vigo_exec::atomic::{FileMeta, running_process_start, write_file};
+use vigo_exec::atomic::{FileMeta, running_process_start, stage_file};
 
 /// How long a manual run waits for a busy daemon to yield.
 pub const RUN_WAIT: Duration = Duration::from_secs(120);
@@ -287,7 +287,8 @@ fn live_sentinel(root: &Path) -> Sentinel {
     }
 }
 
-/// Writes `owner` as the sentinel, atomically.
+/// Writes `owner` as the sentinel, atomically for readers but not flushed: it means
+/// nothing once its owner is gone, which a crash or power loss ensures.
 fn raise_sentinel(root: &Path, owner: &Owner) -> Result<(), LockError> {
     let path = sentinel_path(root);
     let meta = FileMeta {
@@ -295,7 +296,8 @@ fn raise_sentinel(root: &Path, owner: &Owner) -> Result<(), LockError> {
         uid: None,
         gid: None,
     };
-    write_file(&path, owner.to_text().as_bytes(), &meta, None)
+    stage_file(&path, owner.to_text().as_bytes(), &meta, None)
+        .and_then(|w| w.commit_volatile())
         .map_err(|source| LockError::Sentinel { source })
 }
 

@@ -132,12 +132,14 @@ pub fn run(
     };
     // Like `vigo run`: take the machine from a converging daemon first.
     let guard = Pipeline::lock(Role::Resource, stop)?;
+    let state = crate::state::StateStore::open_optional(&settings.state_dir);
     let pipeline = Pipeline {
         settings,
         guard: &guard,
         stop,
         dry_run: args.dry_run || global_dry_run,
         quiet: false,
+        state: state.as_ref(),
     };
     finish(&pipeline.run(&plan, &[]), args.json)
 }

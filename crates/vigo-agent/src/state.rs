@@ -10,7 +10,10 @@
 //! - the *rejected* reports: queued reports the server refused for good, moved aside so
 //!   they no longer block the queue — the newest few kept for diagnosis, a counter of all
 //!   of them and the last refusal's reason (`vigo status` shows both);
-//! - small meta values (cycle counters, the last report's digest).
+//! - small meta values (cycle counters, the last report's digest);
+//! - the stat cache: for each managed file verified by a check, its identity and the
+//!   digest of its content ([`vigo_exec::stat_cache`]), keyed by path, so an unchanged
+//!   file is not read again.
 //!
 //! Invariant: nothing secret is ever stored here. Callers store bundles as received
 //! (secret *markers*, never values) and results whose messages have been scrubbed.
@@ -20,6 +23,7 @@ use std::path::{Path, PathBuf};
 use heed::byteorder::BE;
 use heed::types::{Bytes, Str, U64};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
+use vigo_exec::stat_cache::Record as StatRecord;
 
 /// Default bound of the pending-results queue, in reports.
 pub const DEFAULT_QUEUE_LIMIT: u64 = 1_000;
@@ -90,6 +94,8 @@ pub struct StateStore {
     results: Queue,
     /// Absent only in a read-only view of a store written by an older agent.
     rejected: Option<Queue>,
+    /// Absent only in a read-only view of a store written by an older agent.
+    stat: Option<Database<'static, Bytes, Bytes>>,
     queue_limit: u64,
     queue_bytes: u64,
 }
@@ -117,6 +123,15 @@ impl StateStore {
         Self::open_env(dir, EnvFlags::empty())
     }
 
+    /// [`Self::open`] for a command that can run without the store (`vigo apply`,
+    /// `vigo resource`: it only holds their stat cache); a store that cannot be opened is
+    /// logged and `None`.
+    pub fn open_optional(dir: &Path) -> Option<Self> {
+        Self::open(dir)
+            .inspect_err(|e| tracing::warn!("{e}: running without the stat cache"))
+            .ok()
+    }
+
     /// Opens an existing store without writing to it (for `vigo status`).
     pub fn open_read_only(dir: &Path) -> Result<Self, StateError> {
         Self::open_env(dir, EnvFlags::READ_ONLY)
@@ -132,19 +147,22 @@ impl StateStore {
         // LMDB's own lock file handles concurrent readers such as `vigo status`.
         let env = unsafe {
             let mut opts = EnvOpenOptions::new();
-            opts.map_size(MAP_SIZE).max_dbs(4);
+            opts.map_size(MAP_SIZE).max_dbs(5);
             if !flags.is_empty() {
                 opts.flags(flags);
             }
             opts.open(dir).map_err(lmdb)?
         };
-        let (kv, results, rejected) = if flags.contains(EnvFlags::READ_ONLY) {
+        let (kv, results, rejected, stat) = if flags.contains(EnvFlags::READ_ONLY) {
             let rtxn = env.read_txn().map_err(lmdb)?;
             env.open_databases_and_commit(rtxn, |dbo, rtxn| {
                 let kv = dbo.open_database(rtxn, Some("kv"))?;
                 let results = dbo.open_database(rtxn, Some("results"))?;
                 let rejected = dbo.open_database(rtxn, Some("rejected"))?;
-                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((kv, results, rejected)))
+                let stat = dbo.open_database(rtxn, Some("stat"))?;
+                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((
+                    kv, results, rejected, stat,
+                )))
             })
             .map_err(lmdb)?
             .unwrap_commit()
@@ -154,10 +172,12 @@ impl StateStore {
                 let kv = dbo.create_database(wtxn, Some("kv"))?;
                 let results = dbo.create_database(wtxn, Some("results"))?;
                 let rejected = dbo.create_database(wtxn, Some("rejected"))?;
+                let stat = dbo.create_database(wtxn, Some("stat"))?;
                 heed::Result::Ok(CommitOrAbort::<_, ()>::Commit((
                     Some(kv),
                     Some(results),
                     Some(rejected),
+                    Some(stat),
                 )))
             })
             .map_err(lmdb)?
@@ -175,6 +195,7 @@ impl StateStore {
             kv: kv.ok_or_else(missing)?,
             results: results.ok_or_else(missing)?,
             rejected,
+            stat,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             queue_bytes: DEFAULT_QUEUE_BYTES,
         })
@@ -277,6 +298,52 @@ impl StateStore {
             .get(&rtxn, &key)
             .map_err(self.err())?
             .map(<[u8]>::to_vec))
+    }
+
+    /// The stat-cache records of `paths` (those that have one), for a run that checks
+    /// them.
+    pub fn stat_records<'p>(
+        &self,
+        paths: impl IntoIterator<Item = &'p Path>,
+    ) -> Result<Vec<(PathBuf, StatRecord)>, StateError> {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(db) = self.stat else {
+            return Ok(Vec::new());
+        };
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for path in paths {
+            let bytes = db
+                .get(&rtxn, path.as_os_str().as_bytes())
+                .map_err(self.err())?;
+            if let Some(record) = bytes.and_then(StatRecord::decode) {
+                out.push((path.to_path_buf(), record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves a run's stat-cache changes in one transaction: `Some` stores the path's
+    /// record, `None` deletes it. Nothing to save writes nothing.
+    pub fn save_stat_records(
+        &self,
+        changes: &[(PathBuf, Option<StatRecord>)],
+    ) -> Result<(), StateError> {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(db) = self.stat.filter(|_| !changes.is_empty()) else {
+            return Ok(());
+        };
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        for (path, record) in changes {
+            let key = path.as_os_str().as_bytes();
+            match record {
+                Some(r) => db.put(&mut wtxn, key, &r.encode()).map_err(self.err())?,
+                None => {
+                    db.delete(&mut wtxn, key).map_err(self.err())?;
+                }
+            }
+        }
+        wtxn.commit().map_err(self.err())
     }
 
     /// Appends a result (an encoded `ReportResultRequest`) to the pending queue and
@@ -499,6 +566,49 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_records_persist_and_are_forgotten() {
+        use vigo_exec::stat_cache::{Record, Stat};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let record = Record {
+            stat: Stat {
+                dev: 1,
+                ino: 2,
+                size: 3,
+                mtime: (4, 5),
+                ctime: (6, 7),
+            },
+            digest: [9; 32],
+            taken_at: (10, 11),
+        };
+        let (a, b) = (PathBuf::from("/etc/a"), PathBuf::from("/etc/b"));
+        {
+            let store = StateStore::open(&dir).unwrap();
+            store
+                .save_stat_records(&[(a.clone(), Some(record)), (b.clone(), Some(record))])
+                .unwrap();
+        }
+        let store = StateStore::open(&dir).unwrap();
+        let only_a = store.stat_records([a.as_path()]).unwrap();
+        assert_eq!(
+            only_a,
+            vec![(a.clone(), record)],
+            "only the paths asked for"
+        );
+        store.save_stat_records(&[(a.clone(), None)]).unwrap();
+        assert_eq!(
+            store.stat_records([a.as_path(), b.as_path()]).unwrap(),
+            vec![(b.clone(), record)]
+        );
+        drop(store);
+        let read_only = StateStore::open_read_only(&dir).unwrap();
+        assert_eq!(
+            read_only.stat_records([a.as_path(), b.as_path()]).unwrap(),
+            vec![(b, record)]
+        );
+    }
 
     #[test]
     fn bundle_and_traits_persist_across_reopen() {

@@ -7,6 +7,12 @@
 //! mode and owner, `fsync`s it, renames it over the target and `fsync`s the directory.
 //! When a [`SnapshotStore`] is given, the previous content is snapshotted first.
 //!
+//! Many independent files are written with one flush instead of one each: [`stage_file`]
+//! writes a temporary file and returns a [`PendingWrite`]; [`commit`] flushes a batch of
+//! them with one `syncfs(2)` per filesystem, then renames each into place and `fsync`s
+//! each directory once. The invariant holds the same way: no rename before the data it
+//! names is on disk.
+//!
 //! Permissions never widen: a rewrite keeps the mode, owner and group of the file it
 //! replaces (of a symbolic link's target, when it replaces a link) unless the caller sets
 //! them; a new file gets the caller's mode, or 0600 when the caller gives none. Errors
@@ -263,12 +269,80 @@ fn kept_metadata(path: &Path) -> Result<Option<Metadata>, FileError> {
 /// content into `snapshots` first when given. A symbolic link at `path` is replaced by
 /// the file (its target is left alone; edit the target through [`resolve`] instead), and
 /// the new file keeps the target's mode and owner unless `meta` sets them.
+///
+/// This is [`stage_file`] followed by [`PendingWrite::commit_alone`]; to write many
+/// independent files with one flush, stage each and [`commit`] them together.
 pub fn write_file(
     path: &Path,
     content: &[u8],
     meta: &FileMeta,
     snapshots: Option<&SnapshotStore>,
 ) -> Result<(), FileError> {
+    stage_file(path, content, meta, snapshots)?.commit_alone()
+}
+
+/// A file written beside its target by [`stage_file`] and not yet in place: its data is
+/// not yet known to be on disk and the target is untouched. [`PendingWrite::commit_alone`]
+/// or [`commit`] puts it in place; dropping it removes the temporary file, leaving the
+/// target as it was.
+#[derive(Debug)]
+pub struct PendingWrite {
+    /// The file being written.
+    path: PathBuf,
+    /// Its temporary file beside it, holding the complete new content, mode and owner.
+    tmp: PathBuf,
+    /// The open temporary file (`None` once renamed into place).
+    file: Option<File>,
+}
+
+impl PendingWrite {
+    /// The file this write replaces or creates.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Puts this one write in place: `fsync` the file, rename it over the target,
+    /// `fsync` the directory.
+    pub fn commit_alone(mut self) -> Result<(), FileError> {
+        let file = self.file.as_ref().expect("a pending write holds its file");
+        file.sync_all().map_err(io("fsync", &self.path))?;
+        self.rename_into_place()?;
+        sync_dir(directory_of(&self.path))
+    }
+
+    /// Puts this write in place for readers without flushing anything: for a file that
+    /// means nothing after a crash or reboot (a sentinel naming a running process), whose
+    /// readers must still never see it half-written.
+    pub fn commit_volatile(mut self) -> Result<(), FileError> {
+        self.rename_into_place()
+    }
+
+    /// Renames the (already flushed) temporary file over the target.
+    fn rename_into_place(&mut self) -> Result<(), FileError> {
+        fs::rename(&self.tmp, &self.path).map_err(io("rename into place", &self.path))?;
+        self.file = None;
+        Ok(())
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The first half of [`write_file`]: checks the directory, snapshots the old content
+/// (when `snapshots` is given and a regular file is there), and writes `content` with
+/// its mode and owner to a temporary file beside `path` — without flushing it and
+/// without touching `path`. Errors name `path`, never the temporary file.
+pub fn stage_file(
+    path: &Path,
+    content: &[u8],
+    meta: &FileMeta,
+    snapshots: Option<&SnapshotStore>,
+) -> Result<PendingWrite, FileError> {
     let dir = directory_of(path);
     let name = path
         .file_name()
@@ -290,29 +364,136 @@ pub fn write_file(
     let gid = meta.gid.or(kept.as_ref().map(MetadataExt::gid));
 
     let tmp = temp_path(dir, name);
-    // Every error names `path`: the temporary file is an implementation detail.
-    let result = (|| {
-        let mut f: File = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("create a temporary file beside", path))?;
-        f.write_all(content).map_err(io("write", path))?;
-        if uid.is_some() || gid.is_some() {
-            std::os::unix::fs::fchown(&f, uid, gid).map_err(io("chown", path))?;
-        }
-        // After chown: chown clears setuid/setgid bits.
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io("chmod", path))?;
-        f.sync_all().map_err(io("fsync", path))?;
-        fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let file: File = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io("create a temporary file beside", path))?;
+    // From here the temporary file exists: dropping `pending` on an error removes it.
+    let mut pending = PendingWrite {
+        path: path.to_path_buf(),
+        tmp,
+        file: Some(file),
+    };
+    let f = pending.file.as_mut().expect("just opened");
+    f.write_all(content).map_err(io("write", path))?;
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::fchown(&*f, uid, gid).map_err(io("chown", path))?;
     }
-    result
+    // After chown: chown clears setuid/setgid bits.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io("chmod", path))?;
+    Ok(pending)
+}
+
+/// One step of [`commit`], in the order it happens (what the fault-injection tests stop
+/// at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Every temporary file's data and metadata are on disk.
+    Flushed,
+    /// The write at this index of the batch is renamed into place.
+    Renamed(usize),
+    /// Every directory of the batch is flushed.
+    DirectoriesFlushed,
+}
+
+/// Puts a batch of staged writes in place with one flush: `syncfs(2)` once per
+/// filesystem the batch touches (every temporary file is then complete on disk), then
+/// each temporary file is renamed over its target in batch order, then each directory
+/// is `fsync`ed once. A crash at any point leaves each target old or new, never empty
+/// or partial: no rename happens before the flush, and an unflushed rename only loses
+/// the new name, not the data. Returns each write's result, in batch order; a failed
+/// flush fails every write (their targets untouched), a failed directory flush the
+/// writes in that directory.
+pub fn commit(batch: Vec<PendingWrite>) -> Vec<Result<(), FileError>> {
+    commit_until(batch, |_| true)
+}
+
+/// [`commit`], calling `go_on` after each [`Step`]; `false` stops there as a crash would,
+/// leaving the temporary files of the writes not yet renamed on disk.
+fn commit_until(
+    mut batch: Vec<PendingWrite>,
+    mut go_on: impl FnMut(Step) -> bool,
+) -> Vec<Result<(), FileError>> {
+    let mut results: Vec<Result<(), FileError>> = Vec::with_capacity(batch.len());
+    // One flush per filesystem, through the first temporary file on it.
+    let mut flushed = std::collections::HashSet::new();
+    let mut flush_error = None;
+    for w in &batch {
+        let f = w.file.as_ref().expect("a pending write holds its file");
+        let dev = match f.metadata() {
+            Ok(md) => md.dev(),
+            Err(e) => {
+                flush_error = Some((w.path.clone(), e));
+                break;
+            }
+        };
+        if flushed.insert(dev)
+            && let Err(e) = nix::unistd::syncfs(f)
+        {
+            flush_error = Some((w.path.clone(), std::io::Error::from(e)));
+            break;
+        }
+    }
+    if let Some((first, e)) = flush_error {
+        // Nothing was renamed: every target is untouched, every temporary file goes.
+        let kind = e.kind();
+        let text = format!("{e} (flushing {})", first.display());
+        let mut cause = Some(e);
+        return batch
+            .iter()
+            .map(|w| {
+                let source = match cause.take() {
+                    Some(e) if w.path == first => e,
+                    other => {
+                        cause = other;
+                        std::io::Error::new(kind, text.clone())
+                    }
+                };
+                Err(FileError::Io {
+                    op: "flush (syncfs) the batch writing",
+                    path: w.path.clone(),
+                    source,
+                })
+            })
+            .collect();
+    }
+    if !go_on(Step::Flushed) {
+        std::mem::forget(batch);
+        return results;
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (i, w) in batch.iter_mut().enumerate() {
+        let renamed = w.rename_into_place();
+        if renamed.is_ok() {
+            let dir = directory_of(&w.path);
+            if !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+        }
+        results.push(renamed);
+        if !go_on(Step::Renamed(i)) {
+            std::mem::forget(batch);
+            return results;
+        }
+    }
+    for dir in &dirs {
+        if let Err(e) = sync_dir_io(dir) {
+            for (w, r) in batch.iter().zip(results.iter_mut()) {
+                if r.is_ok() && directory_of(&w.path) == dir {
+                    *r = Err(FileError::Io {
+                        op: "fsync the directory of",
+                        path: w.path.clone(),
+                        source: std::io::Error::new(e.kind(), e.to_string()),
+                    });
+                }
+            }
+        }
+    }
+    go_on(Step::DirectoriesFlushed);
+    results
 }
 
 /// Removes `path`, snapshotting its content into `snapshots` first when given.
@@ -356,9 +537,11 @@ fn temp_path(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), FileError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("fsync directory", dir))
+    sync_dir_io(dir).map_err(io("fsync directory", dir))
+}
+
+fn sync_dir_io(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 #[cfg(test)]
@@ -661,6 +844,166 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
         sync_dir(dir)?;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// Three files in two directories: one replaced (snapshotted), two created.
+    fn stage_three(root: &Path, store: &SnapshotStore) -> (Vec<PathBuf>, Vec<PendingWrite>) {
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::create_dir_all(root.join("b")).unwrap();
+        let paths = vec![root.join("a/one"), root.join("a/two"), root.join("b/three")];
+        fs::write(&paths[0], b"old one").unwrap();
+        let writes = paths
+            .iter()
+            .map(|p| {
+                let content = format!("new {}", p.file_name().unwrap().to_string_lossy());
+                stage_file(p, content.as_bytes(), &FileMeta::default(), Some(store)).unwrap()
+            })
+            .collect();
+        (paths, writes)
+    }
+
+    fn temp_files(root: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for dir in ["a", "b"] {
+            for e in fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                if temp_file_writer(p.file_name().unwrap()).is_some() {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_batch_is_flushed_once_then_renamed_then_its_directories_flushed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+        let (paths, writes) = stage_three(tmp.path(), &store);
+        assert_eq!(
+            fs::read(&paths[0]).unwrap(),
+            b"old one",
+            "staging leaves the target alone"
+        );
+        assert!(!paths[1].exists());
+        let mut steps = Vec::new();
+        let results = commit_until(writes, |s| {
+            steps.push(s);
+            true
+        });
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(
+            steps,
+            vec![
+                Step::Flushed,
+                Step::Renamed(0),
+                Step::Renamed(1),
+                Step::Renamed(2),
+                Step::DirectoriesFlushed
+            ],
+            "nothing is renamed before the data is on disk"
+        );
+        for p in &paths[1..] {
+            assert_eq!(fs::metadata(p).unwrap().mode() & 0o7777, DEFAULT_NEW_MODE);
+        }
+        for p in &paths {
+            let name = p.file_name().unwrap().to_string_lossy();
+            assert_eq!(fs::read_to_string(p).unwrap(), format!("new {name}"));
+        }
+        assert!(temp_files(tmp.path()).is_empty());
+        let snaps = store.list(Some(&paths[0])).unwrap();
+        assert_eq!(store.show(&snaps[0].id).unwrap().1, b"old one");
+    }
+
+    /// Fault injection: stop the commit after each of its steps, as a crash or `kill -9`
+    /// would. Every target is then entirely old (or absent) or entirely new, and what is
+    /// left over is exactly the temporary files not yet renamed — which the sweep of the
+    /// next run removes once their writer is gone.
+    #[test]
+    fn a_crash_at_any_step_leaves_each_file_old_or_new_and_only_sweepable_temps() {
+        let stops = [
+            Step::Flushed,
+            Step::Renamed(0),
+            Step::Renamed(1),
+            Step::Renamed(2),
+            Step::DirectoriesFlushed,
+        ];
+        for (n, stop) in stops.into_iter().enumerate() {
+            let tmp = tempfile::tempdir().unwrap();
+            let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+            let (paths, writes) = stage_three(tmp.path(), &store);
+            commit_until(writes, |s| s != stop);
+            let renamed = n; // Flushed: 0 renamed; Renamed(i): i + 1; the last: all 3.
+            for (i, p) in paths.iter().enumerate() {
+                let name = p.file_name().unwrap().to_string_lossy();
+                let now = fs::read_to_string(p).ok();
+                let new = format!("new {name}");
+                if i < renamed.min(3) {
+                    assert_eq!(now.as_deref(), Some(new.as_str()), "{stop:?}: {name}");
+                } else if i == 0 {
+                    assert_eq!(now.as_deref(), Some("old one"), "{stop:?}: {name}");
+                } else {
+                    assert_eq!(now, None, "{stop:?}: {name} not created yet");
+                }
+            }
+            let left = temp_files(tmp.path());
+            assert_eq!(left.len(), 3 - renamed.min(3), "{stop:?}: {left:?}");
+            for t in &left {
+                let content = fs::read_to_string(t).unwrap();
+                assert!(content.starts_with("new "), "a temp file is complete");
+                // The writer is gone (its process started after this file was written).
+                let f = File::options().write(true).open(t).unwrap();
+                f.set_modified(SystemTime::now() - Duration::from_secs(365 * 86_400))
+                    .unwrap();
+            }
+            let mut swept = Vec::new();
+            for dir in ["a", "b"] {
+                swept.extend(remove_stale_temp_files(&tmp.path().join(dir)).unwrap());
+            }
+            swept.sort();
+            let mut left = left;
+            left.sort();
+            assert_eq!(swept, left, "{stop:?}");
+            assert!(temp_files(tmp.path()).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_dropped_pending_write_leaves_the_target_and_no_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+        let (paths, writes) = stage_three(tmp.path(), &store);
+        drop(writes);
+        assert_eq!(fs::read(&paths[0]).unwrap(), b"old one");
+        assert!(!paths[1].exists() && !paths[2].exists());
+        assert!(temp_files(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_rename_fails_only_its_own_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(tmp.path().join("snaps"), 5);
+        let (paths, writes) = stage_three(tmp.path(), &store);
+        // Something takes the second path before the commit: a directory there.
+        fs::create_dir(&paths[1]).unwrap();
+        let results = commit(writes);
+        assert!(results[0].is_ok() && results[2].is_ok());
+        let err = results[1].as_ref().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("rename into place {}: ", paths[1].display())),
+            "{err}"
+        );
+        assert!(
+            temp_files(tmp.path()).is_empty(),
+            "its temp file is removed"
+        );
+    }
 }
 
 #[cfg(test)]

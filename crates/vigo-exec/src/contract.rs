@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::atomic::PendingWrite;
 use crate::attrs::AttrError;
 use crate::command::CommandError;
 use crate::snapshot::SnapshotStore;
+use crate::stat_cache::ContentCache;
 
 /// One resource as the engine hands it to an executor: templates already rendered,
 /// secret markers already resolved (in memory only).
@@ -160,4 +162,29 @@ pub trait Prepared: Send + Sync {
 
     /// Makes the change `check` reported. Called only by the engine, never in dry-run.
     fn apply(&self, drift: &Drift, ctx: &Ctx<'_>) -> Result<(), ExecError>;
+
+    /// [`Self::check`], with the run's record of verified file contents, which a check
+    /// may trust instead of reading a file and feeds with what it reads (see
+    /// [`crate::stat_cache`]). The default ignores it.
+    fn check_cached(&self, ctx: &Ctx<'_>, _cache: &ContentCache) -> Result<Drift, ExecError> {
+        self.check(ctx)
+    }
+
+    /// [`Self::apply`], except that a file write may be left [`Staged::Pending`] for the
+    /// engine to commit together with other independent writes
+    /// ([`crate::atomic::commit`]): the resource's change is complete once that write is
+    /// committed. The default applies at once.
+    fn stage(&self, drift: &Drift, ctx: &Ctx<'_>) -> Result<Staged, ExecError> {
+        self.apply(drift, ctx).map(|()| Staged::Done)
+    }
+}
+
+/// What [`Prepared::stage`] did.
+#[derive(Debug)]
+pub enum Staged {
+    /// The change is made.
+    Done,
+    /// The new content is written beside its file; committing the write completes the
+    /// change (dropping it leaves the file as it was).
+    Pending(PendingWrite),
 }

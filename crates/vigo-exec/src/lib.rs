@@ -16,3 +16,4 @@ pub mod contract;
 pub mod executors;
 pub mod ids;
 pub mod snapshot;
+pub mod stat_cache;

@@ -392,6 +392,7 @@ impl Converger {
             stop,
             dry_run,
             quiet: self.quiet,
+            state: Some(&self.store),
         };
         let facts = PlanFacts {
             traits: &traits,

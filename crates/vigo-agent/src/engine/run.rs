@@ -2,11 +2,16 @@
 //! rules (see the module doc of `engine`).
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use vigo_exec::contract::{ChangeKind, Ctx, Drift, ExecError, ResourceDecl};
+use vigo_exec::atomic::{self, PendingWrite};
+use vigo_exec::contract::{ChangeKind, Ctx, Drift, ExecError, ResourceDecl, Staged};
 use vigo_exec::executors::Registry;
 use vigo_exec::snapshot::SnapshotStore;
+use vigo_exec::stat_cache::ContentCache;
+
+use crate::state::StateStore;
 
 use super::plan::{Plan, PlannedResource};
 use super::result::{Action, ResourceResult, RunReport};
@@ -25,6 +30,9 @@ pub struct Options<'a> {
     pub guardrail: &'a dyn Fn(&PlannedResource) -> Result<(), String>,
     /// Asked between resources: a manual run wants the machine; stop here.
     pub preempted: &'a dyn Fn() -> bool,
+    /// The agent's state store, which keeps the stat cache between runs (see
+    /// [`vigo_exec::stat_cache`]); `None` runs without one (every file is read).
+    pub state: Option<&'a StateStore>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -35,15 +43,144 @@ impl std::fmt::Debug for Options<'_> {
     }
 }
 
+/// The most file writes committed with one flush.
+pub const BATCH_MAX: usize = 256;
+
+/// What the normal pass has learned so far, and the results in plan order.
+#[derive(Default)]
+struct Progress<'p> {
+    results: Vec<ResourceResult>,
+    failed: HashSet<&'p str>,
+    notified: HashSet<&'p str>,
+    /// Dry-run only: resources that would change. A dependent whose check fails may fail
+    /// only because that change has not happened yet; it is reported as such, not as an
+    /// error.
+    pending: HashSet<&'p str>,
+}
+
+impl<'p> Progress<'p> {
+    /// Records a finished resource of the normal pass and traces it.
+    fn finish(
+        &mut self,
+        res: &'p PlannedResource,
+        result: ResourceResult,
+        opts: &Options<'_>,
+        cache: &ContentCache,
+        trace: &mut Trace,
+    ) {
+        if matches!(result.action, Action::Error | Action::Blocked) || is_dependency_skip(&result) {
+            self.failed.insert(&res.id);
+        }
+        if result.action.is_change() {
+            self.notified.extend(res.notify.iter().map(String::as_str));
+        }
+        if opts.dry_run && (result.action.is_change() || is_pending_skip(&result)) {
+            self.pending.insert(&res.id);
+        }
+        forget_if_touched(res, &result, opts, cache);
+        trace.resource(&result, opts.dry_run);
+        self.results.push(result);
+    }
+}
+
+/// The path a resource manages, when it names one.
+fn target_path(res: &PlannedResource) -> Option<&Path> {
+    res.attributes
+        .get("target_path")
+        .and_then(|v| v.as_str())
+        .map(Path::new)
+}
+
+/// Forgets the stat-cache record of the path a resource changed (or tried to).
+fn forget_if_touched(
+    res: &PlannedResource,
+    result: &ResourceResult,
+    opts: &Options<'_>,
+    cache: &ContentCache,
+) {
+    let touched = result.action.is_change() || matches!(result.action, Action::Error);
+    if !opts.dry_run
+        && touched
+        && let Some(path) = target_path(res)
+    {
+        cache.forget(path);
+    }
+}
+
+/// File writes staged by consecutive independent `file` resources, waiting for one
+/// flush (see [`vigo_exec::atomic::commit`]).
+#[derive(Default)]
+struct Batch<'p> {
+    staged: Vec<(&'p PlannedResource, ResourceResult)>,
+    writes: Vec<PendingWrite>,
+    paths: HashSet<PathBuf>,
+}
+
+impl<'p> Batch<'p> {
+    /// Whether `res` may run before the batch is committed: it is a `file` (whose check
+    /// reads only its own path), depends on nothing in the batch, and its path is
+    /// neither in the batch nor a symbolic link (which could point into it).
+    fn admits(&self, res: &PlannedResource) -> bool {
+        if self.writes.is_empty() {
+            return true;
+        }
+        res.type_name == "file"
+            && !res
+                .depends_on
+                .iter()
+                .any(|d| self.staged.iter().any(|(s, _)| s.id == *d))
+            && target_path(res).is_some_and(|p| {
+                !self.paths.contains(p)
+                    && !std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+            })
+    }
+
+    fn push(&mut self, res: &'p PlannedResource, result: ResourceResult, write: PendingWrite) {
+        self.paths.insert(write.path().to_path_buf());
+        self.writes.push(write);
+        self.staged.push((res, result));
+    }
+
+    /// Commits the batch and finishes each of its resources, in plan order: a write
+    /// that could not be committed makes its resource's result an error.
+    fn flush(
+        &mut self,
+        progress: &mut Progress<'p>,
+        opts: &Options<'_>,
+        cache: &ContentCache,
+        trace: &mut Trace,
+    ) {
+        if self.writes.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let committed = atomic::commit(std::mem::take(&mut self.writes));
+        // Each resource's time includes its share of the flush.
+        let share = micros(started) / committed.len() as u64;
+        for ((res, mut result), outcome) in self.staged.drain(..).zip(committed) {
+            result.duration_micros += share;
+            if let Err(e) = outcome {
+                commit_failed(res, &mut result, e);
+            }
+            progress.finish(res, result, opts, cache, trace);
+        }
+        self.paths.clear();
+    }
+}
+
 /// Applies `plan` and returns every resource's result, tracing each as it finishes.
+///
+/// Independent `file` writes in a row are committed together with one flush (see
+/// [`Batch::admits`]): each resource's result is traced once its write is in place,
+/// and anything that depends on one of them runs after that.
 pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
     let started = Instant::now();
-    let mut results = Vec::with_capacity(plan.resources.len());
-    let mut failed: HashSet<&str> = HashSet::new();
-    let mut notified: HashSet<&str> = HashSet::new();
-    // Dry-run only: resources that would change. A dependent whose check fails may fail
-    // only because that change has not happened yet; it is reported as such, not as an error.
-    let mut pending: HashSet<&str> = HashSet::new();
+    let cache = load_cache(plan, opts);
+    let mut progress = Progress {
+        results: Vec::with_capacity(plan.resources.len()),
+        ..Progress::default()
+    };
+    let mut batch = Batch::default();
     let mut preempted = false;
 
     // The normal pass; notify targets wait.
@@ -55,19 +192,26 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
         if res.notify_target {
             continue;
         }
-        let result = run_one(res, opts, &failed, &pending);
-        if matches!(result.action, Action::Error | Action::Blocked) || is_dependency_skip(&result) {
-            failed.insert(&res.id);
+        if !batch.admits(res) {
+            batch.flush(&mut progress, opts, &cache, trace);
         }
-        if result.action.is_change() {
-            notified.extend(res.notify.iter().map(String::as_str));
+        match run_one(res, opts, &progress.failed, &progress.pending, &cache) {
+            Finished::Done(result) => progress.finish(res, result, opts, &cache, trace),
+            Finished::Staged(result, write) => {
+                batch.push(res, result, write);
+                if batch.writes.len() >= BATCH_MAX {
+                    batch.flush(&mut progress, opts, &cache, trace);
+                }
+            }
         }
-        if opts.dry_run && (result.action.is_change() || is_pending_skip(&result)) {
-            pending.insert(&res.id);
-        }
-        trace.resource(&result, opts.dry_run);
-        results.push(result);
     }
+    batch.flush(&mut progress, opts, &cache, trace);
+    let Progress {
+        mut results,
+        failed,
+        notified,
+        pending,
+    } = progress;
 
     // Notify targets, once each, in plan order.
     if !preempted {
@@ -86,7 +230,7 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
                 break;
             }
             let result = if notified.contains(res.id.as_str()) {
-                let mut r = run_one(res, opts, &failed, &pending);
+                let mut r = run_one(res, opts, &failed, &pending, &cache).commit_alone(res);
                 if opts.dry_run
                     && matches!(r.action, Action::Error)
                     && res.error.is_none()
@@ -95,6 +239,7 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
                     r.action = Action::Skipped;
                     r.message = format!("{WAITS_FOR}{by} is applied (dry-run): {}", r.message);
                 }
+                forget_if_touched(res, &r, opts, &cache);
                 r
             } else {
                 outcome(res, Action::None, "not notified".to_owned(), Instant::now())
@@ -103,12 +248,44 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
             results.push(result);
         }
     }
+    save_cache(&cache, opts);
 
     RunReport {
         dry_run: opts.dry_run,
         preempted,
         results,
         duration_micros: micros(started),
+    }
+}
+
+/// The stat cache of the plan's files, from the state store (empty without one, or when
+/// it cannot be read: it only ever saves reads).
+fn load_cache(plan: &Plan, opts: &Options<'_>) -> ContentCache {
+    let Some(state) = opts.state else {
+        return ContentCache::default();
+    };
+    let paths = plan
+        .resources
+        .iter()
+        .filter(|r| r.type_name == "file")
+        .filter_map(target_path);
+    match state.stat_records(paths) {
+        Ok(records) => ContentCache::new(records),
+        Err(e) => {
+            tracing::warn!("the stat cache cannot be read, every file is read instead: {e}");
+            ContentCache::default()
+        }
+    }
+}
+
+/// Saves what the run verified and forgot (not in a dry-run, which writes nothing).
+fn save_cache(cache: &ContentCache, opts: &Options<'_>) {
+    let Some(state) = opts.state.filter(|_| !opts.dry_run) else {
+        return;
+    };
+    tracing::debug!("stat cache: {} files not read again", cache.hits());
+    if let Err(e) = state.save_stat_records(&cache.changes()) {
+        tracing::warn!("the stat cache cannot be saved, the next run reads every file: {e}");
     }
 }
 
@@ -161,16 +338,49 @@ fn error_action(e: &ExecError) -> Action {
     }
 }
 
+/// How [`run_one`] left a resource.
+enum Finished {
+    /// Its result is final.
+    Done(ResourceResult),
+    /// Its change is a staged file write: the result holds once the write is committed.
+    Staged(ResourceResult, PendingWrite),
+}
+
+impl Finished {
+    /// The final result, committing a staged write on its own.
+    fn commit_alone(self, res: &PlannedResource) -> ResourceResult {
+        match self {
+            Finished::Done(result) => result,
+            Finished::Staged(mut result, write) => {
+                if let Err(e) = write.commit_alone() {
+                    commit_failed(res, &mut result, e);
+                }
+                result
+            }
+        }
+    }
+}
+
+/// A staged write of `res` could not be committed: its result becomes that error.
+fn commit_failed(res: &PlannedResource, result: &mut ResourceResult, e: atomic::FileError) {
+    let e = ExecError::File(e);
+    result.action = error_action(&e);
+    result.message = res.sensitive.error(&e);
+}
+
 fn run_one(
     res: &PlannedResource,
     opts: &Options<'_>,
     failed: &HashSet<&str>,
     pending: &HashSet<&str>,
-) -> ResourceResult {
+    cache: &ContentCache,
+) -> Finished {
     let started = Instant::now();
     // Every message about the resource leaves through its taint.
     let secret = &res.sensitive;
-    let done = |action, message: String| outcome(res, action, secret.text(&message), started);
+    let done = |action, message: String| {
+        Finished::Done(outcome(res, action, secret.text(&message), started))
+    };
     if let Some(dep) = res.depends_on.iter().find(|d| failed.contains(d.as_str())) {
         return done(Action::Skipped, format!("{DEPENDENCY_FAILED}{dep}"));
     }
@@ -210,7 +420,7 @@ fn run_one(
         snapshots: sensitive_store.as_ref().or(opts.snapshots),
         timeout: res.timeout,
     };
-    let drift = match prepared.check(&ctx) {
+    let drift = match prepared.check_cached(&ctx, cache) {
         Ok(d) => d,
         Err(e) => {
             // Dry-run: the state this check needs may be what a dependency would create.
@@ -236,8 +446,12 @@ fn run_one(
             if opts.dry_run {
                 return done(action_of(*kind), summary);
             }
-            match prepared.apply(&drift, &ctx) {
-                Ok(()) => done(action_of(*kind), summary),
+            match prepared.stage(&drift, &ctx) {
+                Ok(Staged::Done) => done(action_of(*kind), summary),
+                Ok(Staged::Pending(write)) => Finished::Staged(
+                    outcome(res, action_of(*kind), secret.text(&summary), started),
+                    write,
+                ),
                 Err(e) => done(error_action(&e), secret.error(&e)),
             }
         }
@@ -291,6 +505,7 @@ mod tests {
             snapshots: None,
             guardrail: &|_| Ok(()),
             preempted: &|| false,
+            state: None,
         };
         run(plan, &opts, &mut Trace::quiet())
     }
@@ -329,6 +544,129 @@ mod tests {
             "idempotent: {:?}",
             actions(&again)
         );
+    }
+
+    #[test]
+    fn staged_writes_are_in_place_before_anything_else_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let copy = tmp.path().join("copy");
+        let mut resources: Vec<PlannedResource> = (0..5)
+            .map(|i| {
+                file(
+                    &format!("c/f{i}"),
+                    &tmp.path().join(format!("f{i}")),
+                    &format!("{i}\n"),
+                )
+            })
+            .collect();
+        // Not a file: runs only once the writes before it are committed.
+        resources.push(resource(
+            "c/cat",
+            "exec",
+            json!({"command": format!("cat {0}/f0 {0}/f4 > {1}", tmp.path().display(), copy.display())}),
+        ));
+        // A file depending on a staged one, and one on a path already staged.
+        let mut dependent = file("c/after", &tmp.path().join("after"), "x");
+        dependent.depends_on = vec!["c/late".into()];
+        resources.push(file("c/late", &tmp.path().join("late"), "late"));
+        resources.push(dependent);
+        let report = apply(&Plan { resources }, false);
+        assert_eq!(fs::read_to_string(&copy).unwrap(), "0\n4\n");
+        let got: Vec<(String, Action, String)> = report
+            .results
+            .iter()
+            .map(|r| (r.id.clone(), r.action, r.message.clone()))
+            .collect();
+        let want: Vec<(String, Action, String)> = (0..5)
+            .map(|i| {
+                let digest =
+                    &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{i}\n")))[..12];
+                (
+                    format!("c/f{i}"),
+                    Action::Created,
+                    format!("content absent → sha256:{digest}; mode absent → 0644"),
+                )
+            })
+            .collect();
+        assert_eq!(got[..5], want[..5], "each result as if written alone");
+        assert_eq!(got[5].0, "c/cat");
+        assert_eq!(
+            got[6..]
+                .iter()
+                .map(|g| (g.0.as_str(), g.1))
+                .collect::<Vec<_>>(),
+            vec![("c/late", Action::Created), ("c/after", Action::Created)]
+        );
+        let leftovers: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("vigo-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_batch_admits_only_independent_files_elsewhere() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staged_path = tmp.path().join("staged");
+        let staged = file("c/staged", &staged_path, "x");
+        let write = atomic::stage_file(&staged_path, b"x", &Default::default(), None).unwrap();
+        let mut batch = Batch::default();
+        assert!(
+            batch.admits(&resource("c/e", "exec", json!({"command": "true"}))),
+            "empty"
+        );
+        batch.push(
+            &staged,
+            outcome(&staged, Action::Created, String::new(), Instant::now()),
+            write,
+        );
+        let other = file("c/other", &tmp.path().join("other"), "y");
+        assert!(batch.admits(&other));
+        assert!(
+            !batch.admits(&resource("c/e", "exec", json!({"command": "true"}))),
+            "not a file"
+        );
+        assert!(
+            !batch.admits(&file("c/same", &staged_path, "z")),
+            "same path"
+        );
+        let mut dependent = file("c/dep", &tmp.path().join("dep"), "y");
+        dependent.depends_on = vec!["c/staged".into()];
+        assert!(!batch.admits(&dependent), "depends on the batch");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&staged_path, &link).unwrap();
+        assert!(
+            !batch.admits(&file("c/link", &link, "y")),
+            "a link may point into it"
+        );
+    }
+
+    #[test]
+    fn a_change_forgets_the_stat_record_of_its_path() {
+        use vigo_exec::stat_cache::{RECORD_LEN, Record};
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateStore::open(&tmp.path().join("state")).unwrap();
+        let path = tmp.path().join("f");
+        let record = Record::decode(&[0; RECORD_LEN]).expect("any bytes of that size");
+        state
+            .save_stat_records(&[(path.clone(), Some(record))])
+            .unwrap();
+        let registry = Registry::builtin();
+        let opts = Options {
+            dry_run: false,
+            registry: &registry,
+            snapshots: None,
+            guardrail: &|_| Ok(()),
+            preempted: &|| false,
+            state: Some(&state),
+        };
+        let plan = Plan {
+            resources: vec![file("c/f", &path, "x")],
+        };
+        let report = run(&plan, &opts, &mut Trace::quiet());
+        assert_eq!(report.results[0].action, Action::Created);
+        assert_eq!(state.stat_records([path.as_path()]).unwrap(), vec![]);
     }
 
     #[test]
@@ -492,6 +830,7 @@ mod tests {
             snapshots: None,
             guardrail: &guard,
             preempted: &|| false,
+            state: None,
         };
         let report = run(
             &Plan {
@@ -545,6 +884,7 @@ mod tests {
             snapshots: None,
             guardrail: &|_| Ok(()),
             preempted: &preempted,
+            state: None,
         };
         let report = run(&plan, &opts, &mut Trace::quiet());
         assert!(report.preempted);
@@ -572,6 +912,7 @@ mod tests {
             snapshots: None,
             guardrail: &|_| Ok(()),
             preempted: &|| false,
+            state: None,
         };
         let plan = Plan {
             resources: vec![file("c/motd", &tmp.path().join("motd"), "hi")],
@@ -610,6 +951,7 @@ mod tests {
             snapshots: Some(&store),
             guardrail: &|_| Ok(()),
             preempted: &|| false,
+            state: None,
         };
         let report = run(
             &Plan {

@@ -34,9 +34,10 @@ use vigo_core::types;
 use crate::attrs::{AttrError, Attrs};
 use crate::command::{self, CommandSpec};
 use crate::contract::{
-    ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl,
+    ChangeKind, Ctx, Difference, Drift, ExecError, Executor, Prepared, ResourceDecl, Staged,
 };
 use crate::ids;
+use crate::stat_cache::{self, ContentCache};
 
 /// The `file` executor.
 #[derive(Debug, Default)]
@@ -150,6 +151,75 @@ impl FileSpec {
 
 impl Prepared for FileSpec {
     fn check(&self, _ctx: &Ctx<'_>) -> Result<Drift, ExecError> {
+        self.check_with(None)
+    }
+
+    fn check_cached(&self, _ctx: &Ctx<'_>, cache: &ContentCache) -> Result<Drift, ExecError> {
+        self.check_with(Some(cache))
+    }
+
+    fn apply(&self, drift: &Drift, ctx: &Ctx<'_>) -> Result<(), ExecError> {
+        match self.stage(drift, ctx)? {
+            Staged::Done => Ok(()),
+            Staged::Pending(write) => Ok(write.commit_alone()?),
+        }
+    }
+
+    fn stage(&self, drift: &Drift, ctx: &Ctx<'_>) -> Result<Staged, ExecError> {
+        let Drift::Change { kind, differences } = drift else {
+            return Ok(Staged::Done);
+        };
+        let Some(content) = &self.content else {
+            atomic::remove_file(&self.path, ctx.snapshots)?;
+            return Ok(Staged::Done);
+        };
+        let content_changes = differences
+            .iter()
+            .any(|d| d.attribute == "content" || d.attribute == "type");
+        if let Some(cmd) = &self.validate
+            && content_changes
+        {
+            self.run_validate(cmd, content, ctx.timeout)?;
+        }
+        if *kind == ChangeKind::Update
+            && content_changes
+            && let Some(backup) = &self.backup
+        {
+            self.write_backup(backup)?;
+        }
+        let (uid, gid) = self.desired_ids()?;
+        let meta = FileMeta {
+            mode: self.mode.or(if *kind == ChangeKind::Create {
+                Some(0o644)
+            } else {
+                None
+            }),
+            uid,
+            gid,
+        };
+        if !(content_changes || *kind == ChangeKind::Create) {
+            self.fix_metadata(&meta)?;
+        } else if self.secontext.is_none() {
+            // Nothing follows the write: it may wait to be committed with others.
+            let write = atomic::stage_file(&self.path, content, &meta, ctx.snapshots)?;
+            return Ok(Staged::Pending(write));
+        } else {
+            atomic::write_file(&self.path, content, &meta, ctx.snapshots)?;
+        }
+        if let Some(context) = &self.secontext {
+            apply_secontext(&self.path, context, ctx.timeout)?;
+        }
+        Ok(Staged::Done)
+    }
+}
+
+impl FileSpec {
+    /// The check; with `cache`, a file whose identity and times match a trusted record
+    /// of the desired content is not read again, and one read and found equal is
+    /// recorded.
+    fn check_with(&self, cache: Option<&ContentCache>) -> Result<Drift, ExecError> {
+        // Read before the lstat: a record must not be newer than what it describes.
+        let taken_at = cache.map(ContentCache::now);
         let md = ids::lstat(&self.path)?;
         let Some(content) = &self.content else {
             return Ok(match md {
@@ -190,8 +260,22 @@ impl Prepared for FileSpec {
         let is_link = md.file_type().is_symlink();
         // A regular file of another size differs without reading it; one of the same size
         // is compared in one read. The whole old content is read only to name it.
-        let same = (is_link || md.len() == content.len() as u64)
-            && same_content(&self.path, content).map_err(read_err)?;
+        let same = if is_link {
+            same_content(&self.path, content).map_err(read_err)?
+        } else if md.len() != content.len() as u64 {
+            false
+        } else if let (Some(cache), Some(taken_at)) = (cache, taken_at) {
+            let want = stat_cache::digest(content);
+            cache.vouches(&self.path, &md, &want) || {
+                let same = same_content(&self.path, content).map_err(read_err)?;
+                if same {
+                    cache.record(&self.path, &md, want, taken_at);
+                }
+                same
+            }
+        } else {
+            same_content(&self.path, content).map_err(read_err)?
+        };
         if !same {
             let current = fs::read(&self.path).map_err(read_err)?;
             diffs.push(Difference::new(
@@ -222,49 +306,6 @@ impl Prepared for FileSpec {
         } else {
             Drift::change(ChangeKind::Update, diffs)
         })
-    }
-
-    fn apply(&self, drift: &Drift, ctx: &Ctx<'_>) -> Result<(), ExecError> {
-        let Drift::Change { kind, differences } = drift else {
-            return Ok(());
-        };
-        let Some(content) = &self.content else {
-            atomic::remove_file(&self.path, ctx.snapshots)?;
-            return Ok(());
-        };
-        let content_changes = differences
-            .iter()
-            .any(|d| d.attribute == "content" || d.attribute == "type");
-        if let Some(cmd) = &self.validate
-            && content_changes
-        {
-            self.run_validate(cmd, content, ctx.timeout)?;
-        }
-        if *kind == ChangeKind::Update
-            && content_changes
-            && let Some(backup) = &self.backup
-        {
-            self.write_backup(backup)?;
-        }
-        let (uid, gid) = self.desired_ids()?;
-        let meta = FileMeta {
-            mode: self.mode.or(if *kind == ChangeKind::Create {
-                Some(0o644)
-            } else {
-                None
-            }),
-            uid,
-            gid,
-        };
-        if content_changes || *kind == ChangeKind::Create {
-            atomic::write_file(&self.path, content, &meta, ctx.snapshots)?;
-        } else {
-            self.fix_metadata(&meta)?;
-        }
-        if let Some(context) = &self.secontext {
-            apply_secontext(&self.path, context, ctx.timeout)?;
-        }
-        Ok(())
     }
 }
 
@@ -567,6 +608,164 @@ mod tests {
             .find(|n| n.starts_with("hosts.") && n.ends_with(".bak"))
             .expect("timestamped backup");
         assert_eq!(fs::read_to_string(tmp.path().join(bak)).unwrap(), "v2");
+    }
+
+    /// A cache whose records are taken `later` than now, as if the check ran that much
+    /// after the file's last change (the tests move time instead of sleeping).
+    fn cache_at(later: Duration) -> ContentCache {
+        ContentCache::with_clock(
+            std::iter::empty(),
+            Box::new(move || SystemTime::now() + later),
+        )
+    }
+
+    fn in_sync_file(dir: &Path) -> (PathBuf, Box<dyn Prepared>) {
+        let path = dir.join("app.conf");
+        fs::write(&path, "port = 80\n").unwrap();
+        let p = prepare(json!({"target_path": path, "content": "port = 80\n", "mode": "0644", "owner": "root", "state": "present"})).unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&path, Some(0), Some(0)).unwrap();
+        (path, p)
+    }
+
+    fn quiet_ctx() -> Ctx<'static> {
+        Ctx {
+            snapshots: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn the_stat_cache_spares_the_read_of_an_unchanged_file_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, p) = in_sync_file(tmp.path());
+        let cache = cache_at(Duration::from_secs(10));
+        assert_eq!(p.check_cached(&quiet_ctx(), &cache).unwrap(), Drift::InSync);
+        assert_eq!(cache.hits(), 0, "the first check reads the file");
+        assert_eq!(cache.changes().len(), 1, "and records it");
+        assert_eq!(p.check_cached(&quiet_ctx(), &cache).unwrap(), Drift::InSync);
+        assert_eq!(cache.hits(), 1, "the second trusts the record");
+        // Another desired content is never vouched for by the record of the old one.
+        let other =
+            prepare(json!({"target_path": path, "content": "port = 81\n", "state": "present"}))
+                .unwrap();
+        assert!(matches!(
+            other.check_cached(&quiet_ctx(), &cache).unwrap(),
+            Drift::Change {
+                kind: ChangeKind::Update,
+                ..
+            }
+        ));
+    }
+
+    /// Every change to the file after its record was taken is seen: content of the same
+    /// size with mtime set back (`utimensat`), mode, owner, and another inode renamed
+    /// over it with the same size and mtime.
+    #[test]
+    fn every_change_behind_a_record_is_seen() {
+        type Mutation = fn(&Path);
+        let cases: [(&str, Mutation, &str); 4] = [
+            (
+                "same size, mtime restored",
+                |p| {
+                    let mtime = fs::metadata(p).unwrap().modified().unwrap();
+                    fs::write(p, "port = 99\n").unwrap();
+                    fs::File::options()
+                        .write(true)
+                        .open(p)
+                        .unwrap()
+                        .set_modified(mtime)
+                        .unwrap();
+                },
+                "content",
+            ),
+            (
+                "mode",
+                |p| {
+                    fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                        .unwrap();
+                },
+                "mode",
+            ),
+            (
+                "owner",
+                |p| std::os::unix::fs::chown(p, Some(1), None).unwrap(),
+                "owner",
+            ),
+            (
+                "renamed over",
+                |p| {
+                    let md = fs::metadata(p).unwrap();
+                    let other = p.with_extension("new");
+                    fs::write(&other, "port = 99\n").unwrap();
+                    fs::set_permissions(&other, md.permissions()).unwrap();
+                    fs::File::options()
+                        .write(true)
+                        .open(&other)
+                        .unwrap()
+                        .set_modified(md.modified().unwrap())
+                        .unwrap();
+                    fs::rename(&other, p).unwrap();
+                },
+                "content",
+            ),
+        ];
+        for (what, mutate, attribute) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            let (path, p) = in_sync_file(tmp.path());
+            let cache = cache_at(Duration::from_secs(10));
+            assert_eq!(p.check_cached(&quiet_ctx(), &cache).unwrap(), Drift::InSync);
+            mutate(&path);
+            let drift = p.check_cached(&quiet_ctx(), &cache).unwrap();
+            let Drift::Change { differences, .. } = &drift else {
+                panic!("{what}: not seen: {drift:?}")
+            };
+            assert_eq!(differences[0].attribute, attribute, "{what}: {drift:?}");
+            assert_eq!(cache.hits(), 0, "{what}: the record was not trusted");
+        }
+    }
+
+    /// The racy-git rule: a write in the same timestamp tick as the record leaves the
+    /// stat as recorded; a record that young is never trusted, so the file is read.
+    #[test]
+    fn a_record_as_young_as_the_file_is_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        fs::write(&path, "new\n").unwrap();
+        let md = fs::symlink_metadata(&path).unwrap();
+        // The worst case: the file's stat now equals the record, which names the old
+        // content (the write landed in the same tick, after the read).
+        let record = |taken_after: i64| stat_cache::Record {
+            stat: stat_cache::Stat::of(&md),
+            digest: stat_cache::digest(b"old\n"),
+            taken_at: (md.ctime() + taken_after, md.ctime_nsec()),
+        };
+        let wants_old =
+            prepare(json!({"target_path": path, "content": "old\n", "state": "present"})).unwrap();
+        let racy = ContentCache::new([(path.clone(), record(0))]);
+        assert!(
+            matches!(
+                wants_old.check_cached(&quiet_ctx(), &racy).unwrap(),
+                Drift::Change { .. }
+            ),
+            "a record taken in the file's own tick is read through"
+        );
+        // The same record 3 s after the change would be trusted: that is what the rule
+        // protects against, and why young records are never stored.
+        let trusted = ContentCache::new([(path.clone(), record(3))]);
+        assert!(trusted.vouches(&path, &md, &stat_cache::digest(b"old\n")));
+        let fresh = ContentCache::new(std::iter::empty());
+        assert_eq!(
+            prepare(json!({"target_path": path, "content": "new\n", "state": "present"}))
+                .unwrap()
+                .check_cached(&quiet_ctx(), &fresh)
+                .unwrap(),
+            Drift::InSync
+        );
+        assert!(
+            fresh.changes().is_empty(),
+            "a file written just now is not recorded"
+        );
     }
 
     #[test]
