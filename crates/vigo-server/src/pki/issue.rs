@@ -149,6 +149,7 @@ pub(super) fn sign_csr(
     hostname: &str,
     envoy_id: &str,
     validity: std::time::Duration,
+    now: OffsetDateTime,
 ) -> Result<IssuedCert, PkiError> {
     if csr_pem.len() > MAX_CSR_LEN {
         return Err(PkiError::BadCsr(format!("larger than {MAX_CSR_LEN} bytes")));
@@ -175,7 +176,6 @@ pub(super) fn sign_csr(
         other => PkiError::BadCsr(format!("not a valid PEM CSR: {other}")),
     })?;
     // Never trust a requested field: start from nothing and set ours.
-    let now = OffsetDateTime::now_utc();
     let wanted_end = Duration::try_from(validity)
         .ok()
         .and_then(|d| now.checked_add(d))

@@ -50,6 +50,7 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::clock::Clock;
 use crate::config::{SanName, ServerConfig};
 use crate::publish::read;
 use server_cert::{CertResolver, ServerCert};
@@ -243,6 +244,7 @@ pub struct Pki {
     resolver: Arc<CertResolver>,
     bundle_keys: Arc<BundleKeys>,
     report: PkiReport,
+    clock: Clock,
 }
 
 impl fmt::Debug for Pki {
@@ -261,12 +263,19 @@ impl Pki {
     /// documentation), and reissuing the server certificate when its SANs changed or it
     /// is due for renewal.
     pub fn load_or_create(options: &PkiOptions) -> Result<Pki, PkiError> {
-        Pki::load_or_create_at(options, OffsetDateTime::now_utc())
+        Pki::load_or_create_with(options, Clock::system())
     }
 
-    /// [`load_or_create`](Self::load_or_create) with the clock at `now`: what is created
-    /// is valid from `now`, and renewal is decided at `now` (tests move the clock).
+    /// [`load_or_create`](Self::load_or_create) with a clock standing still at `now`:
+    /// what is created is valid from `now`, and renewal is decided at `now`.
     pub fn load_or_create_at(options: &PkiOptions, now: OffsetDateTime) -> Result<Pki, PkiError> {
+        Pki::load_or_create_with(options, Clock::manual(now))
+    }
+
+    /// [`load_or_create`](Self::load_or_create) on `clock`: what is created is valid from
+    /// its now, and client certificates and renewals later follow it too.
+    pub fn load_or_create_with(options: &PkiOptions, clock: Clock) -> Result<Pki, PkiError> {
+        let now = clock.now();
         let (bundle_keys, created_signing_key) =
             BundleKeys::load_or_create(&options.signing_key_file)?;
         let (ca_pem, issuer, created_ca) = load_or_create_ca(options, now)?;
@@ -300,7 +309,13 @@ impl Pki {
                 server_cert: status,
                 created_signing_key,
             },
+            clock,
         })
+    }
+
+    /// The clock certificates are issued and renewed on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// What the load did.
@@ -372,6 +387,7 @@ impl Pki {
             hostname,
             envoy_id,
             validity,
+            self.clock.now(),
         )
     }
 

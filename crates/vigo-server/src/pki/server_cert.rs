@@ -181,7 +181,7 @@ impl Pki {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                let now = OffsetDateTime::now_utc();
+                let now = pki.clock.now();
                 match pki.renew_server_cert(now) {
                     Ok(ServerCertRenewal::Renewed { not_after }) => tracing::info!(
                         not_after = %crate::rest::format_time(not_after),
