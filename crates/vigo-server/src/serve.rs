@@ -22,6 +22,7 @@ use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
 use crate::listen;
+use crate::listen::activation::{self, ActivationError, Listeners};
 use crate::ops::PublishError;
 use crate::pki::{Pki, PkiError, PkiOptions, files};
 use crate::publish::{Publisher, PublisherOptions};
@@ -69,6 +70,9 @@ pub enum ServeError {
     /// A server task panicked.
     #[error("server task failed: {0}")]
     Task(String),
+    /// The sockets passed in (socket activation) cannot be served on.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
 }
 
 /// The REST API over the shared state, for `server.api_listen`: the publisher as its
@@ -367,23 +371,37 @@ pub struct Running {
 }
 
 /// Starts a server from a loaded config, on the clock of this process
-/// ([`Clock::for_process`]: the system's).
+/// ([`Clock::for_process`]: the system's), binding both configured listen addresses.
 pub async fn start(config: ServerConfig) -> Result<Running, ServeError> {
-    start_with_clock(config, Clock::for_process()).await
+    start_with(config, Clock::for_process(), Listeners::default()).await
 }
 
-/// Starts a server from a loaded config on `clock` (tests pass a [`Clock::manual`]).
-pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> Result<Running, ServeError> {
+/// Starts a server from a loaded config on `clock` (tests pass a [`Clock::manual`]),
+/// serving on the sockets in `listeners` (socket activation, or a test's pre-bound
+/// `127.0.0.1:0`) and binding the configured address of any other.
+pub async fn start_with(
+    config: ServerConfig,
+    clock: Clock,
+    listeners: Listeners,
+) -> Result<Running, ServeError> {
     let state = build_state(config, clock).await?;
-    start_with_state(state).await
+    start_with_state(state, listeners).await
 }
 
-/// Starts the listeners and background tasks over a built state: raises the open-file
-/// limit first and fits both listeners' connection budgets under it.
-pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
+/// Starts the listeners (the sockets in `listeners`, else bound from the config) and
+/// background tasks over a built state: raises the open-file limit first and fits both
+/// listeners' connection budgets under it.
+pub async fn start_with_state(
+    state: AppState,
+    listeners: Listeners,
+) -> Result<Running, ServeError> {
     let (grpc_limits, rest_limits) = listener_limits(&state.config);
     let (stop, stopped) = watch::channel(false);
-    let (listener, grpc_addr) = bind("gRPC", state.config.server.grpc_listen.socket_addr())?;
+    let (listener, grpc_addr) = listen_on(
+        ("gRPC", activation::GRPC_NAME, "grpc_listen"),
+        listeners.grpc,
+        state.config.server.grpc_listen.socket_addr(),
+    )?;
     let tls = state.pki.grpc_server_config()?;
     let service = AgentService::new(state.clone(), stopped.clone());
     let mut grpc_stop = stopped.clone();
@@ -398,7 +416,11 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     ));
     tracing::info!(addr = %grpc_addr, "gRPC listening");
 
-    let (api_listener, api_addr) = bind("REST", state.config.server.api_listen.socket_addr())?;
+    let (api_listener, api_addr) = listen_on(
+        ("REST", activation::API_NAME, "api_listen"),
+        listeners.api,
+        state.config.server.api_listen.socket_addr(),
+    )?;
     let tls = state.pki.rest_server_config()?;
     let mut rest_stop = stopped.clone();
     let rest = tokio::spawn(crate::rest::serve_with(
@@ -442,17 +464,33 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     })
 }
 
-/// Binds one listener (see [`listen::bind`]); the socket and the address it got.
-fn bind(
-    what: &str,
-    addr: std::net::SocketAddr,
-) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
-    let io = |source| ServeError::Io {
-        what: format!("binding the {what} listener on {addr}"),
-        source,
+/// One listener, `(what, socket name, server.KEY)`: the `inherited` socket when there
+/// is one (its port checked against `addr`), else `addr` bound (see [`listen::bind`]);
+/// the socket and its address.
+fn listen_on(
+    (what, name, key): (&str, &'static str, &'static str),
+    inherited: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    let listener = match inherited {
+        Some(socket) => {
+            activation::check_port(&socket, name, key, addr)?;
+            let io = |source| ServeError::Io {
+                what: format!("serving the {what} listener passed in"),
+                source,
+            };
+            socket.set_nonblocking(true).map_err(io)?;
+            tokio::net::TcpListener::from_std(socket).map_err(io)?
+        }
+        None => listen::bind(addr).map_err(|source| ServeError::Io {
+            what: format!("binding the {what} listener on {addr}"),
+            source,
+        })?,
     };
-    let listener = listen::bind(addr).map_err(io)?;
-    let bound = listener.local_addr().map_err(io)?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Io {
+        what: format!("reading the {what} listener's address"),
+        source,
+    })?;
     Ok((listener, bound))
 }
 
