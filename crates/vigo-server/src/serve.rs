@@ -69,7 +69,7 @@ pub enum ServeError {
     },
     /// A server task panicked.
     #[error("server task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
     /// The sockets passed in (socket activation) cannot be served on.
     #[error(transparent)]
     Activation(#[from] ActivationError),
@@ -346,7 +346,7 @@ fn random_hex(bytes: usize) -> Result<String, ServeError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| ServeError::Io {
         what: "reading randomness".to_owned(),
-        source: std::io::Error::other(e.to_string()),
+        source: std::io::Error::other(e),
     })?;
     Ok(hex::encode(buf))
 }
@@ -571,6 +571,6 @@ impl Running {
         }
         self.state.refusals.flush_all().await;
         self.state.store.close().await;
-        grpc.map_err(|e| ServeError::Task(e.to_string()))
+        grpc.map_err(ServeError::Task)
     }
 }

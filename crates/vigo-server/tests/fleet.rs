@@ -472,10 +472,15 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let _ = std::fs::remove_file(dir_b.join("server.log"));
     let listeners_b = Listeners::loopback().unwrap();
     let grpc_b = listeners_b.grpc_port();
-    // A max age of 3 s: the bundle the fallback serves (issued at most 1 s before, in
-    // steps of half the max age) is fresh when received and expired 3 s later.
+    // A max age of 3 s, and a version of its own so the agent takes the fallback's
+    // bundle (an unchanged version is answered `no_change` and the agent keeps the
+    // primary's 20 s one): issued at most 1 s before it is received (in steps of half
+    // the max age), it is fresh then, and expired once more than 3 whole seconds have
+    // passed since (ages are counted in whole seconds: 4.1 s is always enough).
     server_yaml(&dir_b, &listeners_b, "3s");
+    write_stack(&dir_b, "hello again", false);
     let fallback = start_server(&dir_b, listeners_b);
+    fallback.admin("POST", "/api/v1/config/publish", None);
     let config = root.read_file("/etc/vigo-envoy/config").unwrap();
     root.write_file(
         "/etc/vigo-envoy/config",
@@ -500,8 +505,8 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
 
     // With every server gone past the bundle's max age, convergence stops and says why.
     // The expiry is judged by the agent's own clock, which this process cannot move:
-    // the one wait left is the 3 s max age (was 21 s with the 20 s one).
-    std::thread::sleep(Duration::from_millis(3_100));
+    // the one wait left is past the 3 s max age (was 21 s past a 20 s one).
+    std::thread::sleep(Duration::from_millis(4_100));
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("expired"), "{}", out.stdout);

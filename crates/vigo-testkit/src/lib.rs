@@ -27,7 +27,7 @@ mod ports;
 mod sandbox;
 mod vigosrv;
 
-pub use base::{BaseKind, base_root, cache_dir};
+pub use base::{BaseKind, SUITE, base_root, cache_dir};
 pub use container::{ContainerBuilder, SystemdContainer};
 pub use error::Error;
 pub use footprint::Footprint;
