@@ -479,6 +479,7 @@ fn listen_on(
                 what: format!("serving the {what} listener passed in"),
                 source,
             };
+            activation::set_backlog(&socket).map_err(io)?;
             socket.set_nonblocking(true).map_err(io)?;
             tokio::net::TcpListener::from_std(socket).map_err(io)?
         }

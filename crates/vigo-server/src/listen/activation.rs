@@ -213,6 +213,19 @@ fn check_listening(listener: &TcpListener) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Gives a handed socket the accept queue of the server's own ([`super::LISTEN_BACKLOG`]):
+/// `listen(2)` again on a listening socket only changes its backlog, so a socket bound
+/// by a test (the standard library's 128) or a unit's `Backlog=` behaves as one bound by
+/// the server.
+pub(crate) fn set_backlog(listener: &TcpListener) -> std::io::Result<()> {
+    let backlog = libc::c_int::try_from(super::LISTEN_BACKLOG).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen(2) on a descriptor `listener` owns.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Checks that an inherited socket listens on the port of `configured` (`key`).
 pub(crate) fn check_port(
     listener: &TcpListener,
