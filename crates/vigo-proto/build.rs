@@ -9,12 +9,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = ["vigo/v1/agent.proto"];
     let fds = protox::compile(files, [&root])?;
     write_method_names(&fds)?;
+    // The `transport` feature adds the tonic client and server; without it only the
+    // prost messages are generated, and nothing in them names tonic.
+    let transport = std::env::var_os("CARGO_FEATURE_TRANSPORT").is_some();
     tonic_prost_build::configure()
         // Deterministic encoding: maps as BTreeMap, so a bundle's bytes depend only on
         // its content (the server signs them once per match block).
         .btree_map(".")
-        .build_server(true)
-        .build_client(true)
+        .build_server(transport)
+        .build_client(transport)
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed={}", root.display());
     Ok(())

@@ -13,14 +13,10 @@ use prost::Message;
 use serde_json::Value;
 use vigo_agent::state::StateStore;
 use vigo_proto::v1::{ReportResultRequest, ResourceResult};
-use vigo_testkit::{SandboxRoot, Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listeners, SandboxRoot, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const FAILING: usize = 1_100;
-
-fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
-}
 
 /// `vigosrv`, built beside `vigo` by the workspace build.
 fn vigosrv_path() -> PathBuf {
@@ -60,24 +56,15 @@ impl Server {
     fn start() -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let (api, grpc) = (free_port(), free_port());
+        let listeners = Listeners::loopback().unwrap();
         std::fs::write(
             dir.join("server.yaml"),
-            format!(
-                "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\n"
-            ),
+            format!("server:\n{}  hostname: localhost\n", listeners.yaml()),
         )
         .unwrap();
         write_stack(dir);
-        let srv = Vigosrv::start(VigosrvOptions {
-            binary: vigosrv_path(),
-            dir: dir.to_path_buf(),
-            host: "127.0.0.1".into(),
-            api_port: api,
-            grpc_port: grpc,
-            netns: None,
-        })
-        .expect("start vigosrv");
+        let srv = Vigosrv::start(VigosrvOptions::loopback(vigosrv_path(), dir, listeners))
+            .expect("start vigosrv");
         Server { srv, _tmp: tmp }
     }
 

@@ -21,11 +21,7 @@ use std::time::Duration;
 use assert_cmd::Command as Cli;
 use predicates::prelude::PredicateBooleanExt;
 use serde_json::{Value, json};
-use vigo_testkit::{Vigosrv, VigosrvOptions};
-
-fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
-}
+use vigo_testkit::{Listeners, RefusedPort, Vigosrv, VigosrvOptions};
 
 fn vigocli_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vigocli"))
@@ -87,24 +83,15 @@ impl Server {
     fn start() -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let (api, grpc) = (free_port(), free_port());
+        let listeners = Listeners::loopback().unwrap();
         write(
             &dir.join("server.yaml"),
-            &format!(
-                "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\n"
-            ),
+            &format!("server:\n{}  hostname: localhost\n", listeners.yaml()),
         );
         write_stacks(&dir);
         std::fs::create_dir_all(dir.join("home")).unwrap();
-        let srv = Vigosrv::start(VigosrvOptions {
-            binary: vigosrv_path(),
-            dir: dir.clone(),
-            host: "127.0.0.1".into(),
-            api_port: api,
-            grpc_port: grpc,
-            netns: None,
-        })
-        .expect("start vigosrv");
+        let srv = Vigosrv::start(VigosrvOptions::loopback(vigosrv_path(), &dir, listeners))
+            .expect("start vigosrv");
         let server = Server {
             srv,
             dir,
@@ -893,8 +880,9 @@ fn connection_failures_are_one_line_with_a_hint() {
         .unwrap();
     assert_error(&out, "no API token configured", "vigocli login");
 
-    // Unreachable: a port nothing listens on.
-    let dead = format!("https://127.0.0.1:{}", free_port());
+    // Unreachable: a port nothing listens on (held, so nothing can start to).
+    let refused = RefusedPort::new().unwrap();
+    let dead = format!("https://127.0.0.1:{}", refused.port());
     let out = bare_cli(&home)
         .args(["--server", &dead, "--token", "vgot_x", "envoys", "list"])
         .output()

@@ -28,9 +28,9 @@ use std::time::Duration;
 use uuid::Uuid;
 use vigo_lang::glob::Pattern;
 
+use crate::clock::Clock;
 use crate::fleet::Fleet;
 use crate::pki::{Pki, PkiError};
-use crate::publish::now_unix;
 use crate::refusals::{Principal, Refusal, RefusalAudit};
 use crate::store::{
     NewAuditEntry, NewEnvoy, Reenrollment, Store, StoreError, TokenHash, TokenRejection,
@@ -264,17 +264,20 @@ pub struct Enroller {
     cert_validity: Duration,
     grpc_address: String,
     refusals: Arc<RefusalAudit>,
+    clock: Clock,
 }
 
 impl Enroller {
     /// An enroller issuing client certificates valid for `cert_validity`
-    /// (`enrollment.client_cert_validity`); refusals go to `refusals`.
+    /// (`enrollment.client_cert_validity`); refusals go to `refusals`. Token expiry and
+    /// enrollment times follow `clock`.
     pub fn new(
         store: Store,
         pki: Arc<Pki>,
         fleet: Arc<Fleet>,
         cert_validity: Duration,
         refusals: Arc<RefusalAudit>,
+        clock: Clock,
     ) -> Self {
         Enroller {
             store,
@@ -283,6 +286,7 @@ impl Enroller {
             cert_validity,
             grpc_address: String::new(),
             refusals,
+            clock,
         }
     }
 
@@ -315,7 +319,7 @@ impl Enroller {
         match &result {
             Ok(out) => {
                 let entry = NewAuditEntry {
-                    at: now_unix(),
+                    at: self.clock.unix(),
                     actor: out.envoy_id.to_string(),
                     action: "envoy.registered".to_owned(),
                     target: Some(hostname.clone()),
@@ -409,7 +413,7 @@ impl Enroller {
                 other => EnrollError::BadCsr(other.to_string()),
             })?;
 
-        let now = now_unix();
+        let now = self.clock.unix();
         if let Some(secret) = token {
             self.store
                 .consume_token(&TokenHash::of_secret(secret), hostname, now)

@@ -1,6 +1,7 @@
 //! `vigosrv`: configuration publish, bundle resolution and signing, gRPC services,
 //! REST API, storage, CA and enrollment. The modules arrive with the server issue.
 
+pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod enroll;

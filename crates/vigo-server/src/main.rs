@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigo_lang::source::ReadOptions;
+use vigo_server::clock::Clock;
 use vigo_server::config::{LogFormat, LogLevel, ServerConfig};
+use vigo_server::listen::activation::Listeners;
 use vigo_server::publish::{check_tree, read_stacks};
 use vigo_server::{datadir, serve};
 
@@ -135,7 +137,10 @@ fn run_server(config: ServerConfig) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let running = serve::start(config).await.context("starting the server")?;
+        let listeners = Listeners::from_env().context("starting the server")?;
+        let running = serve::start_with(config, Clock::for_process(), listeners)
+            .await
+            .context("starting the server")?;
         wait_for_signal().await?;
         tracing::info!("shutting down");
         running.shutdown().await.context("shutting down")?;

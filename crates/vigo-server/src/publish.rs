@@ -38,6 +38,7 @@ use vigo_lang::source::ReadOptions;
 use vigo_lang::{Errors, SourceTree};
 use vigo_proto::v1::SignedBundle;
 
+use crate::clock::Clock;
 use crate::ops::{BoxFuture, ConfigOps, ConfigProblem, PublishError, VersionInfo};
 use crate::pki::BundleKeys;
 use crate::secrets::LocalSecrets;
@@ -228,6 +229,7 @@ pub struct Publisher {
     store: Store,
     keys: Arc<BundleKeys>,
     secrets: Option<Arc<LocalSecrets>>,
+    clock: Clock,
     live: RwLock<Option<Arc<Live>>>,
     publishing: tokio::sync::Mutex<()>,
 }
@@ -244,18 +246,21 @@ impl std::fmt::Debug for Publisher {
 impl Publisher {
     /// A publisher with no live version yet; call [`start`](Self::start) next. Bundles
     /// are signed with the key `keys` holds at the time. With `secrets`, every `secret:`
-    /// reference must exist there for a tree to be valid.
+    /// reference must exist there for a tree to be valid. Publish and audit times come
+    /// from `clock`.
     pub fn new(
         options: PublisherOptions,
         store: Store,
         keys: Arc<BundleKeys>,
         secrets: Option<Arc<LocalSecrets>>,
+        clock: Clock,
     ) -> Self {
         Publisher {
             options,
             store,
             keys,
             secrets,
+            clock,
             live: RwLock::new(None),
             publishing: tokio::sync::Mutex::new(()),
         }
@@ -417,7 +422,7 @@ impl Publisher {
             .map(|v| v.version);
         let mut attempts = 0;
         let stored = loop {
-            let now = now_unix();
+            let now = self.clock.unix();
             let version = next_version(now, latest.as_deref());
             let candidate = ConfigVersion {
                 version,
@@ -465,7 +470,7 @@ impl Publisher {
         detail: serde_json::Value,
     ) {
         let entry = NewAuditEntry {
-            at: now_unix(),
+            at: self.clock.unix(),
             actor: actor.to_owned(),
             action: action.to_owned(),
             target,
@@ -628,11 +633,6 @@ pub fn parse_version(version: &str) -> Option<i64> {
     time::PrimitiveDateTime::parse(version, &format)
         .ok()
         .map(|t| t.assume_utc().unix_timestamp())
-}
-
-/// Seconds since the Unix epoch.
-pub(crate) fn now_unix() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn internal(e: &StoreError) -> PublishError {

@@ -25,13 +25,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::publish::now_unix;
+use crate::clock::Clock;
 use crate::store::{NewAuditEntry, Store};
 
 /// Full entries per (source, principal) pair per window.
@@ -141,10 +142,10 @@ impl std::fmt::Display for SourceKey {
 }
 
 /// One window's counters: the pure part of the refusal audit, driven by explicit
-/// instants so tests control time.
+/// times so tests control time.
 #[derive(Debug)]
 pub struct Window {
-    start: Instant,
+    start: OffsetDateTime,
     pairs: HashMap<(SourceKey, Principal), u32>,
     sources: HashMap<SourceKey, u32>,
     principals: HashMap<String, u32>,
@@ -153,7 +154,7 @@ pub struct Window {
 
 impl Window {
     /// A window starting at `start`.
-    pub fn new(start: Instant) -> Self {
+    pub fn new(start: OffsetDateTime) -> Self {
         Window {
             start,
             pairs: HashMap::new(),
@@ -164,8 +165,8 @@ impl Window {
     }
 
     /// Ends the window when [`WINDOW`] has passed at `at`, returning its aggregates.
-    pub fn roll(&mut self, at: Instant) -> Vec<(SourceKey, Aggregate)> {
-        if at.duration_since(self.start) < WINDOW {
+    pub fn roll(&mut self, at: OffsetDateTime) -> Vec<(SourceKey, Aggregate)> {
+        if at - self.start < WINDOW {
             return Vec::new();
         }
         let ended = std::mem::replace(self, Window::new(at));
@@ -216,14 +217,16 @@ impl Window {
 pub struct RefusalAudit {
     store: Store,
     window: Mutex<Window>,
+    clock: Clock,
 }
 
 impl RefusalAudit {
-    /// A refusal audit writing to `store`.
-    pub fn new(store: Store) -> Arc<Self> {
+    /// A refusal audit writing to `store`, its windows and entries timed by `clock`.
+    pub fn new(store: Store, clock: Clock) -> Arc<Self> {
         Arc::new(RefusalAudit {
             store,
-            window: Mutex::new(Window::new(Instant::now())),
+            window: Mutex::new(Window::new(clock.now())),
+            clock,
         })
     }
 
@@ -232,7 +235,7 @@ impl RefusalAudit {
     pub async fn record(&self, refusal: Refusal) {
         let (admission, ended) = {
             let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-            let ended = window.roll(Instant::now());
+            let ended = window.roll(self.clock.now());
             (window.admit(&refusal), ended)
         };
         self.write_aggregates(ended).await;
@@ -250,7 +253,7 @@ impl RefusalAudit {
                 .or_insert_with(|| source.to_string().into());
         }
         self.append(NewAuditEntry {
-            at: now_unix(),
+            at: self.clock.unix(),
             actor: refusal.actor,
             action: refusal.action.to_owned(),
             target: refusal.target,
@@ -266,7 +269,7 @@ impl RefusalAudit {
             .window
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .roll(Instant::now());
+            .roll(self.clock.now());
         self.write_aggregates(ended).await;
     }
 
@@ -298,7 +301,7 @@ impl RefusalAudit {
     async fn write_aggregates(&self, ended: Vec<(SourceKey, Aggregate)>) {
         for (source, agg) in ended {
             let entry = NewAuditEntry {
-                at: now_unix(),
+                at: self.clock.unix(),
                 actor: "refusals".to_owned(),
                 action: "audit.refusals_aggregated".to_owned(),
                 target: Some(source.to_string()),
@@ -342,7 +345,7 @@ mod tests {
 
     #[test]
     fn junk_from_one_source_does_not_hide_a_known_principal() {
-        let t = Instant::now();
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut w = Window::new(t);
         let junk = refusal("192.0.2.1", Principal::Claimed("anonymous".into()));
         let written = (0..1000)
@@ -375,7 +378,7 @@ mod tests {
 
     #[test]
     fn nothing_is_dropped_the_window_aggregates_who_was_refused() {
-        let t = Instant::now();
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut w = Window::new(t);
         for i in 0..200 {
             w.admit(&refusal(
@@ -404,7 +407,7 @@ mod tests {
 
     #[test]
     fn tracking_is_bounded() {
-        let t = Instant::now();
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut w = Window::new(t);
         for i in 0..(MAX_TRACKED as u32 + 500) {
             let addr = std::net::Ipv4Addr::from(0x0a00_0000 + i);

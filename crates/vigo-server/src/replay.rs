@@ -26,8 +26,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::fleet::MAX_SKEW_SECS;
-use crate::publish::now_unix;
 use crate::store::{NonceRecord, Store, StoreError};
 
 /// Most nonces written in one transaction.
@@ -83,11 +83,12 @@ impl std::fmt::Debug for Waiting {
 }
 
 impl ReplayLedger {
-    /// Starts the writer over `store` (on the current Tokio runtime).
-    pub fn spawn(store: Store) -> Arc<Self> {
+    /// Starts the writer over `store` (on the current Tokio runtime); expired nonces are
+    /// pruned by `clock`'s time.
+    pub fn spawn(store: Store, clock: Clock) -> Arc<Self> {
         let (queue, rx) = mpsc::channel(QUEUE);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(writer(store, rx, stopped));
+        let task = tokio::spawn(writer(store, clock, rx, stopped));
         Arc::new(ReplayLedger {
             queue,
             stop,
@@ -144,7 +145,12 @@ pub fn expiry(timestamp: i64) -> i64 {
     timestamp.saturating_add(MAX_SKEW_SECS + 1)
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Waiting>, mut stopped: watch::Receiver<bool>) {
+async fn writer(
+    store: Store,
+    clock: Clock,
+    mut rx: mpsc::Receiver<Waiting>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -157,7 +163,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Waiting>, mut stopped: watc
                 }
                 commit(&store, &mut batch).await;
             }
-            _ = prune.tick() => prune_expired(&store).await,
+            _ = prune.tick() => prune_expired(&store, clock.unix()).await,
             _ = stopped.changed() => {
                 rx.close();
                 while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -188,8 +194,7 @@ async fn commit(store: &Store, batch: &mut Vec<Waiting>) {
     }
 }
 
-async fn prune_expired(store: &Store) {
-    let now = now_unix();
+async fn prune_expired(store: &Store, now: i64) {
     // Bounded per tick, so that commits waiting behind the pruning are not held long.
     for _ in 0..20 {
         match store.prune_nonces(now, PRUNE_BATCH).await {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::RetentionSection;
-use crate::publish::now_unix;
 use crate::store::{Store, StoreError};
 
 /// The pause between two batches of one pruning pass.
@@ -39,10 +39,12 @@ pub async fn prune_once(
     }
 }
 
-/// Prunes every `retention.prune_interval` until `stopped` turns true.
+/// Prunes every `retention.prune_interval` until `stopped` turns true, the cut-off
+/// taken from `clock`.
 pub fn spawn_pruner(
     store: Store,
     retention: RetentionSection,
+    clock: Clock,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -53,7 +55,7 @@ pub fn spawn_pruner(
                 _ = tick.tick() => {}
                 _ = stopped.changed() => break,
             }
-            let pass = prune_once(&store, &retention, now_unix());
+            let pass = prune_once(&store, &retention, clock.unix());
             tokio::select! {
                 result = pass => match result {
                     Ok(0) => {}

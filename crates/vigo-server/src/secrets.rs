@@ -97,7 +97,7 @@ pub enum SecretsError {
     },
     /// No randomness available for a key or nonce.
     #[error("no randomness from the OS: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
 }
 
 /// A secret value. `Debug` and `Display` print `<redacted>`; the buffer is zeroed when
@@ -183,7 +183,7 @@ impl LocalSecrets {
     pub fn set(&self, path: &str, value: &str) -> Result<(), SecretsError> {
         let file = self.file_of(path)?;
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| SecretsError::Random(e.to_string()))?;
+        getrandom::fill(&mut nonce).map_err(SecretsError::Random)?;
         let aad = aad(path);
         let sealed = self
             .cipher
@@ -394,7 +394,7 @@ fn load_or_create_master_key(file: &Path) -> Result<Zeroizing<[u8; 32]>, Secrets
     };
     if !file.exists() {
         let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut key[..]).map_err(|e| SecretsError::Random(e.to_string()))?;
+        getrandom::fill(&mut key[..]).map_err(SecretsError::Random)?;
         let mut text = Zeroizing::new(hex::encode(&key[..]));
         text.push('\n');
         // A concurrent first start may win the race; its key is then read below.

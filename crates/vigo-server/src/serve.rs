@@ -15,15 +15,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::{ConfigError, DatabaseDriver, ServerConfig};
 use crate::datadir;
 use crate::enroll::Enroller;
 use crate::fleet::{FLUSH_INTERVAL, Fleet};
 use crate::grpc::{self, AgentService};
 use crate::listen;
+use crate::listen::activation::{self, ActivationError, Listeners};
 use crate::ops::PublishError;
 use crate::pki::{Pki, PkiError, PkiOptions, files};
-use crate::publish::{Publisher, PublisherOptions, now_unix};
+use crate::publish::{Publisher, PublisherOptions};
 use crate::refusals::RefusalAudit;
 use crate::replay::ReplayLedger;
 use crate::secrets::{LocalSecrets, SecretsError};
@@ -67,7 +69,10 @@ pub enum ServeError {
     },
     /// A server task panicked.
     #[error("server task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
+    /// The sockets passed in (socket activation) cannot be served on.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
 }
 
 /// The REST API over the shared state, for `server.api_listen`: the publisher as its
@@ -98,6 +103,7 @@ pub fn rest_router(state: &AppState) -> axum::Router {
         refusals: Arc::clone(&state.refusals),
         agent_binary,
         metrics: metrics_handle(),
+        clock: state.clock.clone(),
     })
 }
 
@@ -123,8 +129,9 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 }
 
 /// Builds the shared state from a loaded config: secrets (and the config's `secret:`
-/// values), PKI, store, the live version, the fleet index, the enroller.
-pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeError> {
+/// values), PKI, store, the live version, the fleet index, the enroller; every part
+/// tells the time by `clock`.
+pub async fn build_state(mut config: ServerConfig, clock: Clock) -> Result<AppState, ServeError> {
     // Before anything is written into it: the data dir is 0700 and the server's own.
     for t in datadir::secure(&config)? {
         tracing::warn!(
@@ -140,7 +147,10 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
     if let Some(s) = &secrets {
         config.resolve_secrets_from(s)?;
     }
-    let pki = Arc::new(Pki::load_or_create(&PkiOptions::from_config(&config))?);
+    let pki = Arc::new(Pki::load_or_create_with(
+        &PkiOptions::from_config(&config),
+        clock.clone(),
+    )?);
     let report = pki.report();
     tracing::info!(
         created_ca = report.created_ca,
@@ -162,6 +172,7 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
         store.clone(),
         Arc::clone(pki.bundle_keys()),
         secrets.clone(),
+        clock.clone(),
     ));
     match publisher.start().await {
         Ok(Some(v)) => tracing::info!(version = %v.version, "configuration live"),
@@ -180,7 +191,7 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
 
     let fleet = Arc::new(Fleet::load(&store).await?);
     tracing::info!(envoys = fleet.count(None), "fleet index loaded");
-    let refusals = RefusalAudit::new(store.clone());
+    let refusals = RefusalAudit::new(store.clone(), clock.clone());
     let store_for_ledger = store.clone();
     let enroller = Arc::new(
         Enroller::new(
@@ -189,6 +200,7 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
             Arc::clone(&fleet),
             config.enrollment.client_cert_validity.get(),
             Arc::clone(&refusals),
+            clock.clone(),
         )
         .with_grpc_address(format!(
             "{}:{}",
@@ -196,7 +208,7 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
             config.server.grpc_listen.port
         )),
     );
-    ensure_local_admin_token(&store, &config.auth.local_admin_token_file).await?;
+    ensure_local_admin_token(&store, &config.auth.local_admin_token_file, clock.unix()).await?;
     Ok(AppState {
         config: Arc::new(config),
         pki,
@@ -206,7 +218,8 @@ pub async fn build_state(mut config: ServerConfig) -> Result<AppState, ServeErro
         fleet,
         enroller,
         refusals,
-        replay: ReplayLedger::spawn(store_for_ledger),
+        replay: ReplayLedger::spawn(store_for_ledger, clock.clone()),
+        clock,
     })
 }
 
@@ -233,8 +246,13 @@ pub fn store_config(config: &ServerConfig) -> StoreConfig {
 
 /// Makes sure the local admin token file exists (0600, written at first start) and its
 /// SHA-256 is an admin API token in the store. A token file replaced by hand replaces
-/// the stored token.
-pub async fn ensure_local_admin_token(store: &Store, file: &Path) -> Result<(), ServeError> {
+/// the stored token. `now` is the Unix time the token's validity is judged (and its
+/// creation recorded) at.
+pub async fn ensure_local_admin_token(
+    store: &Store,
+    file: &Path,
+    now: i64,
+) -> Result<(), ServeError> {
     let io = |what: &str, source| ServeError::Io {
         what: format!("{what} {}", file.display()),
         source,
@@ -244,16 +262,21 @@ pub async fn ensure_local_admin_token(store: &Store, file: &Path) -> Result<(), 
             check_private(file).map_err(|e| io("checking", e))?;
             text.trim().to_owned()
         }
-        Ok(_) => return write_new_token(store, file, true).await,
+        Ok(_) => return write_new_token(store, file, true, now).await,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return write_new_token(store, file, false).await;
+            return write_new_token(store, file, false, now).await;
         }
         Err(e) => return Err(io("reading", e)),
     };
-    register_admin_token(store, &secret).await
+    register_admin_token(store, &secret, now).await
 }
 
-async fn write_new_token(store: &Store, file: &Path, replace: bool) -> Result<(), ServeError> {
+async fn write_new_token(
+    store: &Store,
+    file: &Path,
+    replace: bool,
+    now: i64,
+) -> Result<(), ServeError> {
     let secret = format!("vgot_{}", random_hex(32)?);
     let content = format!("{secret}\n");
     // The same private-file writer as the keys: temp file, fsync, rename (or, for a new
@@ -277,12 +300,11 @@ async fn write_new_token(store: &Store, file: &Path, replace: bool) -> Result<()
         source,
     })?;
     tracing::info!(file = %file.display(), "local admin token written");
-    register_admin_token(store, &secret).await
+    register_admin_token(store, &secret, now).await
 }
 
-async fn register_admin_token(store: &Store, secret: &str) -> Result<(), ServeError> {
+async fn register_admin_token(store: &Store, secret: &str, now: i64) -> Result<(), ServeError> {
     let hash = TokenHash::of_secret(secret);
-    let now = now_unix();
     if let Some(t) = store.api_token_by_hash(&hash).await? {
         if t.is_valid_at(now) {
             return Ok(());
@@ -324,7 +346,7 @@ fn random_hex(bytes: usize) -> Result<String, ServeError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| ServeError::Io {
         what: "reading randomness".to_owned(),
-        source: std::io::Error::other(e.to_string()),
+        source: std::io::Error::other(e),
     })?;
     Ok(hex::encode(buf))
 }
@@ -348,18 +370,38 @@ pub struct Running {
     background: Vec<JoinHandle<()>>,
 }
 
-/// Starts a server from a loaded config.
+/// Starts a server from a loaded config, on the clock of this process
+/// ([`Clock::for_process`]: the system's), binding both configured listen addresses.
 pub async fn start(config: ServerConfig) -> Result<Running, ServeError> {
-    let state = build_state(config).await?;
-    start_with_state(state).await
+    start_with(config, Clock::for_process(), Listeners::default()).await
 }
 
-/// Starts the listeners and background tasks over a built state: raises the open-file
-/// limit first and fits both listeners' connection budgets under it.
-pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
+/// Starts a server from a loaded config on `clock` (tests pass a [`Clock::manual`]),
+/// serving on the sockets in `listeners` (socket activation, or a test's pre-bound
+/// `127.0.0.1:0`) and binding the configured address of any other.
+pub async fn start_with(
+    config: ServerConfig,
+    clock: Clock,
+    listeners: Listeners,
+) -> Result<Running, ServeError> {
+    let state = build_state(config, clock).await?;
+    start_with_state(state, listeners).await
+}
+
+/// Starts the listeners (the sockets in `listeners`, else bound from the config) and
+/// background tasks over a built state: raises the open-file limit first and fits both
+/// listeners' connection budgets under it.
+pub async fn start_with_state(
+    state: AppState,
+    listeners: Listeners,
+) -> Result<Running, ServeError> {
     let (grpc_limits, rest_limits) = listener_limits(&state.config);
     let (stop, stopped) = watch::channel(false);
-    let (listener, grpc_addr) = bind("gRPC", state.config.server.grpc_listen.socket_addr())?;
+    let (listener, grpc_addr) = listen_on(
+        ("gRPC", activation::GRPC_NAME, "grpc_listen"),
+        listeners.grpc,
+        state.config.server.grpc_listen.socket_addr(),
+    )?;
     let tls = state.pki.grpc_server_config()?;
     let service = AgentService::new(state.clone(), stopped.clone());
     let mut grpc_stop = stopped.clone();
@@ -374,7 +416,11 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     ));
     tracing::info!(addr = %grpc_addr, "gRPC listening");
 
-    let (api_listener, api_addr) = bind("REST", state.config.server.api_listen.socket_addr())?;
+    let (api_listener, api_addr) = listen_on(
+        ("REST", activation::API_NAME, "api_listen"),
+        listeners.api,
+        state.config.server.api_listen.socket_addr(),
+    )?;
     let tls = state.pki.rest_server_config()?;
     let mut rest_stop = stopped.clone();
     let rest = tokio::spawn(crate::rest::serve_with(
@@ -399,6 +445,7 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
         crate::retention::spawn_pruner(
             state.store.clone(),
             state.config.retention.clone(),
+            state.clock.clone(),
             stopped.clone(),
         ),
     ];
@@ -417,17 +464,34 @@ pub async fn start_with_state(state: AppState) -> Result<Running, ServeError> {
     })
 }
 
-/// Binds one listener (see [`listen::bind`]); the socket and the address it got.
-fn bind(
-    what: &str,
-    addr: std::net::SocketAddr,
-) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
-    let io = |source| ServeError::Io {
-        what: format!("binding the {what} listener on {addr}"),
-        source,
+/// One listener, `(what, socket name, server.KEY)`: the `inherited` socket when there
+/// is one (its port checked against `addr`), else `addr` bound (see [`listen::bind`]);
+/// the socket and its address.
+fn listen_on(
+    (what, name, key): (&str, &'static str, &'static str),
+    inherited: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    let listener = match inherited {
+        Some(socket) => {
+            activation::check_port(&socket, name, key, addr)?;
+            let io = |source| ServeError::Io {
+                what: format!("serving the {what} listener passed in"),
+                source,
+            };
+            activation::set_backlog(&socket).map_err(io)?;
+            socket.set_nonblocking(true).map_err(io)?;
+            tokio::net::TcpListener::from_std(socket).map_err(io)?
+        }
+        None => listen::bind(addr).map_err(|source| ServeError::Io {
+            what: format!("binding the {what} listener on {addr}"),
+            source,
+        })?,
     };
-    let listener = listen::bind(addr).map_err(io)?;
-    let bound = listener.local_addr().map_err(io)?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Io {
+        what: format!("reading the {what} listener's address"),
+        source,
+    })?;
     Ok((listener, bound))
 }
 
@@ -469,13 +533,13 @@ fn spawn_resync(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHand
         // Only what changed since the last pass (with a margin for replicas' clocks): a
         // fleet of 100,000 is not re-read every interval.
         let margin = 2 * i64::try_from(RESYNC_INTERVAL.as_secs()).unwrap_or(10) + 60;
-        let mut since = crate::publish::now_unix() - margin;
+        let mut since = state.clock.unix() - margin;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stopped.changed() => break,
             }
-            let started = crate::publish::now_unix();
+            let started = state.clock.unix();
             match state.fleet.refresh(&state.store, since).await {
                 Ok(_) => since = started - margin,
                 Err(e) => tracing::warn!(error = %e, "re-reading the changed envoys failed"),
@@ -508,6 +572,6 @@ impl Running {
         }
         self.state.refusals.flush_all().await;
         self.state.store.close().await;
-        grpc.map_err(|e| ServeError::Task(e.to_string()))
+        grpc.map_err(ServeError::Task)
     }
 }

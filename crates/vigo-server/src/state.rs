@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::enroll::Enroller;
 use crate::fleet::Fleet;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub refusals: Arc<RefusalAudit>,
     /// The durable replay ledger every signed request passes.
     pub replay: Arc<ReplayLedger>,
+    /// Where every part of the server reads the time (see [`crate::clock`]).
+    pub clock: Clock,
 }
 
 impl AppState {

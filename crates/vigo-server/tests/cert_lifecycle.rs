@@ -17,14 +17,10 @@ use std::time::Duration;
 
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, SanType};
 use serde_json::Value;
-use vigo_testkit::{SandboxRoot, Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listeners, SandboxRoot, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const DAY: i64 = 86_400;
-
-fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port")
-}
 
 fn vigo_binary() -> PathBuf {
     vigo_testkit::binary_beside(Path::new(env!("CARGO_BIN_EXE_vigosrv")), "vigo").unwrap()
@@ -34,25 +30,23 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// A server on loopback over `dir`, serving a one-file stack to `envoy-*`.
-fn start_server(dir: &Path, ports: (u16, u16), greeting: &str) -> Vigosrv {
-    let (api, grpc) = ports;
+/// A server on loopback over `dir`, inheriting `listeners`, serving a one-file stack
+/// to `envoy-*`.
+fn start_server(dir: &Path, listeners: Listeners, greeting: &str) -> Vigosrv {
     std::fs::write(
         dir.join("server.yaml"),
         format!(
-            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n"
+            "server:\n{}  hostname: localhost\ncheckin:\n  interval: 30s\n",
+            listeners.yaml()
         ),
     )
     .unwrap();
     write_stack(dir, greeting);
-    Vigosrv::start(VigosrvOptions {
-        binary: env!("CARGO_BIN_EXE_vigosrv").into(),
-        dir: dir.to_path_buf(),
-        host: "127.0.0.1".into(),
-        api_port: api,
-        grpc_port: grpc,
-        netns: None,
-    })
+    Vigosrv::start(VigosrvOptions::loopback(
+        env!("CARGO_BIN_EXE_vigosrv"),
+        dir,
+        listeners,
+    ))
     .expect("start vigosrv")
 }
 
@@ -172,7 +166,7 @@ fn status_cert_line(root: &SandboxRoot) -> String {
 fn an_agent_at_day_250_of_365_renews_its_certificate_and_an_expired_one_re_enrolls() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let server = start_server(dir, (free_port(), free_port()), "hello");
+    let server = start_server(dir, Listeners::loopback().unwrap(), "hello");
     admin(
         &server,
         "POST",
@@ -242,8 +236,8 @@ fn an_agent_at_day_250_of_365_renews_its_certificate_and_an_expired_one_re_enrol
 fn rotation_re_pins_online_and_offline_agents_and_new_bundles_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let ports = (free_port(), free_port());
-    let server = start_server(dir, ports, "hello");
+    let server = start_server(dir, Listeners::loopback().unwrap(), "hello");
+    let ports = (server.api_port(), server.grpc_port());
     admin(
         &server,
         "POST",
@@ -279,7 +273,7 @@ fn rotation_re_pins_online_and_offline_agents_and_new_bundles_verify() {
     write_stack(dir, "bonjour");
     admin(&server, "POST", "/api/v1/config/publish", None);
     server.stop().unwrap();
-    let server = start_server(dir, ports, "bonjour");
+    let server = start_server(dir, Listeners::rebind(ports.0, ports.1).unwrap(), "bonjour");
     assert_eq!(
         admin(&server, "GET", "/api/v1/server/bundle-key", None)["key_id"],
         k2_id.as_str(),

@@ -40,7 +40,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsConnector;
 use vigo_testkit::SandboxRoot;
 
-use common::{admin, free_port, start};
+use common::{admin, listeners, start};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const HANDSHAKE: Duration = Duration::from_secs(20);
@@ -364,9 +364,10 @@ fn thousands_of_idle_and_slowloris_connections_neither_stop_check_ins_nor_rest_a
     setrlimit(Resource::RLIMIT_NOFILE, 1024, hard).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (api, grpc) = (free_port(), free_port());
+    let listeners = listeners();
+    let (api, grpc) = (listeners.api_port(), listeners.grpc_port());
     data_dir(dir, api, grpc);
-    let server = start(dir, api, grpc);
+    let server = start(dir, listeners);
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
     let log = without_colours(&server.log());
     assert!(

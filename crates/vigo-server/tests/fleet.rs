@@ -15,14 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigo_testkit::{SandboxRoot, Vigosrv, VigosrvOptions};
+use vigo_server::clock::TEST_CLOCK_FILE_ENV;
+use vigo_testkit::{Listen, Listeners, SandboxRoot, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
-
-fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
-}
 
 /// The agent binary, built beside `vigosrv` by the workspace build.
 fn vigo_binary() -> PathBuf {
@@ -35,23 +32,39 @@ fn vigo_binary() -> PathBuf {
     p
 }
 
-/// The real `vigosrv` on `dir` (whose server.yaml the test wrote), on loopback.
-fn start_server(dir: &Path, api: u16, grpc: u16) -> Vigosrv {
-    start_server_in(dir, api, grpc, None, "127.0.0.1")
+/// The real `vigosrv` on `dir` (whose server.yaml names `listeners`' ports), on
+/// loopback, inheriting `listeners`.
+fn start_server(dir: &Path, listeners: Listeners) -> Vigosrv {
+    Vigosrv::start(VigosrvOptions::loopback(
+        env!("CARGO_BIN_EXE_vigosrv"),
+        dir,
+        listeners,
+    ))
+    .expect("start vigosrv")
 }
 
-/// The real `vigosrv`, inside the network namespace at `netns` when given, listening on
-/// `host`.
-fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: Option<&str>, host: &str) -> Vigosrv {
+/// The real `vigosrv` inside the network namespace at `netns`, binding `host`:`api` and
+/// `grpc` itself (nothing else runs in that namespace), its clock shifted by the
+/// seconds in [`clock_file`]`(dir)`.
+fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: &str, host: &str) -> Vigosrv {
     Vigosrv::start(VigosrvOptions {
         binary: env!("CARGO_BIN_EXE_vigosrv").into(),
         dir: dir.to_path_buf(),
         host: host.to_owned(),
-        api_port: api,
-        grpc_port: grpc,
-        netns: netns.map(str::to_owned),
+        listen: Listen::Bind {
+            api_port: api,
+            grpc_port: grpc,
+        },
+        netns: Some(netns.to_owned()),
+        env: vec![(TEST_CLOCK_FILE_ENV.into(), clock_file(dir).into())],
     })
     .expect("start vigosrv")
+}
+
+/// The file whose number of seconds the server started by [`start_server_in`] on `dir`
+/// adds to its clock (vigosrv is built with the `test-clock` feature for these tests).
+fn clock_file(dir: &Path) -> PathBuf {
+    dir.join("test-clock-offset")
 }
 
 /// REST calls as the local admin that fail the test unless answered 2xx.
@@ -143,7 +156,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     )
     .unwrap();
     write_stack(dir, "hello", false);
-    let server = start_server_in(dir, api, grpc, Some(&hub), &addr);
+    let server = start_server_in(dir, api, grpc, &hub, &addr);
 
     // The operator: a secret, an approved pattern, one token per envoy plus spares.
     let (code, _) = server.curl(
@@ -235,7 +248,8 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
         .as_str()
         .unwrap()
         .to_owned();
-    std::thread::sleep(Duration::from_millis(2_100));
+    // Two seconds later by the server's clock (no waiting): the token has expired.
+    std::fs::write(clock_file(dir), "2").unwrap();
     let out = bootstrap(&extra, &server, &short);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
@@ -287,7 +301,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let stop_dir = dir.to_path_buf();
     server.stop().unwrap();
     // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
-    let server = start_server_in(&stop_dir, api, grpc, Some(&hub), &addr);
+    let server = start_server_in(&stop_dir, api, grpc, &hub, &addr);
     let out = sh(&envoys[1], &format!("{VIGO} run"));
     assert_eq!(
         out.code,
@@ -361,11 +375,12 @@ fn run_ids(server: &Vigosrv, hostname: &str) -> Vec<String> {
         .collect()
 }
 
-fn server_yaml(dir: &Path, api: u16, grpc: u16, max_age: &str) {
+fn server_yaml(dir: &Path, listeners: &Listeners, max_age: &str) {
     std::fs::write(
         dir.join("server.yaml"),
         format!(
-            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n  bundle_max_age: {max_age}\n"
+            "server:\n{}  hostname: localhost\ncheckin:\n  interval: 30s\n  bundle_max_age: {max_age}\n",
+            listeners.yaml()
         ),
     )
     .unwrap();
@@ -388,10 +403,11 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("a");
     std::fs::create_dir_all(&dir).unwrap();
-    let (api, grpc) = (free_port(), free_port());
-    server_yaml(&dir, api, grpc, "20s");
+    let listeners = Listeners::loopback().unwrap();
+    let (api, grpc) = (listeners.api_port(), listeners.grpc_port());
+    server_yaml(&dir, &listeners, "20s");
     write_stack(&dir, "hello", false);
-    let server = start_server(&dir, api, grpc);
+    let server = start_server(&dir, listeners);
     server.admin(
         "POST",
         "/api/v1/patterns",
@@ -431,7 +447,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     );
 
     // Back online: the queue drains first, in order, exactly once.
-    let server = start_server(&dir, api, grpc);
+    let server = start_server(&dir, Listeners::rebind(api, grpc).unwrap());
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     let ids = run_ids(&server, "envoy-1");
@@ -454,9 +470,17 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let dir_b = tmp.path().join("b");
     copy_dir(&dir, &dir_b);
     let _ = std::fs::remove_file(dir_b.join("server.log"));
-    let (api_b, grpc_b) = (free_port(), free_port());
-    server_yaml(&dir_b, api_b, grpc_b, "20s");
-    let fallback = start_server(&dir_b, api_b, grpc_b);
+    let listeners_b = Listeners::loopback().unwrap();
+    let grpc_b = listeners_b.grpc_port();
+    // A max age of 3 s, and a version of its own so the agent takes the fallback's
+    // bundle (an unchanged version is answered `no_change` and the agent keeps the
+    // primary's 20 s one): issued at most 1 s before it is received (in steps of half
+    // the max age), it is fresh then, and expired once more than 3 whole seconds have
+    // passed since (ages are counted in whole seconds: 4.1 s is always enough).
+    server_yaml(&dir_b, &listeners_b, "3s");
+    write_stack(&dir_b, "hello again", false);
+    let fallback = start_server(&dir_b, listeners_b);
+    fallback.admin("POST", "/api/v1/config/publish", None);
     let config = root.read_file("/etc/vigo-envoy/config").unwrap();
     root.write_file(
         "/etc/vigo-envoy/config",
@@ -480,7 +504,9 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     fallback.stop().unwrap();
 
     // With every server gone past the bundle's max age, convergence stops and says why.
-    std::thread::sleep(Duration::from_secs(21));
+    // The expiry is judged by the agent's own clock, which this process cannot move:
+    // the one wait left is past the 3 s max age (was 21 s past a 20 s one).
+    std::thread::sleep(Duration::from_millis(4_100));
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("expired"), "{}", out.stdout);
@@ -516,7 +542,7 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
         envoys.replace("\"envoy-*\"", "\"*\""),
     )
     .unwrap();
-    let server = start_server_in(dir, 8443, 1530, Some(&server_ns), &addr);
+    let server = start_server_in(dir, 8443, 1530, &server_ns, &addr);
     server.admin("POST", "/api/v1/patterns", Some(r#"{"pattern": "*"}"#));
     let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
         .as_str()
@@ -570,8 +596,8 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
 fn vigo_run_preempts_a_converging_daemon_between_resources() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (api, grpc) = (free_port(), free_port());
-    server_yaml(dir, api, grpc, "24h");
+    let listeners = Listeners::loopback().unwrap();
+    server_yaml(dir, &listeners, "24h");
     std::fs::create_dir_all(dir.join("stacks/configcrates")).unwrap();
     std::fs::write(
         dir.join("stacks/envoys.vgo"),
@@ -586,7 +612,7 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         ));
     }
     std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
-    let server = start_server(dir, api, grpc);
+    let server = start_server(dir, listeners);
     server.admin(
         "POST",
         "/api/v1/patterns",

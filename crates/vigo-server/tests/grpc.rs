@@ -20,7 +20,9 @@ use vigo_proto::v1::{
     RenewCertificateRequest, RenewCertificateResponse, ReportResultRequest, ReportTraitsRequest,
     ResolveSecretsRequest, ResourceResult, SignedBundle, SignedRequest, check_in_response,
 };
+use vigo_server::clock::Clock;
 use vigo_server::config::ServerConfig;
+use vigo_server::listen::activation::Listeners;
 use vigo_server::ops::{ConfigOps, PublishError};
 use vigo_server::secrets::LocalSecrets;
 use vigo_server::serve::{self, Running};
@@ -59,13 +61,20 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_on(Clock::system()).await
+    }
+
+    /// A server telling the time by `clock`.
+    async fn start_on(clock: Clock) -> Server {
         let dir = tempfile::tempdir().unwrap();
         write_stacks(dir.path(), MOTD);
         let config = config(dir.path());
         let secrets = LocalSecrets::from_config(&config.secrets).unwrap();
         secrets.set("app/db_password", "hunter2").unwrap();
         secrets.set("other/secret", "not-for-envoys").unwrap();
-        let running = serve::start(config).await.unwrap();
+        let running = serve::start_with(config, clock, Listeners::default())
+            .await
+            .unwrap();
         Server {
             dir,
             running: Some(running),
@@ -1258,4 +1267,31 @@ async fn runs_past_retention_are_pruned_in_the_background() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn token_expiry_and_request_freshness_follow_the_server_clock() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let server = Server::start_on(clock.clone()).await;
+    server.approve("*.example.net", false).await;
+    let token = server.token(60).await;
+    let mut web = Agent::new("web-01.example.net");
+    // A minute later by the server's clock, without waiting: the token has expired.
+    assert!(clock.advance(Duration::from_secs(60)));
+    assert_refused(
+        web.register(&server, Some(&token), false).await,
+        Code::Unauthenticated,
+        "expired",
+    );
+    let fresh = server.token(3600).await;
+    web.register(&server, Some(&fresh), false).await.unwrap();
+    let live = server.running().state.publisher.version().unwrap().version;
+    web.check_in(&server, &live, "").await.unwrap();
+    // Ten minutes on, the agent's timestamps are too far from the server's clock.
+    assert!(clock.advance(Duration::from_secs(600)));
+    assert_refused(
+        web.check_in(&server, &live, "").await,
+        Code::Unauthenticated,
+        "stale request",
+    );
 }

@@ -4,6 +4,8 @@
 //! `Registrar` that really consumes tokens, signs CSRs and stores envoys (see
 //! `rest/harness.rs`); and calls it with reqwest trusting only our CA.
 
+#[path = "rest/expiry.rs"]
+mod expiry;
 #[path = "rest/harness.rs"]
 mod harness;
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use vigo_testkit::{SandboxRoot, Vigosrv, VigosrvOptions, binary_beside, free_port};
+use vigo_testkit::{Listeners, SandboxRoot, Vigosrv, VigosrvOptions, binary_beside};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 /// Template syntax, a marker-like end, URL-special characters and non-ASCII text.
@@ -166,11 +166,13 @@ impl Setup {
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let (api, grpc) = (free_port().unwrap(), free_port().unwrap());
+    let listeners = Listeners::loopback().unwrap();
+    let grpc = listeners.grpc_port();
     std::fs::write(
         dir.join("server.yaml"),
         format!(
-            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\ncheckin:\n  interval: 30s\n"
+            "server:\n{}  hostname: localhost\ncheckin:\n  interval: 30s\n",
+            listeners.yaml()
         ),
     )
     .unwrap();
@@ -178,14 +180,11 @@ fn setup() -> Setup {
     // secret exists (a publish refuses a reference to a missing secret).
     std::fs::create_dir_all(dir.join("stacks")).unwrap();
     std::fs::write(dir.join("stacks/envoys.vgo"), "envoys: []\n").unwrap();
-    let server = Vigosrv::start(VigosrvOptions {
-        binary: env!("CARGO_BIN_EXE_vigosrv").into(),
-        dir: dir.clone(),
-        host: "127.0.0.1".into(),
-        api_port: api,
-        grpc_port: grpc,
-        netns: None,
-    })
+    let server = Vigosrv::start(VigosrvOptions::loopback(
+        env!("CARGO_BIN_EXE_vigosrv"),
+        &dir,
+        listeners,
+    ))
     .expect("start vigosrv");
     let envoy = SandboxRoot::builder()
         .hostname("envoy-1")

@@ -18,17 +18,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use common::{free_port, start};
+use common::{listeners, start};
+use vigo_testkit::Listeners;
 use vigo_testkit::Vigosrv;
 
 /// A data dir with `server.yaml` on loopback ports and a valid stack using a template.
-fn data_dir(dir: &Path) -> (u16, u16) {
-    let (api, grpc) = (free_port(), free_port());
+fn data_dir(dir: &Path) -> Listeners {
+    let listeners = listeners();
     std::fs::write(
         dir.join("server.yaml"),
-        format!(
-            "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: \"127.0.0.1\"\n"
-        ),
+        format!("server:\n{}  hostname: \"127.0.0.1\"\n", listeners.yaml()),
     )
     .unwrap();
     std::fs::create_dir_all(dir.join("stacks/configcrates")).unwrap();
@@ -40,7 +39,7 @@ fn data_dir(dir: &Path) -> (u16, u16) {
     .unwrap();
     std::fs::write(dir.join("stacks/templates/site.conf.tmpl"), "listen 80;\n").unwrap();
     write_crate(dir, "site.conf.tmpl");
-    (api, grpc)
+    listeners
 }
 
 fn write_crate(dir: &Path, template: &str) {
@@ -103,8 +102,7 @@ fn stat_mode(path: &Path) -> String {
 fn a_symlink_to_the_ca_key_is_refused_at_publish_and_nothing_is_stored() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (api, grpc) = data_dir(dir);
-    let server = start(dir, api, grpc);
+    let server = start(dir, data_dir(dir));
     let (_, live) = admin(&server, "GET", "/api/v1/config/version");
     let first = live["version"]
         .as_str()
@@ -196,8 +194,7 @@ fn the_files_the_server_writes_have_private_modes() {
     let dir = tmp.path().join("srv");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (api, grpc) = data_dir(&dir);
-    let server = start(&dir, api, grpc);
+    let server = start(&dir, data_dir(&dir));
     // One write, so the WAL and its index exist.
     let (code, body) = common::admin(
         &server,

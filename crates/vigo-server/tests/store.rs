@@ -1,7 +1,8 @@
 //! The storage suite: every scenario runs against both backends with the same
 //! assertions — SQLite in a temporary directory, and a real PostgreSQL cluster that this
-//! harness starts itself (initdb + postgres on a free 127.0.0.1 port, as `nobody` when
-//! the tests run as root, since postgres refuses root) and removes afterwards.
+//! harness starts itself (initdb + postgres listening only on a Unix socket in its own
+//! temporary directory, so no TCP port is picked or raced for; as `nobody` when the
+//! tests run as root, since postgres refuses root) and removes afterwards.
 //!
 //! Each PostgreSQL test gets its own database in a cluster shared by the tests running in
 //! the same process; the last test to finish stops the cluster and deletes its
@@ -1179,12 +1180,13 @@ impl TestDb {
 }
 
 /// A throwaway PostgreSQL cluster: initdb'd into a temporary directory, `postgres`
-/// running as a child of this process on a free loopback port. Dropping it stops the
-/// server, reaps it and deletes the directory.
+/// running as a child of this process, reached through its Unix socket in that
+/// directory. Dropping it stops the server, reaps it and deletes the directory.
 pub struct PgCluster {
     server: Mutex<Child>,
-    port: u16,
     _dir: TempDir,
+    /// The directory holding the server's socket (`.s.PGSQL.5432`).
+    socket_dir: PathBuf,
 }
 
 /// The cluster shared by this process's tests while at least one holds it.
@@ -1229,40 +1231,40 @@ impl PgCluster {
             String::from_utf8_lossy(&initdb.stderr)
         );
 
-        // A free port can be taken between probing and binding: retry on that.
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let log_path = dir.path().join(format!("postgres-{port}.log"));
-            let log = fs::File::create(&log_path).expect("create the server log");
-            let mut server = as_user(Command::new(bin.join("postgres")), run_as, dir.path())
-                .arg("-D")
-                .arg(&data)
-                .args(["-p", &port.to_string()])
-                .args(["-c", "listen_addresses=127.0.0.1"])
-                .args(["-c", "unix_socket_directories="])
-                .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-                .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("start postgres");
-            if wait_ready(&bin, port, &mut server) {
-                return PgCluster {
-                    server: Mutex::new(server),
-                    port,
-                    _dir: dir,
-                };
-            }
+        // No TCP at all: the socket lives in the cluster's own directory.
+        let socket_dir = dir.path().to_path_buf();
+        let log_path = dir.path().join("postgres.log");
+        let log = fs::File::create(&log_path).expect("create the server log");
+        let mut server = as_user(Command::new(bin.join("postgres")), run_as, dir.path())
+            .arg("-D")
+            .arg(&data)
+            .args(["-c", "listen_addresses="])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", socket_dir.display()))
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        if !wait_ready(&bin, &socket_dir, &mut server) {
             stop(&mut server);
-            last_log = fs::read_to_string(&log_path).unwrap_or_default();
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("postgres did not start; its log:\n{log}");
         }
-        panic!("postgres did not start; its log:\n{last_log}");
+        PgCluster {
+            server: Mutex::new(server),
+            _dir: dir,
+            socket_dir,
+        }
     }
 
     fn admin_url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://postgres@localhost/{database}?host={}",
+            self.socket_dir.display()
+        )
     }
 
     /// Creates an empty database for one test and returns its URL.
@@ -1313,14 +1315,15 @@ fn stop(server: &mut Child) {
 }
 
 /// Polls `pg_isready` until the server accepts connections (true), exits, or 30 s pass.
-fn wait_ready(bin: &Path, port: u16, server: &mut Child) -> bool {
+fn wait_ready(bin: &Path, socket_dir: &Path, server: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = server.try_wait() {
             return false;
         }
         let ready = Command::new(bin.join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", "1"])
+            .args(["-q", "-t", "1", "-h"])
+            .arg(socket_dir)
             .status()
             .is_ok_and(|s| s.success());
         if ready {
@@ -1376,9 +1379,4 @@ fn as_user(mut cmd: Command, user: Option<(u32, u32)>, cwd: &Path) -> Command {
         cmd.uid(uid).gid(gid);
     }
     cmd
-}
-
-/// A port that was free on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
 }

@@ -28,7 +28,8 @@ use crate::output::must;
 /// Bump when the recipe below changes in a way the key does not capture.
 pub const RECIPE_VERSION: u32 = 1;
 
-const SUITE: &str = "bookworm";
+/// The Debian suite every sandbox root is built from (whatever the host runs).
+pub const SUITE: &str = "bookworm";
 const SYSTEMD_PACKAGES: &[&str] = &["systemd", "systemd-sysv", "dbus", "procps", "iproute2"];
 
 /// Which base root.

@@ -23,14 +23,16 @@ mod error;
 mod footprint;
 mod netns;
 mod output;
+mod ports;
 mod sandbox;
 mod vigosrv;
 
-pub use base::{BaseKind, base_root, cache_dir};
+pub use base::{BaseKind, SUITE, base_root, cache_dir};
 pub use container::{ContainerBuilder, SystemdContainer};
 pub use error::Error;
 pub use footprint::Footprint;
 pub use netns::{Netns, NetnsPair, NetnsStar, Side};
 pub use output::Output;
+pub use ports::{Listeners, RefusedPort};
 pub use sandbox::{SandboxBuilder, SandboxRoot};
-pub use vigosrv::{Vigosrv, VigosrvOptions, binary_beside, free_port};
+pub use vigosrv::{Listen, Vigosrv, VigosrvOptions, binary_beside};

@@ -27,7 +27,13 @@ fn os_matches_os_release_and_uname() {
     );
     assert_eq!(t["os"]["kernel"], sh("uname -r"));
     assert_eq!(t["os"]["arch_raw"], sh("uname -m"));
-    assert_eq!(t["os"]["family"], "debian");
+    // The family mapping (debian, rhel, suse, ...) is tested on os-release fixtures in
+    // collectors::os; on the host, whatever it runs, only that there is one.
+    assert!(
+        t["os"]["family"].as_str().is_some_and(|f| !f.is_empty()),
+        "{}",
+        t["os"]
+    );
 }
 
 #[test]

@@ -40,7 +40,7 @@ use vigo_proto::v1::{
 };
 
 use crate::enroll::{EnrollError, RegisterInput};
-use crate::publish::{Live, SignedBlock, now_unix};
+use crate::publish::{Live, SignedBlock};
 use crate::state::AppState;
 use crate::store::{ActionCounts, NewAuditEntry, Recorded, ResourceResult, Run, StoreError};
 use auth::Verified;
@@ -79,7 +79,7 @@ impl AgentService {
             request.peer_certs().as_deref().map(Vec::as_slice),
             request.get_ref(),
             method,
-            now_unix(),
+            self.state.clock.unix(),
         )
         .await;
         if let Err(status) = &result {
@@ -121,7 +121,7 @@ impl AgentService {
 
     async fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
         let entry = NewAuditEntry {
-            at: now_unix(),
+            at: self.state.clock.unix(),
             actor: actor.to_owned(),
             action: action.to_owned(),
             target: Some(target.to_owned()),
@@ -198,7 +198,7 @@ impl Agent for AgentService {
             methods::REGISTER,
             &key,
             Uuid::nil(),
-            now_unix(),
+            self.state.clock.unix(),
         )
         .await?;
         let input = RegisterInput {
@@ -222,7 +222,7 @@ impl Agent for AgentService {
             let who = Verified {
                 envoy_id: out.envoy_id,
                 hostname,
-                now: now_unix(),
+                now: self.state.clock.unix(),
             };
             self.signed_for(&live, &who).ok().map(|s| s.bundle.clone())
         });
@@ -454,6 +454,7 @@ impl Agent for AgentService {
         let (tx, rx) = mpsc::channel(16);
         let fleet = Arc::clone(&self.state.fleet);
         let ledger = Arc::clone(&self.state.replay);
+        let clock = self.state.clock.clone();
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(STREAM_KEEPALIVE);
@@ -461,7 +462,7 @@ impl Agent for AgentService {
                 tokio::select! {
                     frame = inbound.message() => {
                         let Ok(Some(frame)) = frame else { break };
-                        let now = now_unix();
+                        let now = clock.unix();
                         let checked = auth::authenticate(&fleet, &ledger, certs.as_deref().map(Vec::as_slice), &frame, methods::AGENT_STREAM, now)
                             .await
                             .and_then(|who| decode::<AgentFrame>(&frame.body, "AgentFrame").map(|f| (who, f)));
@@ -480,7 +481,7 @@ impl Agent for AgentService {
                     }
                     _ = tick.tick() => {
                         let frame = ServerFrame {
-                            frame: Some(server_frame::Frame::Keepalive(Keepalive { timestamp_unix: now_unix() })),
+                            frame: Some(server_frame::Frame::Keepalive(Keepalive { timestamp_unix: clock.unix() })),
                         };
                         if tx.send(Ok(frame)).await.is_err() {
                             break;

@@ -31,6 +31,7 @@
 //! closed on its own (`over_total`, `over_source`, `handshake_timeout`,
 //! `handshake_failed`, `no_request`, `idle`).
 
+pub mod activation;
 pub mod activity;
 pub mod admission;
 pub mod body;

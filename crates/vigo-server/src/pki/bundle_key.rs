@@ -263,14 +263,14 @@ fn chain_path(key: &Path) -> PathBuf {
 
 fn generate() -> Result<SigningKey, PkiError> {
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut seed[..]).map_err(|e| PkiError::Random(e.to_string()))?;
+    getrandom::fill(&mut seed[..]).map_err(PkiError::Random)?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
 fn encode(key: &SigningKey) -> Result<Zeroizing<String>, PkiError> {
     key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map(|pem| Zeroizing::new(pem.to_string()))
-        .map_err(|e| PkiError::Generate(format!("encoding the signing key: {e}")))
+        .map_err(|e| PkiError::generate(Some("encoding the signing key".to_owned()), e))
 }
 
 fn write_chain(path: &Path, chain: &[Step]) -> Result<(), PkiError> {
@@ -286,7 +286,7 @@ fn write_chain(path: &Path, chain: &[Step]) -> Result<(), PkiError> {
             .collect(),
     };
     let mut text = serde_json::to_string_pretty(&file)
-        .map_err(|e| PkiError::Generate(format!("encoding the rotation chain: {e}")))?;
+        .map_err(|e| PkiError::generate(Some("encoding the rotation chain".to_owned()), e))?;
     text.push('\n');
     write_file(path, &text)
 }

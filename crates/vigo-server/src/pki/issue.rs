@@ -51,9 +51,9 @@ pub(super) struct NewCa {
 
 /// Generates the CA: ECDSA P-256, path length 0, 10 years, `CN=Vigo CA <tag> (<hostname>)`.
 pub(super) fn new_ca(hostname: &str, now: OffsetDateTime) -> Result<NewCa, PkiError> {
-    let key = KeyPair::generate().map_err(|e| generate_err(&e))?;
+    let key = KeyPair::generate().map_err(generate_err)?;
     let mut tag = [0u8; 4];
-    getrandom::fill(&mut tag).map_err(|e| PkiError::Random(e.to_string()))?;
+    getrandom::fill(&mut tag).map_err(PkiError::Random)?;
     let mut params = CertificateParams::default();
     // A random tag keeps two CAs of the same hostname apart in names and messages.
     params.distinguished_name = name(&format!("{CA_CN_PREFIX} {} ({hostname})", hex::encode(tag)));
@@ -66,7 +66,7 @@ pub(super) fn new_ca(hostname: &str, now: OffsetDateTime) -> Result<NewCa, PkiEr
     params.not_before = now - BACKDATE;
     params.not_after = now + CA_VALIDITY;
     params.serial_number = Some(random_serial()?);
-    let cert = params.self_signed(&key).map_err(|e| generate_err(&e))?;
+    let cert = params.self_signed(&key).map_err(generate_err)?;
     Ok(NewCa {
         cert_pem: cert.pem(),
         key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
@@ -123,7 +123,7 @@ pub(super) fn server_cert(
         .map(|san| match san {
             San::Dns(dns) => Ia5String::try_from(dns.as_str())
                 .map(SanType::DnsName)
-                .map_err(|e| PkiError::Generate(format!("SAN {dns}: {e}"))),
+                .map_err(|e| PkiError::generate(Some(format!("SAN {dns}")), e)),
             San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
         })
         .collect::<Result<_, _>>()?;
@@ -134,9 +134,7 @@ pub(super) fn server_cert(
     params.not_before = now - BACKDATE;
     params.not_after = now + SERVER_VALIDITY;
     params.serial_number = Some(random_serial()?);
-    let cert = params
-        .signed_by(key, issuer)
-        .map_err(|e| generate_err(&e))?;
+    let cert = params.signed_by(key, issuer).map_err(generate_err)?;
     Ok(cert.pem())
 }
 
@@ -149,6 +147,7 @@ pub(super) fn sign_csr(
     hostname: &str,
     envoy_id: &str,
     validity: std::time::Duration,
+    now: OffsetDateTime,
 ) -> Result<IssuedCert, PkiError> {
     if csr_pem.len() > MAX_CSR_LEN {
         return Err(PkiError::BadCsr(format!("larger than {MAX_CSR_LEN} bytes")));
@@ -175,7 +174,6 @@ pub(super) fn sign_csr(
         other => PkiError::BadCsr(format!("not a valid PEM CSR: {other}")),
     })?;
     // Never trust a requested field: start from nothing and set ours.
-    let now = OffsetDateTime::now_utc();
     let wanted_end = Duration::try_from(validity)
         .ok()
         .and_then(|d| now.checked_add(d))
@@ -198,7 +196,7 @@ pub(super) fn sign_csr(
     let serial = random_serial()?;
     params.serial_number = Some(serial.clone());
     csr.params = params;
-    let cert = csr.signed_by(issuer).map_err(|e| generate_err(&e))?;
+    let cert = csr.signed_by(issuer).map_err(generate_err)?;
     Ok(IssuedCert {
         cert_pem: cert.pem(),
         serial: hex::encode(serial.to_bytes()),
@@ -337,12 +335,12 @@ fn name_cn_only(cn: &str) -> DistinguishedName {
 /// A random positive 128-bit serial number.
 fn random_serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| PkiError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(PkiError::Random)?;
     bytes[0] &= 0x7f;
     bytes[0] |= 0x01;
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-fn generate_err(e: &rcgen::Error) -> PkiError {
-    PkiError::Generate(e.to_string())
+fn generate_err(e: rcgen::Error) -> PkiError {
+    PkiError::generate(None, e)
 }

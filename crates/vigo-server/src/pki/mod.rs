@@ -50,6 +50,7 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::clock::Clock;
 use crate::config::{SanName, ServerConfig};
 use crate::publish::read;
 use server_cert::{CertResolver, ServerCert};
@@ -111,14 +112,65 @@ pub enum PkiError {
     #[error("certificate request refused: {0}")]
     BadName(String),
     /// Certificate generation failed.
-    #[error("certificate generation failed: {0}")]
-    Generate(String),
+    #[error("certificate generation failed: {}{source}", prefix(.what))]
+    Generate {
+        /// What was being generated, when more than the key or certificate itself.
+        what: Option<String>,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
     /// rustls refused the configuration.
-    #[error("TLS configuration: {0}")]
-    Tls(String),
+    #[error(
+        "TLS configuration: {}{}",
+        prefix_or_whole(.what, .source.is_some()),
+        .source.as_ref().map(ToString::to_string).unwrap_or_default()
+    )]
+    Tls {
+        /// Which part of it.
+        what: String,
+        /// The cause; `None` when something is missing rather than refused.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// No randomness available.
     #[error("no randomness from the OS: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
+}
+
+/// A cause of any type, kept for [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `"what: "`, or nothing.
+fn prefix(what: &Option<String>) -> String {
+    what.as_ref().map(|w| format!("{w}: ")).unwrap_or_default()
+}
+
+/// `"what: "` before a cause, `what` alone without one; empty `what` is nothing.
+fn prefix_or_whole(what: &str, has_cause: bool) -> String {
+    match (what.is_empty(), has_cause) {
+        (true, _) => String::new(),
+        (false, true) => format!("{what}: "),
+        (false, false) => what.to_owned(),
+    }
+}
+
+impl PkiError {
+    /// [`PkiError::Generate`] of `source`, while generating `what` if given.
+    pub(crate) fn generate(what: Option<String>, source: impl Into<BoxError>) -> PkiError {
+        PkiError::Generate {
+            what,
+            source: source.into(),
+        }
+    }
+
+    /// [`PkiError::Tls`] for `what`, refused with `source`.
+    pub(crate) fn tls(what: &str, source: impl Into<BoxError>) -> PkiError {
+        PkiError::Tls {
+            what: what.to_owned(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// A subject alternative name of the server certificate.
@@ -243,6 +295,7 @@ pub struct Pki {
     resolver: Arc<CertResolver>,
     bundle_keys: Arc<BundleKeys>,
     report: PkiReport,
+    clock: Clock,
 }
 
 impl fmt::Debug for Pki {
@@ -261,12 +314,19 @@ impl Pki {
     /// documentation), and reissuing the server certificate when its SANs changed or it
     /// is due for renewal.
     pub fn load_or_create(options: &PkiOptions) -> Result<Pki, PkiError> {
-        Pki::load_or_create_at(options, OffsetDateTime::now_utc())
+        Pki::load_or_create_with(options, Clock::system())
     }
 
-    /// [`load_or_create`](Self::load_or_create) with the clock at `now`: what is created
-    /// is valid from `now`, and renewal is decided at `now` (tests move the clock).
+    /// [`load_or_create`](Self::load_or_create) with a clock standing still at `now`:
+    /// what is created is valid from `now`, and renewal is decided at `now`.
     pub fn load_or_create_at(options: &PkiOptions, now: OffsetDateTime) -> Result<Pki, PkiError> {
+        Pki::load_or_create_with(options, Clock::manual(now))
+    }
+
+    /// [`load_or_create`](Self::load_or_create) on `clock`: what is created is valid from
+    /// its now, and client certificates and renewals later follow it too.
+    pub fn load_or_create_with(options: &PkiOptions, clock: Clock) -> Result<Pki, PkiError> {
+        let now = clock.now();
         let (bundle_keys, created_signing_key) =
             BundleKeys::load_or_create(&options.signing_key_file)?;
         let (ca_pem, issuer, created_ca) = load_or_create_ca(options, now)?;
@@ -300,7 +360,13 @@ impl Pki {
                 server_cert: status,
                 created_signing_key,
             },
+            clock,
         })
+    }
+
+    /// The clock certificates are issued and renewed on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// What the load did.
@@ -372,6 +438,7 @@ impl Pki {
             hostname,
             envoy_id,
             validity,
+            self.clock.now(),
         )
     }
 
@@ -503,7 +570,7 @@ fn load_or_create_server_cert(
         (true, true) => {}
         (false, false) => {
             let issuer = issuer.ok_or(PkiError::NoCaKey)?;
-            let key = KeyPair::generate().map_err(|e| PkiError::Generate(e.to_string()))?;
+            let key = KeyPair::generate().map_err(|e| PkiError::generate(None, e))?;
             let key_pem = Zeroizing::new(key.serialize_pem());
             let cert_pem = issue::server_cert(issuer, &key, &options.hostname, &wanted, now)?;
             write_file(&options.key_file, &key_pem)?;
@@ -555,5 +622,34 @@ fn load_or_create_server_cert(
             Ok((cert_pem, key_pem, ServerCertStatus::Reissued(reason)))
         }
         _ => Ok((cert_pem, key_pem, ServerCertStatus::Loaded)),
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use std::error::Error as _;
+
+    use super::PkiError;
+
+    #[test]
+    fn pki_errors_keep_their_cause_and_read_as_before() {
+        let cause = || std::io::Error::other("bad key");
+        let e = PkiError::tls("server key", cause());
+        assert_eq!(e.to_string(), "TLS configuration: server key: bad key");
+        assert_eq!(e.source().unwrap().to_string(), "bad key");
+        let e = PkiError::generate(Some("SAN x".to_owned()), cause());
+        assert_eq!(
+            e.to_string(),
+            "certificate generation failed: SAN x: bad key"
+        );
+        assert!(e.source().is_some());
+        let e = PkiError::generate(None, cause());
+        assert_eq!(e.to_string(), "certificate generation failed: bad key");
+        let missing = PkiError::Tls {
+            what: "no CA certificate".to_owned(),
+            source: None,
+        };
+        assert_eq!(missing.to_string(), "TLS configuration: no CA certificate");
+        assert!(missing.source().is_none());
     }
 }

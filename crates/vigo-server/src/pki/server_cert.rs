@@ -69,9 +69,9 @@ impl ServerCert {
         let sans = issue::sans_of(leaf).map_err(invalid)?;
         let (not_before, not_after) = issue::validity(leaf).map_err(invalid)?;
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-            .map_err(|e| PkiError::Tls(format!("server key: {e}")))?;
+            .map_err(|e| PkiError::tls("server key", e))?;
         let certified = CertifiedKey::from_der(chain, key, &tls::crypto_provider())
-            .map_err(|e| PkiError::Tls(format!("server certificate and key: {e}")))?;
+            .map_err(|e| PkiError::tls("server certificate and key", e))?;
         Ok((
             ServerCert {
                 pem,
@@ -181,7 +181,7 @@ impl Pki {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                let now = OffsetDateTime::now_utc();
+                let now = pki.clock.now();
                 match pki.renew_server_cert(now) {
                     Ok(ServerCertRenewal::Renewed { not_after }) => tracing::info!(
                         not_after = %crate::rest::format_time(not_after),

@@ -30,10 +30,10 @@ pub(super) fn server_config(
     let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
         .allow_unauthenticated()
         .build()
-        .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
+        .map_err(|e| PkiError::tls("client verifier", e))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| PkiError::Tls(e.to_string()))?
+        .map_err(|e| PkiError::tls("", e))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(pki.resolver.clone());
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -65,22 +65,22 @@ pub fn client_config(
 ) -> Result<Arc<rustls::ClientConfig>, PkiError> {
     let cas = CertificateDer::pem_slice_iter(ca_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PkiError::Tls(format!("CA certificate: {e}")))?;
+        .map_err(|e| PkiError::tls("CA certificate", e))?;
     let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| PkiError::Tls(e.to_string()))?
+        .map_err(|e| PkiError::tls("", e))?
         .with_root_certificates(roots_of(&cas)?);
     let config = match identity {
         None => builder.with_no_client_auth(),
         Some(id) => {
             let chain = CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| PkiError::Tls(format!("client certificate: {e}")))?;
+                .map_err(|e| PkiError::tls("client certificate", e))?;
             let key = PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes())
-                .map_err(|e| PkiError::Tls(format!("client key: {e}")))?;
+                .map_err(|e| PkiError::tls("client key", e))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| PkiError::Tls(format!("client certificate and key: {e}")))?
+                .map_err(|e| PkiError::tls("client certificate and key", e))?
         }
     };
     Ok(Arc::new(config))
@@ -88,13 +88,16 @@ pub fn client_config(
 
 fn roots_of(cas: &[CertificateDer<'static>]) -> Result<RootCertStore, PkiError> {
     if cas.is_empty() {
-        return Err(PkiError::Tls("no CA certificate".to_owned()));
+        return Err(PkiError::Tls {
+            what: "no CA certificate".to_owned(),
+            source: None,
+        });
     }
     let mut roots = RootCertStore::empty();
     for ca in cas {
         roots
             .add(ca.clone())
-            .map_err(|e| PkiError::Tls(format!("CA certificate: {e}")))?;
+            .map_err(|e| PkiError::tls("CA certificate", e))?;
     }
     Ok(roots)
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::auth::{API_TOKEN_PREFIX, Admin, Authorized, FleetRead};
 use super::error::ApiError;
 use super::extract::{Body, Paging, Path, Query};
-use super::{ApiState, now, parse_lifetime, random_hex};
+use super::{ApiState, parse_lifetime, random_hex};
 use crate::store::{ApiRole, ApiToken, NewApiToken, TokenHash};
 
 /// The longest token name.
@@ -96,7 +96,7 @@ pub(crate) async fn create(
             body.role
         ))
     })?;
-    let created_at = now();
+    let created_at = app.now();
     let expires_at = body
         .expires_in
         .as_deref()
@@ -164,7 +164,7 @@ pub(crate) async fn revoke(
     auth: Authorized<Admin>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiTokenView>, ApiError> {
-    let revoked = app.rest.store.revoke_api_token(&id, now()).await?;
+    let revoked = app.rest.store.revoke_api_token(&id, app.now()).await?;
     app.audit(
         &auth.caller.name,
         "api_token.revoked",

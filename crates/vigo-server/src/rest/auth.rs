@@ -30,7 +30,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::Peer;
-use super::{ApiState, App, format_time, now};
+use super::{ApiState, App, format_time};
 use crate::refusals::Principal;
 use crate::store::{ApiRole, TokenHash};
 
@@ -214,7 +214,7 @@ async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, ApiError> {
         .await;
         return Err(ApiError::unauthorized("unknown API token"));
     };
-    let now = now();
+    let now = app.now();
     if stored.is_valid_at(now) {
         return Ok(Caller {
             name: stored.name,

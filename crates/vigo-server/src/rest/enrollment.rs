@@ -13,7 +13,7 @@ use serde_json::json;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
 use super::extract::{Body, Paging, Path, Query};
-use super::{ApiState, now, parse_lifetime, random_hex};
+use super::{ApiState, parse_lifetime, random_hex};
 use crate::store::{ApprovedPattern, EnrollmentToken, NewEnrollmentToken, TokenHash};
 
 /// The prefix of every enrollment token secret.
@@ -92,7 +92,7 @@ pub(crate) async fn create_token(
         .hostname_pattern
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty());
-    let created_at = now();
+    let created_at = app.now();
     let secret = format!("{ENROLLMENT_TOKEN_PREFIX}{}", random_hex(32)?);
     let new = NewEnrollmentToken {
         id: format!("enr_{}", random_hex(8)?),
@@ -138,7 +138,7 @@ pub(crate) async fn list_tokens(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
-    let now = now();
+    let now = app.now();
     let tokens = app.rest.store.list_enrollment_tokens().await?;
     Ok(Json(
         page.apply(tokens)
@@ -240,7 +240,7 @@ pub(crate) async fn put_pattern(
         .put_pattern(&ApprovedPattern {
             pattern: pattern.clone(),
             trusted: body.trusted,
-            created_at: now(),
+            created_at: app.now(),
         })
         .await?;
     let stored = store

@@ -145,7 +145,7 @@ pub(crate) async fn revoke(
 ) -> Result<Json<EnvoyView>, ApiError> {
     let envoy = find(&app, &key).await?;
     let already = envoy.status == EnvoyStatus::Revoked;
-    let revoked = app.rest.store.revoke_envoy(envoy.id, super::now()).await?;
+    let revoked = app.rest.store.revoke_envoy(envoy.id, app.now()).await?;
     app.rest.registrar.envoy_revoked(envoy.id);
     app.audit(
         &auth.caller.name,

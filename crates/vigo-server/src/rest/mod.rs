@@ -82,6 +82,8 @@ pub struct RestState {
     /// Renders `/metrics`: the handle of the process's Prometheus recorder
     /// (see [`install_metrics_recorder`]).
     pub metrics: PrometheusHandle,
+    /// Where token expiry, audit and revocation times come from.
+    pub clock: crate::clock::Clock,
 }
 
 impl std::fmt::Debug for RestState {
@@ -103,6 +105,11 @@ pub(crate) struct App {
 pub(crate) type ApiState = Arc<App>;
 
 impl App {
+    /// Now, in Unix seconds, by the server's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.rest.clock.unix()
+    }
+
     /// Appends an audit entry for a change made by `actor`. A failure to write it is a
     /// 500 that says the change itself was made.
     async fn audit(
@@ -113,7 +120,7 @@ impl App {
         detail: serde_json::Value,
     ) -> Result<(), ApiError> {
         let entry = NewAuditEntry {
-            at: now(),
+            at: self.now(),
             actor: actor.to_owned(),
             action: action.to_owned(),
             target: target.map(str::to_owned),
@@ -263,13 +270,6 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, ServeError> {
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(ServeError::Metrics)
-}
-
-/// Now, in Unix seconds.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A Unix time as RFC 3339 (UTC), for messages.

@@ -13,9 +13,9 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::json;
 
+use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
-use super::{ApiState, now};
 use crate::pki::RotationInfo;
 use crate::store::Backend;
 
@@ -72,9 +72,10 @@ pub(crate) async fn rotate(
         ));
     }
     let keys = std::sync::Arc::clone(app.rest.pki.bundle_keys());
+    let now = app.now();
     let rotated = tokio::task::spawn_blocking({
         let keys = std::sync::Arc::clone(&keys);
-        move || keys.rotate(now())
+        move || keys.rotate(now)
     })
     .await
     .map_err(|e| ApiError::internal("rotating the bundle-signing key", &e))?

@@ -1,27 +1,24 @@
 //! Helpers the real-binary tests of this crate share (`stacks_symlinks.rs`, `dos.rs`):
-//! loopback ports, starting `vigosrv` on a data dir, REST calls as the local admin.
+//! loopback sockets, starting `vigosrv` on a data dir, REST calls as the local admin.
 
 use std::path::Path;
 
 use serde_json::Value;
-use vigo_testkit::{Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listeners, Vigosrv, VigosrvOptions};
 
-/// A loopback port free a moment ago.
-pub fn free_port() -> u16 {
-    vigo_testkit::free_port().expect("a free port on 127.0.0.1")
+/// Two sockets listening on 127.0.0.1 for the server the test starts next.
+pub fn listeners() -> Listeners {
+    Listeners::loopback().expect("listening on 127.0.0.1")
 }
 
-/// The real `vigosrv` on `dir` (whose `server.yaml` listens on 127.0.0.1:`api` and
-/// `grpc`), healthy.
-pub fn start(dir: &Path, api: u16, grpc: u16) -> Vigosrv {
-    Vigosrv::start(VigosrvOptions {
-        binary: env!("CARGO_BIN_EXE_vigosrv").into(),
-        dir: dir.to_path_buf(),
-        host: "127.0.0.1".to_owned(),
-        api_port: api,
-        grpc_port: grpc,
-        netns: None,
-    })
+/// The real `vigosrv` on `dir` (whose `server.yaml` names `listeners`' ports),
+/// inheriting `listeners`, healthy.
+pub fn start(dir: &Path, listeners: Listeners) -> Vigosrv {
+    Vigosrv::start(VigosrvOptions::loopback(
+        env!("CARGO_BIN_EXE_vigosrv"),
+        dir,
+        listeners,
+    ))
     .expect("start vigosrv")
 }
 

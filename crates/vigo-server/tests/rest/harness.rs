@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 use vigo_lang::SourceTree;
 use vigo_lang::resolve::{BundleMeta, Resolver};
+use vigo_server::clock::Clock;
 use vigo_server::config::ServerConfig;
 use vigo_server::ops::{BoxFuture, ConfigOps, ConfigProblem, PublishError, VersionInfo};
 use vigo_server::pki::{Pki, PkiOptions, client_config};
@@ -334,6 +335,8 @@ pub struct Server {
     pub pki: Arc<Pki>,
     /// The server's refusal audit (to flush its aggregates).
     pub refusals: Arc<vigo_server::refusals::RefusalAudit>,
+    /// The server's clock: manual, started at the system time; tests move it.
+    pub clock: Clock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), rest::ServeError>>>,
 }
@@ -356,6 +359,7 @@ impl Server {
     pub async fn start_with(with_binary: bool, more_yaml: &str) -> Server {
         let dir = TempDir::new().unwrap();
         let root = dir.path();
+        let clock = Clock::manual(time::OffsetDateTime::now_utc());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let yaml = format!(
@@ -383,7 +387,7 @@ impl Server {
             })
             .await
             .unwrap();
-        let refusals = vigo_server::refusals::RefusalAudit::new(store.clone());
+        let refusals = vigo_server::refusals::RefusalAudit::new(store.clone(), clock.clone());
         let state = RestState {
             store: store.clone(),
             pki: Arc::clone(&pki),
@@ -401,6 +405,7 @@ impl Server {
             refusals: Arc::clone(&refusals),
             agent_binary: with_binary.then_some(binary),
             metrics: metrics_handle(),
+            clock: clock.clone(),
         };
         let tls = pki.rest_server_config().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -421,6 +426,7 @@ impl Server {
             store,
             pki,
             refusals,
+            clock,
             stop: Some(stop),
             task: Some(task),
         }

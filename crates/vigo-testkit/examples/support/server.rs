@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use vigo_testkit::{Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listeners, Vigosrv, VigosrvOptions};
 
 /// A `vigosrv` on loopback and its data dir, both gone on drop.
 pub struct Server {
@@ -21,28 +21,16 @@ impl Server {
             .prefix("vigo-demo-server-")
             .tempdir()
             .map_err(|e| e.to_string())?;
-        let port = || -> Result<u16, String> {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-            Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-        };
-        let (api, grpc) = (port()?, port()?);
+        let listeners = Listeners::loopback().map_err(|e| e.to_string())?;
+        let grpc = listeners.grpc_port();
         std::fs::write(
             dir.path().join("server.yaml"),
-            format!(
-                "server:\n  grpc_listen: \"127.0.0.1:{grpc}\"\n  api_listen: \"127.0.0.1:{api}\"\n  hostname: localhost\n"
-            ),
+            format!("server:\n{}  hostname: localhost\n", listeners.yaml()),
         )
         .map_err(|e| e.to_string())?;
         copy_host_tree(stacks, &dir.path().join("stacks")).map_err(|e| e.to_string())?;
-        let srv = Vigosrv::start(VigosrvOptions {
-            binary: vigosrv.into(),
-            dir: dir.path().to_path_buf(),
-            host: "127.0.0.1".into(),
-            api_port: api,
-            grpc_port: grpc,
-            netns: None,
-        })
-        .map_err(|e| e.to_string())?;
+        let srv = Vigosrv::start(VigosrvOptions::loopback(vigosrv, dir.path(), listeners))
+            .map_err(|e| e.to_string())?;
         Ok(Server {
             srv,
             _dir: dir,
