@@ -39,6 +39,14 @@ pub enum CliError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The resolver's trace does not have the API's shape (a bug: both come from this
+    /// release).
+    #[error("the offline trace does not have the shape of the API's trace")]
+    TraceShape {
+        /// What did not fit.
+        #[source]
+        source: serde_json::Error,
+    },
     /// An argument the command line parser accepted but the command cannot use.
     #[error("{message}")]
     BadArgument {
@@ -64,6 +72,9 @@ impl CliError {
                 "pass the stacks directory (the one holding envoys.vgo and configcrates/)".into(),
             ),
             CliError::Io { .. } => None,
+            CliError::TraceShape { .. } => Some(
+                "report this bug; `vigocli config trace` without --stacks asks the server".into(),
+            ),
             CliError::BadArgument { hint, .. } => Some(hint.clone()),
         }
     }
