@@ -480,10 +480,11 @@ fn read_ca(path: &Path) -> Result<Vec<Certificate<'static>>, ApiError> {
 
 /// Whether a TLS problem is somewhere in the error's chain.
 fn is_tls(e: &ureq::Error) -> bool {
-    if matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_)) {
-        return true;
-    }
-    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    let mut source: Option<&(dyn StdError + 'static)> = match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => return true,
+        ureq::Error::Io(io) => Some(io),
+        other => Some(other),
+    };
     while let Some(s) = source {
         if s.downcast_ref::<rustls::Error>().is_some() {
             return true;

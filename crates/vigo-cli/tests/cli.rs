@@ -158,6 +158,19 @@ impl Server {
     }
 
     /// Runs an admin command with `--json` and parses its stdout.
+    /// `$ vigocli ARGS` as the admin and its output (see [`transcript`]).
+    fn run(&self, args: &[&str]) -> String {
+        transcript(&mut self.admin(), args)
+    }
+
+    /// Snapshots `name`: a read-only command's table and its `--json`, as the admin.
+    fn snap(&self, name: &str, args: &[&str]) {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let text = format!("{}\n{}", self.run(args), self.run(&with_json));
+        assert_transcript(name, &text);
+    }
+
     fn json(&self, args: &[&str]) -> Value {
         let out = self.admin().args(args).arg("--json").output().unwrap();
         assert!(
@@ -310,6 +323,58 @@ fn assert_error(out: &std::process::Output, cause: &str, hint: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// What differs from one run to the next, replaced in every snapshot: ids, secrets,
+/// times, versions, hashes, keys, ports and temporary directories. In order: longer
+/// patterns first, so a hash is never half-replaced by a shorter one.
+fn redactions() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            r"-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----(\\n)?",
+            "[cert-pem]",
+        ),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
+        (r"vget_[0-9a-f]{64}", "[vget-secret]"),
+        (r"vgot_[0-9a-f]{64}", "[vgot-secret]"),
+        (r"tok_[0-9a-f]{16}", "[tok-id]"),
+        (r"enr_[0-9a-f]{16}", "[enr-id]"),
+        (r"\b[0-9a-f]{64}\b", "[sha256]"),
+        (r"\b[0-9a-f]{32}\b", "[serial]"),
+        (r"\b[0-9a-f]{16}\b", "[key-id]"),
+        (r"\b[0-9a-f]{12}\b", "[short-hash]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z", "[time]"),
+        (r"\b\d{8}T\d{6}Z\b", "[version]"),
+        (r"\b1[6-9]\d{8}\b", "[unix]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"/tmp/\.tmp\w+", "[tmp]"),
+    ]
+}
+
+/// Asserts the snapshot `name` of a transcript, redacted.
+fn assert_transcript(name: &str, transcript: &str) {
+    insta::with_settings!({filters => redactions(), omit_expression => true}, {
+        insta::assert_snapshot!(name, transcript);
+    });
+}
+
+/// `$ vigocli ARGS`, then what it printed on stdout, then each stderr line as
+/// `stderr: …`; asserts success.
+fn transcript(cli: &mut Cli, args: &[&str]) -> String {
+    let out = cli.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "vigocli {args:?}: {}",
+        stderr_of(&out)
+    );
+    let mut text = format!("$ vigocli {}\n{}", args.join(" "), stdout_of(&out));
+    for line in stderr_of(&out).lines() {
+        text.push_str(&format!("stderr: {line}\n"));
+    }
+    text
+}
+
 // ------------------------------------------------------------------- fleet
 
 #[test]
@@ -320,16 +385,12 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     let p = s.json(&["patterns", "add", "web-*"]);
     assert_eq!(p["pattern"], "web-*");
     assert_eq!(p["trusted"], false);
-    s.admin()
-        .args(["patterns", "add", "web-*", "--trusted"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("updated pattern web-* (trusted)"));
-    s.admin()
-        .args(["patterns", "add", "db-*"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("approved pattern db-*"));
+    let added = format!(
+        "{}{}",
+        s.run(&["patterns", "add", "web-*", "--trusted"]),
+        s.run(&["patterns", "add", "db-*"])
+    );
+    assert_transcript("patterns_add", &added);
     let list = s.json(&["patterns", "list"]);
     let names: Vec<&str> = list
         .as_array()
@@ -339,29 +400,19 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
         .collect();
     assert_eq!(names.len(), 2, "{list}");
     assert!(names.contains(&"web-*") && names.contains(&"db-*"));
-    s.admin()
-        .args(["patterns", "list"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("PATTERN").and(predicates::str::contains("db-*")));
+    s.snap("patterns_list", &["patterns", "list"]);
 
     // Tokens: create (shown once), list, enroll with it, revoke another.
     let t = s.json(&["tokens", "create", "--expires", "1h", "--pattern", "db-*"]);
     let token = t["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("vget_"), "{t}");
     assert_eq!(t["hostname_pattern"], "db-*");
-    let human = s
-        .admin()
-        .args(["tokens", "create", "--expires", "2h"])
-        .output()
-        .unwrap();
-    assert!(human.status.success());
-    let human_out = stdout_of(&human);
-    assert!(
-        human_out.contains("Token:") && human_out.contains("vget_"),
-        "{human_out}"
+    assert_transcript(
+        "tokens_create_json",
+        &serde_json::to_string_pretty(&t).unwrap(),
     );
-    assert!(stderr_of(&human).contains("shown only now"));
+    let human_out = s.run(&["tokens", "create", "--expires", "2h"]);
+    assert_transcript("tokens_create", &human_out);
     let spare = human_out
         .lines()
         .find_map(|l| l.strip_prefix("ID:"))
@@ -385,17 +436,12 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     assert!(web2["envoy_id"].is_string(), "{web2}");
     let db_id = db["envoy_id"].as_str().unwrap().to_owned();
     let web1_id = web1["envoy_id"].as_str().unwrap().to_owned();
-    s.admin()
-        .args(["tokens", "revoke", &spare])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(format!(
-            "revoked enrollment token {spare}"
-        )));
+    assert_transcript("tokens_revoke", &s.run(&["tokens", "revoke", &spare]));
     let after = s.json(&["tokens", "list"]);
     assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
     assert_eq!(after[0]["state"], "used");
     assert_eq!(after[0]["used_by"], "db-01");
+    s.snap("tokens_list", &["tokens", "list"]);
 
     // Envoys: list, filters, show by name and id.
     let all = s.json(&["envoys", "list"]);
@@ -411,16 +457,8 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     let shown = s.json(&["envoys", "show", "web-01"]);
     assert_eq!(shown["id"], web1_id.as_str());
     assert!(shown["cert_pem"].as_str().unwrap().contains("CERTIFICATE"));
-    s.admin()
-        .args(["envoys", "show", &db_id])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("Hostname:").and(predicates::str::contains("db-01")));
-    s.admin()
-        .args(["envoys", "list"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("HOSTNAME").and(predicates::str::contains("web-02")));
+    s.snap("envoys_show", &["envoys", "show", &db_id]);
+    s.snap("envoys_list", &["envoys", "list"]);
 
     // Traits and runs (written into the server's store as agents' reports would).
     let traits = json!({"os": {"family": "debian", "release": "12"}, "nics": [{"name": "eth0"}]});
@@ -457,27 +495,13 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["id"], run_id.as_str());
     assert_eq!(runs[0]["counts"]["updated"], 1);
-    s.admin()
-        .args(["runs", "list", "web-01"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(run_id.as_str()).and(predicates::str::contains("2.00s")));
+    s.snap("runs_list", &["runs", "list", "web-01"]);
     let run = s.json(&["runs", "show", &run_id]);
     assert_eq!(run["hostname"], "web-01");
     assert_eq!(run["results"].as_array().unwrap().len(), 2);
     assert_eq!(run["results"][0]["duration_micros"], 1200);
-    let shown = s.admin().args(["runs", "show", &run_id]).output().unwrap();
-    let text = stdout_of(&shown);
-    assert!(shown.status.success());
-    for want in [
-        "file:/etc/motd",
-        "updated",
-        "1.2ms",
-        "content changed",
-        "800µs",
-    ] {
-        assert!(text.contains(want), "{want} missing from:\n{text}");
-    }
+    s.snap("runs_show", &["runs", "show", &run_id]);
+    s.snap("traits_show", &["traits", "show", "web-01", "os"]);
     assert!(
         s.json(&["runs", "list", "db-01"])
             .as_array()
@@ -493,23 +517,20 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
 
     // Revoke by hostname; status filters see it.
     let revoked = s.json(&["envoys", "revoke", "web-02"]);
+    assert_transcript(
+        "envoys_revoke_json",
+        &serde_json::to_string_pretty(&revoked).unwrap(),
+    );
     assert_eq!(revoked["status"], "revoked");
     let revoked_list = s.json(&["envoys", "list", "--status", "revoked"]);
     assert_eq!(revoked_list.as_array().unwrap().len(), 1);
     assert_eq!(revoked_list[0]["hostname"], "web-02");
     let active = s.json(&["envoys", "list", "--status", "active"]);
     assert_eq!(active.as_array().unwrap().len(), 2);
-    s.admin()
-        .args(["envoys", "revoke", &db_id])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("revoked envoy"));
+    assert_transcript("envoys_revoke", &s.run(&["envoys", "revoke", &db_id]));
 
     // Remove a pattern (with a `*`, percent-encoded in the path).
-    s.admin()
-        .args(["patterns", "remove", "db-*"])
-        .assert()
-        .success();
+    assert_transcript("patterns_remove", &s.run(&["patterns", "remove", "db-*"]));
     let left = s.json(&["patterns", "list"]);
     assert_eq!(left.as_array().unwrap().len(), 1);
     assert_eq!(left[0]["pattern"], "web-*");
@@ -533,11 +554,12 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     assert_eq!(v1["published_by"], "startup");
 
     // Unchanged tree: 409 from the server, reported as nothing to publish (exit 0).
-    s.admin()
-        .args(["config", "publish"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("nothing to publish"));
+    let unchanged = format!(
+        "{}{}",
+        s.run(&["config", "publish"]),
+        s.run(&["config", "publish", "--json"])
+    );
+    assert_transcript("config_publish_unchanged", &unchanged);
 
     // A change publishes a new version, visible in version and history.
     write(
@@ -545,6 +567,10 @@ fn config_publish_version_history_trace_and_invalid_publish() {
         "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    content: changed\n    state: present\n",
     );
     let published = s.json(&["config", "publish"]);
+    assert_transcript(
+        "config_publish_json",
+        &serde_json::to_string_pretty(&published).unwrap(),
+    );
     let second = published["version"].as_str().unwrap().to_owned();
     assert!(second > first, "{second} after {first}");
     assert_eq!(published["published_by"], "local-admin");
@@ -557,16 +583,8 @@ fn config_publish_version_history_trace_and_invalid_publish() {
         .map(|v| v["version"].as_str().unwrap())
         .collect();
     assert_eq!(versions, [second.as_str(), first.as_str()]);
-    s.admin()
-        .args(["config", "history"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("VERSION").and(predicates::str::contains(&second)));
-    s.admin()
-        .args(["config", "version"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(format!("Version:      {second}")));
+    s.snap("config_history", &["config", "history"]);
+    s.snap("config_version", &["config", "version"]);
 
     // Trace: the server's answer equals the offline one on the same tree.
     let online = s.json(&["config", "trace", "web-01"]);
@@ -583,18 +601,14 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     let other = s.json(&["config", "trace", "db-01"]);
     assert_eq!(other["crates"][0]["name"], "motd");
     assert_eq!(other["crates"].as_array().unwrap().len(), 1);
-    s.admin()
-        .args(["config", "trace", "web-01"])
-        .assert()
-        .success()
-        .stdout(
-            predicates::str::contains("✓ match web-*")
-                .and(predicates::str::contains("greeting"))
-                .and(predicates::str::contains("match block")),
-        );
+    s.snap("config_trace", &["config", "trace", "web-01"]);
 
     // Remote validation of the server's tree.
     assert_eq!(s.json(&["config", "validate", "--remote"])["valid"], true);
+    s.snap(
+        "config_validate_remote",
+        &["config", "validate", "--remote"],
+    );
 
     // An invalid tree: publish refuses and lists every problem with file:line:column;
     // the live version does not change.
