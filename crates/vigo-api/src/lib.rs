@@ -15,10 +15,11 @@
 //! - [`tokens`]: API tokens and roles;
 //! - [`audit`]: the audit log;
 //! - [`keys`]: the bundle-signing key and its rotations;
+//! - [`register`]: enrollment of a new envoy (`vigo bootstrap`);
 //! - [`error`]: the error body every non-2xx answer carries;
 //! - [`paging`]: `?limit=&offset=` and its bounds.
 //!
-//! No async runtime, HTTP client or server here: serde and serde_json only.
+//! No async runtime, HTTP client or server here: serde, serde_json and hex only.
 
 pub mod audit;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod fleet;
 pub mod keys;
 pub mod paging;
+pub mod register;
 pub mod routes;
 pub mod status;
 pub mod tokens;
