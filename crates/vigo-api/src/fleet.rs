@@ -4,22 +4,31 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether an envoy may check in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnvoyStatus {
     /// Enrolled and allowed to check in.
     Active,
-    /// Revoked: refused at its next request; its id is never reused.
+    /// Revoked (by an operator, or replaced by a forced re-registration): refused at its
+    /// next request; kept for history, its id never reused.
     Revoked,
 }
 
 impl EnvoyStatus {
-    /// The status's name on the wire.
+    /// Every status.
+    pub const ALL: [EnvoyStatus; 2] = [EnvoyStatus::Active, EnvoyStatus::Revoked];
+
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             EnvoyStatus::Active => "active",
             EnvoyStatus::Revoked => "revoked",
         }
+    }
+
+    /// The status named `word` ([`EnvoyStatus::as_str`]).
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
     }
 }
 

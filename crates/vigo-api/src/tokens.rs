@@ -1,9 +1,11 @@
 //! API tokens: `POST/GET /api/v1/api-tokens`, `DELETE /api/v1/api-tokens/{id}`.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// What an API token may do (see the permission table of `docs/api.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiRole {
     /// Everything.
@@ -15,13 +17,27 @@ pub enum ApiRole {
 }
 
 impl ApiRole {
-    /// The role's name on the wire.
+    /// Every role.
+    pub const ALL: [ApiRole; 3] = [ApiRole::Admin, ApiRole::Viewer, ApiRole::Compliance];
+
+    /// The role's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             ApiRole::Admin => "admin",
             ApiRole::Viewer => "viewer",
             ApiRole::Compliance => "compliance",
         }
+    }
+
+    /// The role named `word` ([`ApiRole::as_str`]).
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == word)
+    }
+}
+
+impl fmt::Display for ApiRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -292,3 +292,24 @@ fn documented_request_bodies_parse() {
     let back: Trace = serde_json::from_value(trace.clone()).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), trace);
 }
+
+/// The enums' names come from one place: `as_str` and serde agree, and `parse` reads
+/// back every name.
+#[test]
+fn enum_names_agree_with_serde() {
+    for role in ApiRole::ALL {
+        assert_eq!(serde_json::to_value(role).unwrap(), json!(role.as_str()));
+        assert_eq!(ApiRole::parse(role.as_str()), Some(role));
+    }
+    for status in EnvoyStatus::ALL {
+        assert_eq!(
+            serde_json::to_value(status).unwrap(),
+            json!(status.as_str())
+        );
+        assert_eq!(EnvoyStatus::parse(status.as_str()), Some(status));
+    }
+    for state in [TokenState::Unused, TokenState::Used, TokenState::Expired] {
+        assert_eq!(serde_json::to_value(state).unwrap(), json!(state.as_str()));
+    }
+    assert_eq!(ApiRole::parse("root"), None);
+}

@@ -965,15 +965,19 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
 fn connection_failures_are_one_line_with_a_hint() {
     let s = Server::start();
     let home = s.home();
+    // Every error and hint below, in order, for one snapshot.
+    let mut errors = String::new();
 
     // Nothing configured.
     let out = bare_cli(&home).args(["envoys", "list"]).output().unwrap();
     assert_error(&out, "no server configured", "vigocli login");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", &s.url(), "envoys", "list"])
         .output()
         .unwrap();
     assert_error(&out, "no API token configured", "vigocli login");
+    errors.push_str(&stderr_of(&out));
 
     // Unreachable: a port nothing listens on.
     let dead = format!("https://127.0.0.1:{}", free_port());
@@ -982,6 +986,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "cannot reach the server", "vigosrv is running");
+    errors.push_str(&stderr_of(&out));
 
     // The server's CA not trusted (no --ca-file), and a wrong CA file.
     let out = bare_cli(&home)
@@ -996,6 +1001,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "TLS handshake", "--ca-file");
+    errors.push_str(&stderr_of(&out));
     let other_ca = rcgen::CertificateParams::new(Vec::<String>::new())
         .unwrap()
         .self_signed(&rcgen::KeyPair::generate().unwrap())
@@ -1016,6 +1022,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "TLS handshake", "--ca-file");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", &s.url(), "--token", "vgot_x", "--ca-file"])
         .arg(home.join("missing.pem"))
@@ -1023,6 +1030,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "cannot use CA file", "PEM");
+    errors.push_str(&stderr_of(&out));
 
     // An unknown token: 401.
     let out = s
@@ -1031,10 +1039,12 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "authentication refused", "vigocli login");
+    errors.push_str(&stderr_of(&out));
 
     // 404.
     let out = s.admin().args(["envoys", "show", "nope"]).output().unwrap();
     assert_error(&out, "not found", "list");
+    errors.push_str(&stderr_of(&out));
 
     // A malformed --trait and a bad URL.
     let out = s
@@ -1043,11 +1053,14 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "PATH=VALUE", "--trait os.family=debian");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", "ftp://x", "--token", "vgot_x", "envoys", "list"])
         .output()
         .unwrap();
     assert_error(&out, "invalid server URL", "https://");
+    errors.push_str(&stderr_of(&out));
+    assert_transcript("connection_failures", &errors);
 }
 
 // ------------------------------------------------------- offline commands

@@ -25,20 +25,11 @@ fn token_view(t: ApiToken) -> api::ApiToken {
     api::ApiToken {
         id: t.id,
         name: t.name,
-        role: role_view(t.role),
+        role: t.role,
         owner: t.owner,
         created_at: t.created_at,
         expires_at: t.expires_at,
         revoked_at: t.revoked_at,
-    }
-}
-
-/// A stored role as the API names it.
-pub(crate) fn role_view(role: ApiRole) -> api::ApiRole {
-    match role {
-        ApiRole::Admin => api::ApiRole::Admin,
-        ApiRole::Viewer => api::ApiRole::Viewer,
-        ApiRole::Compliance => api::ApiRole::Compliance,
     }
 }
 

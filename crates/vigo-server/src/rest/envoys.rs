@@ -23,10 +23,7 @@ fn envoy_view(e: Envoy, with_cert: bool) -> api::Envoy {
     api::Envoy {
         id: e.id.to_string(),
         hostname: e.hostname,
-        status: match e.status {
-            EnvoyStatus::Active => api::EnvoyStatus::Active,
-            EnvoyStatus::Revoked => api::EnvoyStatus::Revoked,
-        },
+        status: e.status,
         environment: e.environment,
         address: e.address,
         agent_version: e.agent_version,
@@ -70,12 +67,8 @@ pub(crate) async fn list(
     Query(q): Query<api::EnvoyQuery>,
 ) -> Result<Json<Vec<api::Envoy>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
-    let status = q.status.map(|s| match s {
-        api::EnvoyStatus::Active => EnvoyStatus::Active,
-        api::EnvoyStatus::Revoked => EnvoyStatus::Revoked,
-    });
     let filter = EnvoyFilter {
-        status,
+        status: q.status,
         hostname: q.hostname,
         limit: Some(page.limit),
         offset: page.offset,

@@ -44,7 +44,7 @@ pub(crate) async fn version(State(app): State<ApiState>, caller: Caller) -> Json
         config: app.rest.ops.version(),
         caller: CallerInfo {
             name: caller.name,
-            role: super::api_tokens::role_view(caller.role),
+            role: caller.role,
             token_id: caller.token_id,
         },
     })
