@@ -28,8 +28,11 @@ pub enum CliError {
     ReadTree {
         /// The stacks directory.
         dir: PathBuf,
-        /// What went wrong.
+        /// What went wrong, one line.
         detail: String,
+        /// The reader's error, when it was the reader.
+        #[source]
+        source: Option<vigo_lang::source::ReadError>,
     },
     /// A local file operation failed.
     #[error("{path}: {source}")]

@@ -101,11 +101,13 @@ fn read_tree(dir: &Path) -> Result<SourceTree, CliError> {
         return Err(CliError::ReadTree {
             dir: dir.to_path_buf(),
             detail: "not a directory".into(),
+            source: None,
         });
     }
     SourceTree::read_dir(dir).map_err(|e| CliError::ReadTree {
         dir: dir.to_path_buf(),
         detail: e.to_string(),
+        source: Some(e),
     })
 }
 
