@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use vigo_exec::atomic::{FileMeta, write_file};
 use vigo_exec::executors::Registry;
@@ -62,16 +62,13 @@ pub fn run(
 
     // The hostname comes from the `network` collector unless --hostname says otherwise;
     // the other collectors run once the bundle says which it reads.
-    let mut traits = serde_json::Map::new();
+    let mut traits = vigo_traits::Traits::default();
     let hostname = match &args.hostname {
         Some(h) => h.clone(),
         None => {
             collect(&mut traits, |c| c == "network");
             traits
-                .get("network")
-                .and_then(|n| n.get("hostname"))
-                .and_then(Value::as_str)
-                .filter(|h| !h.is_empty())
+                .hostname()
                 .map(str::to_owned)
                 .context("cannot tell this machine's hostname; give --hostname")?
         }
@@ -104,7 +101,6 @@ pub fn run(
     let probe = SystemProbe;
     let evaluator = LangEvaluator { probe: &probe };
     let secrets = std::collections::HashMap::new();
-    let traits = Value::Object(traits);
     let plan = engine::plan(
         &wire,
         &PlanInput {
@@ -252,10 +248,11 @@ impl BundleCache {
 }
 
 /// Runs the collectors `want` selects and adds their values to `traits`.
-fn collect(traits: &mut serde_json::Map<String, Value>, want: impl Fn(&str) -> bool) {
+fn collect(traits: &mut vigo_traits::Traits, want: impl Fn(&str) -> bool) {
+    let have = traits.names();
     let selected: Vec<vigo_traits::Collector> = vigo_traits::all()
         .into_iter()
-        .filter(|c| want(c.name) && !traits.contains_key(c.name))
+        .filter(|c| want(c.name) && !have.contains(&c.name))
         .collect();
     if selected.is_empty() {
         return;
@@ -264,9 +261,7 @@ fn collect(traits: &mut serde_json::Map<String, Value>, want: impl Fn(&str) -> b
     for (name, why) in &report.errors {
         tracing::warn!("trait collector {name} failed: {why}");
     }
-    if let Value::Object(values) = report.to_json(false) {
-        traits.extend(values);
-    }
+    traits.merge(report.values);
 }
 
 /// Wall time per phase, logged at `--log-level debug`.

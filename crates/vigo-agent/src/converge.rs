@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use vigo_core::secret;
 use vigo_core::signing::{self, VerifyError};
@@ -594,18 +594,8 @@ impl Converger {
             &|c| needs.wants(c) || c == "network",
             false,
         );
-        let traits = Value::Object(
-            cache
-                .entries
-                .iter()
-                .map(|(k, e)| (k.clone(), e.value.clone()))
-                .collect(),
-        );
-        let hostname = traits
-            .get("network")
-            .and_then(|n| n.get("hostname"))
-            .cloned()
-            .unwrap_or(Value::String(String::new()));
+        let traits = cache.traits.clone();
+        let hostname = traits.hostname().unwrap_or_default().to_owned();
         let started_at = now_unix();
         let dry_run = self.dry_run || self.observe_only || bundle.observe_only;
         let report = {
@@ -853,17 +843,10 @@ impl Converger {
                 let _ = self.store.set_meta(META_TRAIT_CACHE, &bytes);
             }
         }
-        if full {
-            let doc: serde_json::Map<String, Value> = cache
-                .entries
-                .iter()
-                .map(|(k, e)| (k.clone(), e.value.clone()))
-                .collect();
-            if let Ok(bytes) = serde_json::to_vec(&doc) {
-                let hash = hex::encode(Sha256::digest(&bytes));
-                let _ = self.store.put_traits(&bytes, now);
-                let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
-            }
+        if full && let Ok(bytes) = serde_json::to_vec(&cache.traits.to_json()) {
+            let hash = hex::encode(Sha256::digest(&bytes));
+            let _ = self.store.put_traits(&bytes, now);
+            let _ = self.store.set_meta(META_TRAITS_HASH, hash.as_bytes());
         }
     }
 }

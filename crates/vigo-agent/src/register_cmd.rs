@@ -24,7 +24,6 @@ use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePublicKey, EncodePublicKey};
 use prost::Message;
-use serde_json::Value;
 use vigo_core::signing;
 use vigo_exec::atomic::{FileMeta, write_file};
 use vigo_proto::v1::{RegisterRequest, SignedBundle};
@@ -272,20 +271,16 @@ pub fn host_facts() -> Result<(String, Vec<String>)> {
         .into_iter()
         .filter(|c| c.name == "network")
         .collect();
-    let report = vigo_traits::run(&network, &vigo_traits::Ctx::default());
-    let value = report.values.get("network").cloned().unwrap_or(Value::Null);
-    let hostname = value
-        .get("hostname")
-        .and_then(Value::as_str)
-        .filter(|h| !h.is_empty())
+    let traits = vigo_traits::run(&network, &vigo_traits::Ctx::default()).values;
+    let hostname = traits
+        .hostname()
         .map(str::to_owned)
         .context("cannot tell this machine's hostname (the network collector found none)")?;
-    let ips = value
-        .get("ip_addresses")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
+    let ips = traits
+        .network
+        .map(|n| {
+            n.ip_addresses
+                .iter()
                 // Plain addresses only (drop a `/prefix` if a collector adds one).
                 .filter_map(|ip| ip.split('/').next()?.parse::<std::net::IpAddr>().ok())
                 .map(|ip| ip.to_string())

@@ -4,12 +4,17 @@
 //! - collector names (`os network`): only those;
 //! - one dot path (`os.family`): the single value there (strings printed bare, for
 //!   scripts), exit 1 with a hint when nothing is there.
+//!
+//! Names and paths are checked against the trait model ([`vigo_traits::schema`]) before
+//! anything is collected, so a misspelt field gets a did-you-mean even when the host has
+//! no value there. JSON is this command's output format only.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use serde_json::Value;
+use vigo_traits::schema::hint;
 use vigo_traits::{Collector, Ctx};
 
 use crate::cli::TraitsArgs;
@@ -41,6 +46,17 @@ pub fn run(args: &TraitsArgs) -> Result<ExitCode> {
         }
         sel
     };
+    if let (Some(p), [collector]) = (path, selected.as_slice()) {
+        let segments: Vec<&str> = p.split('.').collect();
+        if let Err(e) = (collector.shape)().lookup(&segments[1..]) {
+            bail!(
+                "no trait at `{p}`: `{}` not found under `{}`{}",
+                e.segment,
+                segments[..=e.depth].join("."),
+                e.hint()
+            );
+        }
+    }
     let report = vigo_traits::run(&selected, &Ctx::default());
     for (name, why) in &report.errors {
         tracing::warn!("trait collector {name} failed: {why}");
@@ -87,11 +103,4 @@ pub fn run(args: &TraitsArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `" (did you mean `x`?)"` for the closest candidate, or nothing.
-fn hint<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    vigo_core::suggest::did_you_mean(wrong, candidates)
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default()
 }

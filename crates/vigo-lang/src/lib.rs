@@ -32,6 +32,7 @@ pub mod schema;
 pub mod secret;
 pub mod source;
 pub mod template;
+pub mod trait_refs;
 pub mod when;
 pub mod yaml;
 

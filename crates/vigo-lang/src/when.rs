@@ -5,11 +5,12 @@
 //! arguments being quoted strings (`'…'` or `"…"`) or numbers. Every builtin's name and
 //! arity is checked at parse time, so a stack with a bad condition fails at publish.
 //!
-//! Evaluation reads the trait snapshot (`os`, `time`, `ports`, `memory`) and asks a
-//! [`HostProbe`] for live local state (files, processes, commands, container): this crate
-//! never touches the host itself; the agent supplies the probe.
+//! Evaluation reads the typed trait snapshot ([`Traits`]: `os`, `time`, `ports`,
+//! `memory`) and asks a [`HostProbe`] for live local state (files, processes, commands,
+//! container): this crate never touches the host itself; the agent supplies the probe.
+//! [`BUILTINS`] says which collector each builtin reads, so the agent collects only those.
 
-use serde_json::Value;
+use vigo_traits::Traits;
 
 /// A parse or evaluation error, with the 1-based column where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,24 +58,39 @@ pub enum Expr {
     Call(String, Vec<String>),
 }
 
-/// Builtins: name, number of arguments (`None` = bare identifier, no parentheses).
-pub const BUILTINS: &[(&str, Option<usize>)] = &[
-    ("file_exists", Some(1)),
-    ("dir_exists", Some(1)),
-    ("process_running", Some(1)),
-    ("command_succeeds", Some(1)),
-    ("hour_range", Some(2)),
-    ("minute_range", Some(2)),
-    ("local_time", Some(2)),
-    ("day_of_week", Some(1)),
-    ("day_of_month", Some(1)),
-    ("os_family", Some(1)),
-    ("distro", Some(1)),
-    ("arch", Some(1)),
-    ("version_ge", Some(1)),
-    ("port_listening", Some(1)),
-    ("is_container", None),
-    ("has_enough_ram", None),
+/// A `when:` builtin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builtin {
+    /// Its name.
+    pub name: &'static str,
+    /// How many arguments it takes (`None` = a bare identifier, no parentheses).
+    pub arity: Option<usize>,
+    /// The trait collector it reads (`None`: it asks the host probe).
+    pub reads: Option<&'static str>,
+}
+
+const fn builtin(name: &'static str, arity: Option<usize>, reads: Option<&'static str>) -> Builtin {
+    Builtin { name, arity, reads }
+}
+
+/// Every builtin.
+pub const BUILTINS: &[Builtin] = &[
+    builtin("file_exists", Some(1), None),
+    builtin("dir_exists", Some(1), None),
+    builtin("process_running", Some(1), None),
+    builtin("command_succeeds", Some(1), None),
+    builtin("hour_range", Some(2), Some("time")),
+    builtin("minute_range", Some(2), Some("time")),
+    builtin("local_time", Some(2), Some("time")),
+    builtin("day_of_week", Some(1), Some("time")),
+    builtin("day_of_month", Some(1), Some("time")),
+    builtin("os_family", Some(1), Some("os")),
+    builtin("distro", Some(1), Some("os")),
+    builtin("arch", Some(1), Some("os")),
+    builtin("version_ge", Some(1), Some("os")),
+    builtin("port_listening", Some(1), Some("ports")),
+    builtin("is_container", None, None),
+    builtin("has_enough_ram", None, Some("memory")),
 ];
 
 /// `has_enough_ram` holds when at least this much memory is available.
@@ -233,8 +249,8 @@ impl Parser {
     }
 
     fn call(&mut self, name: &str) -> Result<Expr, WhenError> {
-        let Some((_, arity)) = BUILTINS.iter().find(|(n, _)| *n == name) else {
-            let hint = vigo_core::suggest::did_you_mean(name, BUILTINS.iter().map(|(n, _)| *n))
+        let Some(Builtin { arity, .. }) = BUILTINS.iter().find(|b| b.name == name) else {
+            let hint = vigo_core::suggest::did_you_mean(name, BUILTINS.iter().map(|b| b.name))
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
             return self.err(format!("unknown builtin `{name}`{hint}"));
@@ -314,24 +330,12 @@ pub fn parse(text: &str) -> Result<When, WhenError> {
     Ok(When::Expr(e))
 }
 
-fn trait_str<'a>(traits: &'a Value, path: &str) -> Result<&'a str, WhenError> {
-    path.split('.')
-        .try_fold(traits, |v, k| v.get(k))
-        .and_then(Value::as_str)
-        .ok_or_else(|| WhenError {
-            col: 0,
-            message: format!("trait {path} is not available"),
-        })
-}
-
-fn trait_u64(traits: &Value, path: &str) -> Result<u64, WhenError> {
-    path.split('.')
-        .try_fold(traits, |v, k| v.get(k))
-        .and_then(Value::as_u64)
-        .ok_or_else(|| WhenError {
-            col: 0,
-            message: format!("trait {path} is not available"),
-        })
+/// A collector's value, or the error naming the field a builtin wanted from it.
+fn need<'a, T>(collected: &'a Option<T>, field: &str) -> Result<&'a T, WhenError> {
+    collected.as_ref().ok_or_else(|| WhenError {
+        col: 0,
+        message: format!("trait {field} is not available"),
+    })
 }
 
 fn number(s: &str) -> Result<u64, WhenError> {
@@ -381,7 +385,7 @@ pub fn version_ge(a: &str, b: &str) -> bool {
 impl Expr {
     /// Evaluates against a trait snapshot and the host, with no secrets (a secret marker in
     /// an argument is an error).
-    pub fn eval(&self, traits: &Value, probe: &dyn HostProbe) -> Result<bool, WhenError> {
+    pub fn eval(&self, traits: &Traits, probe: &dyn HostProbe) -> Result<bool, WhenError> {
         self.eval_with_secrets(traits, probe, &|_| None)
     }
 
@@ -390,7 +394,7 @@ impl Expr {
     /// never part of the expression.
     pub fn eval_with_secrets(
         &self,
-        traits: &Value,
+        traits: &Traits,
         probe: &dyn HostProbe,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<bool, WhenError> {
@@ -419,48 +423,52 @@ impl Expr {
                     "command_succeeds" => probe.command_succeeds(arg(0)),
                     "is_container" => probe.is_container(),
                     "hour_range" => in_range(
-                        trait_u64(traits, "time.hour")?,
+                        u64::from(need(&traits.time, "time.hour")?.hour),
                         number(arg(0))?,
                         number(arg(1))?,
                     ),
                     "minute_range" => in_range(
-                        trait_u64(traits, "time.minute")?,
+                        u64::from(need(&traits.time, "time.minute")?.minute),
                         number(arg(0))?,
                         number(arg(1))?,
                     ),
                     "local_time" => {
-                        let now = trait_u64(traits, "time.hour")? * 60
-                            + trait_u64(traits, "time.minute")?;
+                        let t = need(&traits.time, "time.hour")?;
+                        let now = u64::from(t.hour) * 60 + u64::from(t.minute);
                         in_range(now, minutes(arg(0))?, minutes(arg(1))?)
                     }
                     "day_of_week" => {
-                        let today = trait_str(traits, "time.weekday")?;
+                        let today = need(&traits.time, "time.weekday")?.weekday.as_str();
                         let want = arg(0).to_lowercase();
                         today == want || (want.len() >= 3 && today.starts_with(&want))
                     }
-                    "day_of_month" => trait_u64(traits, "time.day")? == number(arg(0))?,
+                    "day_of_month" => {
+                        u64::from(need(&traits.time, "time.day")?.day) == number(arg(0))?
+                    }
                     "os_family" => {
-                        let fam = trait_str(traits, "os.family")?.to_lowercase();
+                        let fam = need(&traits.os, "os.family")?.family.to_lowercase();
                         let want = arg(0).to_lowercase();
                         fam == want
                             || (fam == "rhel" && matches!(want.as_str(), "redhat" | "red hat"))
                     }
-                    "distro" => trait_str(traits, "os.distro")?.eq_ignore_ascii_case(arg(0)),
+                    "distro" => need(&traits.os, "os.distro")?
+                        .distro
+                        .eq_ignore_ascii_case(arg(0)),
                     "arch" => {
-                        let want = arg(0);
-                        trait_str(traits, "os.arch")? == want
-                            || traits.pointer("/os/arch_raw").and_then(Value::as_str) == Some(want)
+                        let os = need(&traits.os, "os.arch")?;
+                        os.arch == arg(0) || os.arch_raw == arg(0)
                     }
-                    "version_ge" => version_ge(trait_str(traits, "os.version")?, arg(0)),
+                    "version_ge" => version_ge(&need(&traits.os, "os.version")?.version, arg(0)),
                     "port_listening" => {
                         let port = number(arg(0))?;
                         traits
-                            .pointer("/ports/listening")
-                            .and_then(Value::as_array)
-                            .is_some_and(|p| p.iter().any(|x| x.as_u64() == Some(port)))
+                            .ports
+                            .as_ref()
+                            .is_some_and(|p| p.listening.iter().any(|x| u64::from(*x) == port))
                     }
                     "has_enough_ram" => {
-                        trait_u64(traits, "memory.available_bytes")? >= ENOUGH_RAM_BYTES
+                        need(&traits.memory, "memory.available_bytes")?.available_bytes
+                            >= ENOUGH_RAM_BYTES
                     }
                     other => {
                         return Err(WhenError {
@@ -469,6 +477,74 @@ impl Expr {
                         });
                     }
                 })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigo_traits::collectors::{memory::Memory, os::Os, ports::Ports, time::Time};
+
+    use super::*;
+
+    struct NoHost;
+    impl HostProbe for NoHost {
+        fn file_exists(&self, _: &str) -> bool {
+            false
+        }
+        fn dir_exists(&self, _: &str) -> bool {
+            false
+        }
+        fn process_running(&self, _: &str) -> bool {
+            false
+        }
+        fn command_succeeds(&self, _: &str) -> bool {
+            false
+        }
+        fn is_container(&self) -> bool {
+            false
+        }
+    }
+
+    /// Traits with only the collector `name`.
+    fn only(name: &str) -> Traits {
+        let mut t = Traits::default();
+        match name {
+            "os" => t.os = Some(Os::default()),
+            "time" => t.time = Some(Time::default()),
+            "ports" => t.ports = Some(Ports::default()),
+            "memory" => t.memory = Some(Memory::default()),
+            other => panic!("a builtin reads `{other}`: add it here"),
+        }
+        t
+    }
+
+    /// What each builtin says it reads is what it reads: with only that collector it
+    /// evaluates, with none it says the trait is missing (or, for `port_listening`, is
+    /// false), and every collector named exists.
+    #[test]
+    fn each_builtin_reads_the_collector_it_declares() {
+        for b in BUILTINS {
+            let args: Vec<String> = (0..b.arity.unwrap_or(0)).map(|_| "1".to_owned()).collect();
+            let call = Expr::Call(b.name.to_owned(), args);
+            let Some(reads) = b.reads else {
+                assert!(call.eval(&Traits::default(), &NoHost).is_ok(), "{}", b.name);
+                continue;
+            };
+            assert!(
+                vigo_traits::find(reads).is_some(),
+                "{} reads `{reads}`",
+                b.name
+            );
+            let call = match b.name {
+                "local_time" => Expr::Call(b.name.into(), vec!["01:00".into(), "02:00".into()]),
+                _ => call,
+            };
+            assert!(call.eval(&only(reads), &NoHost).is_ok(), "{}", b.name);
+            match call.eval(&Traits::default(), &NoHost) {
+                Err(e) => assert!(e.message.contains("is not available"), "{}: {e}", b.name),
+                Ok(v) => assert!(!v && b.name == "port_listening", "{}", b.name),
             }
         }
     }

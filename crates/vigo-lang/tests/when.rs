@@ -1,7 +1,8 @@
 //! `when:` conditions: grammar, every builtin, and clear errors.
 
-use serde_json::{Value, json};
 use vigo_lang::when::{HostProbe, When, parse};
+use vigo_traits::Traits;
+use vigo_traits::collectors::{memory::Memory, os::Os, ports::Ports, time::Time};
 
 /// Answers from a temporary directory and fixed lists (the agent's real probe reads the
 /// live system).
@@ -43,13 +44,32 @@ fn probe() -> Probe {
     }
 }
 
-fn traits() -> Value {
-    json!({
-        "os": {"family": "rhel", "distro": "rocky", "version": "9.3", "arch": "amd64", "arch_raw": "x86_64"},
-        "time": {"hour": 3, "minute": 30, "weekday": "sunday", "day": 24},
-        "ports": {"listening": [22, 443]},
-        "memory": {"available_bytes": 1_073_741_824u64}
-    })
+fn traits() -> Traits {
+    Traits {
+        os: Some(Os {
+            family: "rhel".into(),
+            distro: "rocky".into(),
+            version: "9.3".into(),
+            arch: "amd64".into(),
+            arch_raw: "x86_64".into(),
+            ..Os::default()
+        }),
+        time: Some(Time {
+            hour: 3,
+            minute: 30,
+            weekday: "sunday".into(),
+            day: 24,
+            ..Time::default()
+        }),
+        ports: Some(Ports {
+            listening: vec![22, 443],
+        }),
+        memory: Some(Memory {
+            available_bytes: 1_073_741_824,
+            ..Memory::default()
+        }),
+        ..Traits::default()
+    }
 }
 
 fn eval(expr: &str) -> bool {
@@ -147,7 +167,9 @@ fn errors_say_where_and_what() {
         panic!()
     };
     assert_eq!(
-        e.eval(&json!({}), &probe()).unwrap_err().to_string(),
+        e.eval(&Traits::default(), &probe())
+            .unwrap_err()
+            .to_string(),
         "column 0: trait os.family is not available"
     );
 }

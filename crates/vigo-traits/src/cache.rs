@@ -4,12 +4,14 @@
 //! - **stable** ones every `--trait-refresh-cycles` cycles (default 10);
 //! - **periodic** ones hourly (`cloud`).
 //!
-//! The cache is plain data (serialisable) so the agent can keep it in its state store.
+//! The cache is plain, typed data (serialisable) so the agent can keep it in its state
+//! store; a cache written by an older agent does not parse and is simply collected anew.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::collectors::Traits;
 
 /// How often a collector's value changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,24 +28,24 @@ pub enum Class {
 /// How long periodic collectors are cached.
 pub const PERIODIC_SECS: i64 = 3_600;
 
-/// One cached collector value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
+/// When one cached collector value was collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
     /// The cycle it was collected in.
     pub cycle: u64,
-    /// When it was collected (Unix seconds).
+    /// When (Unix seconds).
     pub at_unix: i64,
 }
 
-/// Cached values by collector name, plus the cycle counter.
+/// The cached values (typed) and when each was collected, plus the cycle counter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraitCache {
     /// The current check-in cycle.
     pub cycle: u64,
-    /// Cached values.
-    pub entries: BTreeMap<String, Entry>,
+    /// The cached values.
+    pub traits: Traits,
+    /// When each cached value was collected, by collector name.
+    pub stamps: BTreeMap<String, Stamp>,
 }
 
 impl TraitCache {
@@ -56,7 +58,7 @@ impl TraitCache {
         now_unix: i64,
         refresh_cycles: u64,
     ) -> bool {
-        let Some(e) = self.entries.get(name) else {
+        let Some(e) = self.stamps.get(name) else {
             return true;
         };
         match class {
@@ -67,42 +69,60 @@ impl TraitCache {
     }
 
     /// Records fresh values collected in `cycle`.
-    pub fn store(&mut self, values: &BTreeMap<String, Value>, cycle: u64, now_unix: i64) {
+    pub fn store(&mut self, fresh: &Traits, cycle: u64, now_unix: i64) {
         self.cycle = cycle;
-        for (name, value) in values {
-            self.entries.insert(
-                name.clone(),
-                Entry {
-                    value: value.clone(),
-                    cycle,
-                    at_unix: now_unix,
-                },
-            );
+        let stamp = Stamp {
+            cycle,
+            at_unix: now_unix,
+        };
+        for name in fresh.names() {
+            self.stamps.insert(name.to_owned(), stamp);
         }
+        self.traits.merge(fresh.clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::collectors::{cloud::Cloud, os::Os, time::Time};
 
     #[test]
     fn classes_drive_refresh() {
         let mut c = TraitCache::default();
         assert!(c.is_due("os", Class::Stable, 0, 0, 10), "never collected");
-        let vals: BTreeMap<String, Value> = [
-            ("os".to_owned(), json!({})),
-            ("cloud".to_owned(), json!({})),
-            ("time".to_owned(), json!({})),
-        ]
-        .into();
+        let vals = Traits {
+            os: Some(Os::default()),
+            cloud: Some(Cloud::default()),
+            time: Some(Time::default()),
+            ..Traits::default()
+        };
         c.store(&vals, 0, 1_000);
         assert!(c.is_due("time", Class::Volatile, 1, 1_001, 10));
         assert!(!c.is_due("os", Class::Stable, 9, 1_001, 10));
         assert!(c.is_due("os", Class::Stable, 10, 1_001, 10));
         assert!(!c.is_due("cloud", Class::Periodic, 50, 1_000 + 3_599, 10));
         assert!(c.is_due("cloud", Class::Periodic, 50, 1_000 + 3_600, 10));
+        assert!(c.is_due("memory", Class::Volatile, 50, 1_000, 10));
+    }
+
+    #[test]
+    fn the_cache_survives_a_round_trip_through_the_state_store() {
+        let mut c = TraitCache::default();
+        let os = Os {
+            family: "debian".into(),
+            ..Os::default()
+        };
+        c.store(
+            &Traits {
+                os: Some(os),
+                ..Traits::default()
+            },
+            3,
+            7,
+        );
+        let back: TraitCache = serde_json::from_slice(&serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.traits.os.unwrap().family, "debian");
     }
 }

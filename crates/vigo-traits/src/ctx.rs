@@ -4,18 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::collectors::ports::ListenRow;
-
-/// A collector failed; the reason appears under `_errors`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TraitError(pub String);
-
-impl TraitError {
-    /// An error from any displayable cause.
-    pub fn new(msg: impl std::fmt::Display) -> Self {
-        TraitError(msg.to_string())
-    }
-}
+use crate::error::TraitError;
 
 /// Where collectors read from. Production uses `/`; tests use fixture trees.
 ///
@@ -25,7 +14,7 @@ impl TraitError {
 #[derive(Debug, Clone)]
 pub struct Ctx {
     root: PathBuf,
-    listen_rows: Arc<OnceLock<Result<Vec<ListenRow>, TraitError>>>,
+    listen_rows: Arc<OnceLock<Result<Vec<ListenRow>, Arc<TraitError>>>>,
 }
 
 impl Default for Ctx {
@@ -46,9 +35,12 @@ impl Ctx {
     /// The TCP LISTEN rows of this run, read once.
     pub(crate) fn listen_rows(&self) -> Result<&[ListenRow], TraitError> {
         self.listen_rows
-            .get_or_init(|| crate::collectors::ports::read_listen_rows(self))
+            .get_or_init(|| crate::collectors::ports::read_listen_rows(self).map_err(Arc::new))
             .as_deref()
-            .map_err(Clone::clone)
+            .map_err(|e| TraitError::Shared {
+                what: "the LISTEN sockets",
+                source: Arc::clone(e),
+            })
     }
 
     /// The root.
@@ -63,7 +55,7 @@ impl Ctx {
 
     /// A file's content as text.
     pub fn read(&self, path: &str) -> Result<String, TraitError> {
-        std::fs::read_to_string(self.path(path)).map_err(|e| TraitError(format!("{path}: {e}")))
+        std::fs::read_to_string(self.path(path)).map_err(|e| TraitError::read(path, e))
     }
 
     /// A file's content, trimmed, or `None` when unreadable or empty.

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::collectors::Collector;
+use crate::collectors::{Collector, Traits};
 use crate::ctx::Ctx;
+use crate::error::TraitError;
 
 /// What a run produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
-    /// Values by collector name.
-    pub values: BTreeMap<String, Value>,
-    /// Failed or timed-out collectors, with the reason.
+    /// The collected values, typed.
+    pub values: Traits,
+    /// Failed or timed-out collectors, with the reason (the error and its causes).
     pub errors: BTreeMap<String, String>,
     /// How long each collector took, in microseconds (timed-out ones: their timeout).
     pub timing: BTreeMap<String, u64>,
@@ -29,11 +30,10 @@ impl Report {
     /// The JSON document `vigo traits` prints: collectors, then `_errors` (when any) and
     /// `_timing` (when asked).
     pub fn to_json(&self, with_timing: bool) -> Value {
-        let mut out: Map<String, Value> = self
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut out = match self.values.to_json() {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
         if !self.errors.is_empty() {
             out.insert(
                 "_errors".into(),
@@ -76,11 +76,7 @@ pub fn run(collectors: &[Collector], ctx: &Ctx) -> Report {
                 let _ = thread_tx.send((name, result, t.elapsed()));
             });
         if let Err(e) = spawned {
-            let _ = tx.send((
-                c.name,
-                Err(crate::TraitError(format!("cannot start: {e}"))),
-                Duration::ZERO,
-            ));
+            let _ = tx.send((c.name, Err(TraitError::Spawn(e)), Duration::ZERO));
         }
     }
     drop(tx);
@@ -98,11 +94,9 @@ pub fn run(collectors: &[Collector], ctx: &Ctx) -> Report {
                     u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
                 );
                 match result {
-                    Ok(v) => {
-                        report.values.insert(name.to_owned(), v);
-                    }
+                    Ok(v) => report.values.merge(v),
                     Err(e) => {
-                        report.errors.insert(name.to_owned(), e.0);
+                        report.errors.insert(name.to_owned(), e.chain());
                     }
                 }
             }
@@ -133,44 +127,52 @@ pub fn run(collectors: &[Collector], ctx: &Ctx) -> Report {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::TraitError;
     use crate::cache::Class;
+    use crate::collectors::{Traits, loadavg::LoadAvg};
+    use crate::schema::{Describe, Shape};
 
-    fn quick(_: &Ctx) -> Result<Value, TraitError> {
-        Ok(json!({"ok": true}))
+    fn quick(_: &Ctx) -> Result<Traits, TraitError> {
+        Ok(Traits {
+            loadavg: Some(LoadAvg {
+                load1: 0.5,
+                ..LoadAvg::default()
+            }),
+            ..Traits::default()
+        })
     }
-    fn broken(_: &Ctx) -> Result<Value, TraitError> {
-        Err(TraitError("no /proc/meminfo".into()))
+    fn broken(_: &Ctx) -> Result<Traits, TraitError> {
+        Err(TraitError::read(
+            "/proc/meminfo",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ))
     }
-    fn hangs(_: &Ctx) -> Result<Value, TraitError> {
+    fn hangs(_: &Ctx) -> Result<Traits, TraitError> {
         std::thread::sleep(Duration::from_secs(60));
-        Ok(Value::Null)
+        Ok(Traits::default())
+    }
+
+    fn collector(
+        name: &'static str,
+        timeout: Duration,
+        collect: fn(&Ctx) -> Result<Traits, TraitError>,
+    ) -> Collector {
+        Collector {
+            name,
+            doc: "",
+            class: Class::Volatile,
+            timeout,
+            shape: <bool as Describe>::shape as fn() -> Shape,
+            collect,
+        }
     }
 
     #[test]
     fn a_hung_collector_is_cut_off_and_the_rest_still_report() {
         let set = [
-            Collector {
-                name: "quick",
-                class: Class::Volatile,
-                timeout: Duration::from_secs(5),
-                collect: quick,
-            },
-            Collector {
-                name: "broken",
-                class: Class::Volatile,
-                timeout: Duration::from_secs(5),
-                collect: broken,
-            },
-            Collector {
-                name: "hangs",
-                class: Class::Volatile,
-                timeout: Duration::from_millis(200),
-                collect: hangs,
-            },
+            collector("loadavg", Duration::from_secs(5), quick),
+            collector("memory", Duration::from_secs(5), broken),
+            collector("hangs", Duration::from_millis(200), hangs),
         ];
         let t = Instant::now();
         let r = run(&set, &Ctx::default());
@@ -179,11 +181,13 @@ mod tests {
             "waited {:?}",
             t.elapsed()
         );
-        assert_eq!(r.values["quick"], json!({"ok": true}));
-        assert_eq!(r.errors["broken"], "no /proc/meminfo");
+        assert_eq!(r.values.loadavg.as_ref().map(|l| l.load1), Some(0.5));
+        assert_eq!(r.values.names(), ["loadavg"]);
+        assert_eq!(r.errors["memory"], "/proc/meminfo: entity not found");
         assert_eq!(r.errors["hangs"], "timed out after 0.2s");
         let doc = r.to_json(true);
+        assert_eq!(doc["loadavg"]["load1"], 0.5);
         assert_eq!(doc["_errors"]["hangs"], "timed out after 0.2s");
-        assert!(doc["_timing"]["quick"].is_u64());
+        assert!(doc["_timing"]["loadavg"].is_u64());
     }
 }

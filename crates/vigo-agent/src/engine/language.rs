@@ -8,6 +8,7 @@ use serde_json::Value;
 use vigo_exec::command::{self, CommandSpec};
 use vigo_lang::template::Rendered;
 use vigo_lang::when::{self, HostProbe, When};
+use vigo_traits::Traits;
 
 use super::planner::Evaluator;
 
@@ -87,10 +88,9 @@ impl Evaluator for LangEvaluator<'_> {
     fn when(
         &self,
         expr: &str,
-        data: &Value,
+        traits: &Traits,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<bool, String> {
-        let traits = data.get("Traits").unwrap_or(&Value::Null);
         match when::parse(expr).map_err(|e| e.to_string())? {
             When::Changed => Err("`changed` is only valid alone, on a notify target".into()),
             When::Expr(e) => e
@@ -122,7 +122,14 @@ mod tests {
         let ev = LangEvaluator {
             probe: &SystemProbe,
         };
-        let data = json!({"Vars": {"port": 80}, "Traits": {"os": {"family": "debian"}}});
+        let traits = Traits {
+            os: Some(vigo_traits::collectors::os::Os {
+                family: "debian".into(),
+                ..Default::default()
+            }),
+            ..Traits::default()
+        };
+        let data = json!({"Vars": {"port": 80}, "Traits": traits.to_json()});
         let none = |_: &str| None;
         let r = ev
             .render("listen", "listen {{ .Vars.port }};", &data, &none)
@@ -130,12 +137,12 @@ mod tests {
         assert_eq!(r.text, "listen 80;");
         assert!(!r.sensitive);
         assert!(
-            ev.when("os_family('debian') && dir_exists('/etc')", &data, &none)
+            ev.when("os_family('debian') && dir_exists('/etc')", &traits, &none)
                 .unwrap()
         );
-        assert!(!ev.when("os_family('rhel')", &data, &none).unwrap());
+        assert!(!ev.when("os_family('rhel')", &traits, &none).unwrap());
         assert_eq!(
-            ev.when("os_famly('x')", &data, &none).unwrap_err(),
+            ev.when("os_famly('x')", &traits, &none).unwrap_err(),
             "column 1: unknown builtin `os_famly` (did you mean `os_family`?)"
         );
         assert!(

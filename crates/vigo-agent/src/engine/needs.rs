@@ -4,26 +4,12 @@
 //!
 //! The scan is conservative: `.Traits.os.family` needs `os`; a `.Traits` not followed by a
 //! collector name (`index .Traits "os"`, `{{ .Traits }}`) needs every collector; each
-//! `when:` builtin needs the collectors it reads.
+//! `when:` builtin needs the collector it reads ([`vigo_lang::when::BUILTINS`] says which).
 
 use std::collections::BTreeSet;
 
+use vigo_lang::when::BUILTINS;
 use vigo_proto::v1::PolicyBundle;
-
-/// `when:` builtins and the collectors they read.
-const BUILTIN_TRAITS: &[(&str, &str)] = &[
-    ("hour_range", "time"),
-    ("minute_range", "time"),
-    ("local_time", "time"),
-    ("day_of_week", "time"),
-    ("day_of_month", "time"),
-    ("os_family", "os"),
-    ("distro", "os"),
-    ("arch", "os"),
-    ("version_ge", "os"),
-    ("port_listening", "ports"),
-    ("has_enough_ram", "memory"),
-];
 
 /// What a bundle needs collected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +48,11 @@ pub fn trait_needs(bundle: &PolicyBundle) -> TraitNeeds {
     }
     for w in whens {
         all |= scan_template(w, &mut set);
-        for (builtin, collector) in BUILTIN_TRAITS {
-            if contains_call(w, builtin) {
-                set.insert((*collector).to_owned());
+        for b in BUILTINS {
+            if let Some(collector) = b.reads
+                && contains_call(w, b.name, b.arity.is_none())
+            {
+                set.insert(collector.to_owned());
             }
         }
     }
@@ -101,8 +89,9 @@ fn scan_template(s: &str, set: &mut BTreeSet<String>) -> bool {
     false
 }
 
-/// Whether `expr` calls `name(…)` (not as part of a longer identifier).
-fn contains_call(expr: &str, name: &str) -> bool {
+/// Whether `expr` calls `name(…)` — or names it, for a `bare` builtin that takes no
+/// parentheses (`has_enough_ram`) — not as part of a longer identifier.
+fn contains_call(expr: &str, name: &str, bare: bool) -> bool {
     let mut from = 0;
     while let Some(at) = expr[from..].find(name) {
         let start = from + at;
@@ -111,7 +100,14 @@ fn contains_call(expr: &str, name: &str) -> bool {
             .chars()
             .next_back()
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
-        let after_ok = expr[end..].trim_start().starts_with('(');
+        let after_ok = if bare {
+            expr[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+        } else {
+            expr[end..].trim_start().starts_with('(')
+        };
         if before_ok && after_ok {
             return true;
         }
@@ -167,7 +163,7 @@ mod tests {
         assert_eq!(
             trait_needs(&bundle(
                 "{}",
-                "os_family('debian') && !is_container && hour_range(1, 5) || has_enough_ram()",
+                "os_family('debian') && !is_container && hour_range(1, 5) || has_enough_ram",
                 None
             )),
             some(&["memory", "os", "time"])

@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 use vigo_core::secret;
 use vigo_lang::template::Rendered;
 use vigo_proto::v1::PolicyBundle;
+use vigo_traits::Traits;
 
 use super::plan::{Plan, PlannedResource};
 use super::redact::Sensitive;
@@ -41,20 +42,20 @@ pub trait Evaluator {
         data: &Value,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Rendered, String>;
-    /// Evaluates a `when:` expression against `data` (its `.Traits`) and the host; secret
+    /// Evaluates a `when:` expression against the typed traits and the host; secret
     /// markers in its arguments are replaced by `secret(path)` after parsing.
     fn when(
         &self,
         expr: &str,
-        data: &Value,
+        traits: &Traits,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<bool, String>;
 }
 
 /// What planning needs besides the bundle.
 pub struct PlanInput<'a> {
-    /// Fresh traits (the `traits` JSON document).
-    pub traits: &'a Value,
+    /// Fresh traits, typed (templates see them as `.Traits`).
+    pub traits: &'a Traits,
     /// Facts about this envoy for `.Envoy` (hostname, envoy id, environment).
     pub envoy: Value,
     /// Secret values by path, resolved for this run; never stored.
@@ -163,6 +164,8 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
             .ok_or_else(|| format!("unknown reference `{reference}`"))
     };
 
+    // Templates read traits through their data model (JSON); `when:` reads them typed.
+    let traits_data = input.traits.to_json();
     let mut drafts: Vec<Draft> = Vec::new();
     for c in &bundle.configcrates {
         // A crate whose vars do not parse fails each of its resources, saying why.
@@ -184,11 +187,11 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
         // The raw secrets this crate can read: redacted from its resources' messages.
         let mut crate_secrets = BTreeSet::new();
         secret::collect_paths(&c.vars_json, &mut crate_secrets);
-        let data = json!({ "Vars": vars, "Traits": input.traits, "Envoy": input.envoy });
+        let data = json!({ "Vars": vars, "Traits": traits_data, "Envoy": input.envoy });
         let lookup = |p: &str| input.secret(p);
         let crate_skip = match c.when.as_str() {
             "" => Ok(None),
-            expr => input.evaluator.when(expr, &data, &lookup).map(|ok| {
+            expr => input.evaluator.when(expr, input.traits, &lookup).map(|ok| {
                 (!ok).then(|| format!("configcrate `{}`: when: {expr} is false", c.name))
             }),
         };
@@ -222,7 +225,7 @@ pub fn plan(bundle: &PolicyBundle, input: &PlanInput<'_>) -> Plan {
             let (notify_target, mut skip) = match r.when.as_str() {
                 "changed" => (true, None),
                 "" => (false, None),
-                expr => match input.evaluator.when(expr, &data, &lookup) {
+                expr => match input.evaluator.when(expr, input.traits, &lookup) {
                     Ok(true) => (false, None),
                     Ok(false) => (false, Some(format!("when: {expr} is false"))),
                     Err(e) => {
@@ -501,7 +504,7 @@ mod tests {
         }
     }
 
-    fn input<'a>(traits: &'a Value, secrets: &'a HashMap<String, String>) -> PlanInput<'a> {
+    fn input<'a>(traits: &'a Traits, secrets: &'a HashMap<String, String>) -> PlanInput<'a> {
         PlanInput {
             traits,
             envoy: json!({"hostname": "web-01"}),
@@ -558,7 +561,7 @@ mod tests {
             configcrates: vec![base, app],
             ..Default::default()
         };
-        let (traits, secrets) = (json!({}), HashMap::new());
+        let (traits, secrets) = (Traits::default(), HashMap::new());
         let p = plan(&bundle, &input(&traits, &secrets));
         assert_eq!(
             ids(&p),
@@ -625,7 +628,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let (traits, secrets) = (json!({}), HashMap::new());
+        let (traits, secrets) = (Traits::default(), HashMap::new());
         let p = plan(&bundle, &input(&traits, &secrets));
         assert_eq!(
             ids(&p),
@@ -682,7 +685,13 @@ mod tests {
             .into(),
             ..Default::default()
         };
-        let traits = json!({"os": {"family": "debian"}});
+        let traits = Traits {
+            os: Some(vigo_traits::collectors::os::Os {
+                family: "debian".into(),
+                ..Default::default()
+            }),
+            ..Traits::default()
+        };
         let secrets: HashMap<String, String> = [("db/pw".to_owned(), "hunter2".to_owned())].into();
         let p = plan(&bundle, &input(&traits, &secrets));
         let get = |id: &str| p.resources.iter().find(|r| r.id == id).unwrap();
@@ -740,7 +749,7 @@ mod tests {
             configcrates: vec![loop_crate, off],
             ..Default::default()
         };
-        let (traits, secrets) = (json!({}), HashMap::new());
+        let (traits, secrets) = (Traits::default(), HashMap::new());
         let p = plan(&bundle, &input(&traits, &secrets));
         let get = |id: &str| p.resources.iter().find(|r| r.id == id).unwrap();
         assert_eq!(
@@ -783,7 +792,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let traits = json!({});
+        let traits = Traits::default();
         plan(&bundle, &input(&traits, &secrets)).resources.remove(0)
     }
 
@@ -850,7 +859,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let (traits, secrets) = (json!({}), HashMap::new());
+        let (traits, secrets) = (Traits::default(), HashMap::new());
         let p = plan(&bundle, &input(&traits, &secrets));
         assert!(
             p.resources[0]
@@ -885,7 +894,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let traits = json!({});
+        let traits = Traits::default();
         let secrets: HashMap<String, String> =
             [("p".to_owned(), flag.display().to_string())].into();
         let p = plan(

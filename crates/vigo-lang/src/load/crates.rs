@@ -575,18 +575,21 @@ fn check_type_rules(
 /// Parses every template held in a string of `value`, so a bad template fails at publish.
 fn check_templates(cx: &mut Cx<'_>, context: &str, pos: Pos, key: &str, value: &Value) {
     match value {
-        Value::String(s) if schema::is_templated(s) => {
-            if let Err(e) = secret::parse_attribute(key, s) {
-                cx.err(
-                    pos,
-                    context,
-                    format!(
-                        "attribute `{key}`: bad template at {}:{}: {}",
-                        e.line, e.col, e.message
-                    ),
-                );
+        Value::String(s) if schema::is_templated(s) => match secret::parse_attribute(key, s) {
+            Err(e) => cx.err(
+                pos,
+                context,
+                format!(
+                    "attribute `{key}`: bad template at {}:{}: {}",
+                    e.line, e.col, e.message
+                ),
+            ),
+            Ok(t) => {
+                if let Some(bad) = crate::trait_refs::check(&t) {
+                    cx.err(pos, context, format!("attribute `{key}`: {}", bad.message));
+                }
             }
-        }
+        },
         Value::Array(items) => items
             .iter()
             .for_each(|v| check_templates(cx, context, pos, key, v)),

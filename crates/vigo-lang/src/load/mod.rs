@@ -137,16 +137,23 @@ pub fn load(tree: &SourceTree) -> Result<Stack, Errors> {
         match classify(path) {
             FileRole::Template => {
                 let name = &path["templates/".len()..];
-                if let Err(e) = Template::parse(name, text) {
-                    errors.push(Diagnostic::new(
+                let at = |line: usize, col: usize| Pos {
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    col: u32::try_from(col).unwrap_or(u32::MAX),
+                };
+                match Template::parse(name, text) {
+                    Err(e) => errors.push(Diagnostic::new(
                         path,
-                        Pos {
-                            line: u32::try_from(e.line).unwrap_or(u32::MAX),
-                            col: u32::try_from(e.col).unwrap_or(u32::MAX),
-                        },
+                        at(e.line, e.col),
                         "",
                         format!("bad template: {}", e.message),
-                    ));
+                    )),
+                    Ok(t) => {
+                        if let Some(bad) = crate::trait_refs::check(&t) {
+                            let (line, col) = bad.locate(text).unwrap_or((1, 1));
+                            errors.push(Diagnostic::new(path, at(line, col), "", bad.message));
+                        }
+                    }
                 }
                 stack.templates.insert(name.to_owned(), text.to_owned());
             }

@@ -1,29 +1,32 @@
 //! `agent_self`: the agent's own footprint (memory, threads, descriptors, children).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::kb_fields;
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `agent_self` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AgentSelf {
-    /// Resident memory (VmRSS).
-    pub rss_bytes: u64,
-    /// Virtual size (VmSize).
-    pub vsz_bytes: u64,
-    /// Threads.
-    pub threads: u64,
-    /// Open file descriptors.
-    pub open_fds: u64,
-    /// Processes whose parent is the agent.
-    pub descendants: u64,
-    /// Open descriptors of those processes.
-    pub descendant_open_fds: u64,
-    /// Seconds since the agent started.
-    pub uptime_secs: u64,
-    /// The agent's PID.
-    pub pid: u32,
+crate::trait_struct! {
+    /// The `agent_self` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct AgentSelf {
+        /// Resident memory (VmRSS).
+        pub rss_bytes: u64,
+        /// Virtual size (VmSize).
+        pub vsz_bytes: u64,
+        /// Threads.
+        pub threads: u64,
+        /// Open file descriptors.
+        pub open_fds: u64,
+        /// Processes whose parent is the agent.
+        pub descendants: u64,
+        /// Open descriptors of those processes.
+        pub descendant_open_fds: u64,
+        /// Seconds since the agent started.
+        pub uptime_secs: u64,
+        /// The agent's PID.
+        pub pid: u32,
+    }
 }
 
 fn count_dir(path: &std::path::Path) -> u64 {

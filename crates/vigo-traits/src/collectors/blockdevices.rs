@@ -3,31 +3,34 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One block device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BlockDevice {
-    /// `size` × 512.
-    pub size_bytes: u64,
-    /// `device/vendor`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<String>,
-    /// `device/model`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// `device/serial`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
-    /// `device/firmware_rev` (or `device/rev`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub firmware_rev: Option<String>,
-    /// `ro`.
-    pub readonly: bool,
-    /// Not rotational (`queue/rotational` = 0).
-    pub ssd: bool,
+crate::trait_struct! {
+    /// One block device.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct BlockDevice {
+        /// `size` × 512.
+        pub size_bytes: u64,
+        /// `device/vendor`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub vendor: Option<String>,
+        /// `device/model`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub model: Option<String>,
+        /// `device/serial`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub serial: Option<String>,
+        /// `device/firmware_rev` (or `device/rev`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub firmware_rev: Option<String>,
+        /// `ro`.
+        pub readonly: bool,
+        /// Not rotational (`queue/rotational` = 0).
+        pub ssd: bool,
+    }
 }
 
 /// The `blockdevices` trait.
@@ -42,8 +45,8 @@ pub fn is_virtual(name: &str) -> bool {
 
 /// Collects `blockdevices`.
 pub fn collect(ctx: &Ctx) -> Result<BlockDevices, TraitError> {
-    let rd = std::fs::read_dir(ctx.path("/sys/block"))
-        .map_err(|e| TraitError(format!("/sys/block: {e}")))?;
+    let rd =
+        std::fs::read_dir(ctx.path("/sys/block")).map_err(|e| TraitError::read("/sys/block", e))?;
     let mut out = BTreeMap::new();
     for e in rd.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();

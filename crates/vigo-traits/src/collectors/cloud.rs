@@ -10,47 +10,50 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
 /// The metadata address.
 pub const IMDS: &str = "169.254.169.254:80";
 const TIMEOUT: Duration = Duration::from_millis(300);
 
-/// The `cloud` trait; fields the provider does not expose are omitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct Cloud {
-    /// aws, gcp, azure, digitalocean, oracle, hetzner, vultr, linode, or none.
-    pub provider: String,
-    /// Instance id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_id: Option<String>,
-    /// Instance type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_type: Option<String>,
-    /// Instance name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_name: Option<String>,
-    /// Region.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Availability zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub zone: Option<String>,
-    /// Account / project / subscription.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// Image id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
-    /// Public IPv4.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_ip: Option<String>,
-    /// Tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<BTreeMap<String, String>>,
+crate::trait_struct! {
+    /// The `cloud` trait; fields the provider does not expose are omitted.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Cloud {
+        /// aws, gcp, azure, digitalocean, oracle, hetzner, vultr, linode, or none.
+        pub provider: String,
+        /// Instance id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub instance_id: Option<String>,
+        /// Instance type.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub instance_type: Option<String>,
+        /// Instance name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub instance_name: Option<String>,
+        /// Region.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub region: Option<String>,
+        /// Availability zone.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub zone: Option<String>,
+        /// Account / project / subscription.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub account_id: Option<String>,
+        /// Image id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub image_id: Option<String>,
+        /// Public IPv4.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub public_ip: Option<String>,
+        /// Tags.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub tags: Option<BTreeMap<String, String>>,
+    }
 }
 
 /// The provider DMI points at, if any.
@@ -265,7 +268,9 @@ pub fn collect(ctx: &Ctx) -> Result<Cloud, TraitError> {
             ..Cloud::default()
         });
     }
-    let addr: SocketAddr = IMDS.parse().map_err(TraitError::new)?;
+    let addr: SocketAddr = IMDS
+        .parse()
+        .map_err(|e| TraitError::system("parsing the metadata address", e))?;
     Ok(probe(addr, hint)
         // DMI named a provider whose metadata we could not read: still that provider.
         .or_else(|| {

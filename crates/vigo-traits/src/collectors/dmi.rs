@@ -1,62 +1,67 @@
 //! `dmi`: firmware and board identity from `/sys/class/dmi/id/`, and the memory devices
 //! from the SMBIOS type 17 tables in `/sys/firmware/dmi/entries/` (x86/UEFI).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One populated memory slot (SMBIOS type 17).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemoryDevice {
-    /// `DIMM_A1`.
-    pub locator: String,
-    /// Manufacturer.
-    pub manufacturer: String,
-    /// Part number.
-    pub part_number: String,
-    /// Serial number.
-    pub serial_number: String,
-    /// Size in bytes.
-    pub size_bytes: u64,
-    /// Speed in MT/s.
-    pub speed_mts: u32,
+crate::trait_struct! {
+    /// One populated memory slot (SMBIOS type 17).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct MemoryDevice {
+        /// `DIMM_A1`.
+        pub locator: String,
+        /// Manufacturer.
+        pub manufacturer: String,
+        /// Part number.
+        pub part_number: String,
+        /// Serial number.
+        pub serial_number: String,
+        /// Size in bytes.
+        pub size_bytes: u64,
+        /// Speed in MT/s.
+        pub speed_mts: u32,
+    }
 }
 
-/// The `dmi` trait; a field is omitted when the firmware does not provide it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct Dmi {
-    /// BIOS vendor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bios_vendor: Option<String>,
-    /// BIOS version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bios_version: Option<String>,
-    /// BIOS date.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bios_date: Option<String>,
-    /// Board vendor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub board_vendor: Option<String>,
-    /// Board name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub board_name: Option<String>,
-    /// Product name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product_name: Option<String>,
-    /// Product serial (readable by root only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product_serial: Option<String>,
-    /// System vendor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product_vendor: Option<String>,
-    /// Chassis type code (`3` desktop, `10` notebook, `1` other/virtual).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chassis_type: Option<String>,
-    /// Chassis asset tag (clouds put their name here).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chassis_asset_tag: Option<String>,
-    /// Populated memory slots.
-    pub memory_devices: Vec<MemoryDevice>,
+crate::trait_struct! {
+    /// The `dmi` trait; a field is omitted when the firmware does not provide it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Dmi {
+        /// BIOS vendor.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub bios_vendor: Option<String>,
+        /// BIOS version.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub bios_version: Option<String>,
+        /// BIOS date.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub bios_date: Option<String>,
+        /// Board vendor.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub board_vendor: Option<String>,
+        /// Board name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub board_name: Option<String>,
+        /// Product name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub product_name: Option<String>,
+        /// Product serial (readable by root only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub product_serial: Option<String>,
+        /// System vendor.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub product_vendor: Option<String>,
+        /// Chassis type code (`3` desktop, `10` notebook, `1` other/virtual).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub chassis_type: Option<String>,
+        /// Chassis asset tag (clouds put their name here).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub chassis_asset_tag: Option<String>,
+        /// Populated memory slots.
+        pub memory_devices: Vec<MemoryDevice>,
+    }
 }
 
 /// Parses one SMBIOS type 17 structure; `None` for an empty slot or a short table.

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{mountpoints, pct};
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
 /// Filesystem types that hold no user data.
 const VIRTUAL: &[&str] = &[
@@ -34,27 +35,29 @@ const VIRTUAL: &[&str] = &[
     "overlay-proc",
 ];
 
-/// One filesystem's usage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Usage {
-    /// Mounted device.
-    pub device: String,
-    /// Type.
-    pub fstype: String,
-    /// Size.
-    pub size_bytes: u64,
-    /// Used.
-    pub used_bytes: u64,
-    /// Available to unprivileged users.
-    pub available_bytes: u64,
-    /// Used, percent of size.
-    pub used_pct: f64,
-    /// Inodes in total.
-    pub inodes_total: u64,
-    /// Inodes used.
-    pub inodes_used: u64,
-    /// Inodes used, percent.
-    pub inodes_pct: f64,
+crate::trait_struct! {
+    /// One filesystem's usage.
+    #[derive(Debug, Clone, PartialEq, Serialize, Default, Deserialize)]
+    pub struct Usage {
+        /// Mounted device.
+        pub device: String,
+        /// Type.
+        pub fstype: String,
+        /// Size.
+        pub size_bytes: u64,
+        /// Used.
+        pub used_bytes: u64,
+        /// Available to unprivileged users.
+        pub available_bytes: u64,
+        /// Used, percent of size.
+        pub used_pct: f64,
+        /// Inodes in total.
+        pub inodes_total: u64,
+        /// Inodes used.
+        pub inodes_used: u64,
+        /// Inodes used, percent.
+        pub inodes_pct: f64,
+    }
 }
 
 /// The `filesystem` trait: usage by mountpoint.

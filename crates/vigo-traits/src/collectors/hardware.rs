@@ -3,30 +3,33 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::kb_fields;
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `hardware` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hardware {
-    /// Logical CPUs.
-    pub cpu_count: u32,
-    /// Physical cores (distinct core ids per package).
-    pub cpu_cores: u32,
-    /// Sockets (distinct physical ids).
-    pub cpu_sockets: u32,
-    /// Model name of the first CPU.
-    pub cpu_model: String,
-    /// Vendor id of the first CPU.
-    pub cpu_vendor: String,
-    /// Physical memory in MiB.
-    pub memory_mb: u64,
-    /// Size in GB (10^9) of each disk (whole block device, virtual ones skipped).
-    pub disks_gb: BTreeMap<String, u64>,
-    /// The machine is virtualised (the CPU's `hypervisor` flag).
-    pub virtual_machine: bool,
+crate::trait_struct! {
+    /// The `hardware` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Hardware {
+        /// Logical CPUs.
+        pub cpu_count: u32,
+        /// Physical cores (distinct core ids per package).
+        pub cpu_cores: u32,
+        /// Sockets (distinct physical ids).
+        pub cpu_sockets: u32,
+        /// Model name of the first CPU.
+        pub cpu_model: String,
+        /// Vendor id of the first CPU.
+        pub cpu_vendor: String,
+        /// Physical memory in MiB.
+        pub memory_mb: u64,
+        /// Size in GB (10^9) of each disk (whole block device, virtual ones skipped).
+        pub disks_gb: BTreeMap<String, u64>,
+        /// The machine is virtualised (the CPU's `hypervisor` flag).
+        pub virtual_machine: bool,
+    }
 }
 
 /// Collects `hardware`.

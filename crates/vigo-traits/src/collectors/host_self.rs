@@ -1,26 +1,29 @@
 //! `host_self`: host-wide pressure signals — file descriptors, process count, a recent
 //! OOM kill, root filesystem usage. Errors yield 0, never a failed collector.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::pct;
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `host_self` trait.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HostSelf {
-    /// Allocated file handles (`/proc/sys/fs/file-nr` field 1).
-    pub fd_used: u64,
-    /// The limit (field 3).
-    pub fd_max: u64,
-    /// Used, percent (two decimals).
-    pub fd_pct: f64,
-    /// Processes (numeric `/proc` entries).
-    pub proc_count: u64,
-    /// 1 when the kernel log's last 256 KiB mention an OOM kill, else 0.
-    pub oom_recent: u8,
-    /// Root filesystem usage, percent.
-    pub fs_root_pct: f64,
+crate::trait_struct! {
+    /// The `host_self` trait.
+    #[derive(Debug, Clone, PartialEq, Serialize, Default, Deserialize)]
+    pub struct HostSelf {
+        /// Allocated file handles (`/proc/sys/fs/file-nr` field 1).
+        pub fd_used: u64,
+        /// The limit (field 3).
+        pub fd_max: u64,
+        /// Used, percent (two decimals).
+        pub fd_pct: f64,
+        /// Processes (numeric `/proc` entries).
+        pub proc_count: u64,
+        /// 1 when the kernel log's last 256 KiB mention an OOM kill, else 0.
+        pub oom_recent: u8,
+        /// Root filesystem usage, percent.
+        pub fs_root_pct: f64,
+    }
 }
 
 /// Collects `host_self`.

@@ -4,36 +4,41 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One listening socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Listener {
-    /// Port.
-    pub port: u16,
-    /// `ipv4` or `ipv6`.
-    pub family: String,
-    /// Always `tcp`.
-    pub protocol: String,
-    /// Local address.
-    pub bind_address: String,
-    /// Owning process, when visible.
-    pub pid: Option<u32>,
-    /// Its command name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comm: Option<String>,
-    /// Its executable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exe: Option<String>,
+crate::trait_struct! {
+    /// One listening socket.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Listener {
+        /// Port.
+        pub port: u16,
+        /// `ipv4` or `ipv6`.
+        pub family: String,
+        /// Always `tcp`.
+        pub protocol: String,
+        /// Local address.
+        pub bind_address: String,
+        /// Owning process, when visible.
+        pub pid: Option<u32>,
+        /// Its command name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub comm: Option<String>,
+        /// Its executable.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub exe: Option<String>,
+    }
 }
 
-/// The `listeners` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Listeners {
-    /// Listening sockets, by port.
-    pub listeners: Vec<Listener>,
+crate::trait_struct! {
+    /// The `listeners` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Listeners {
+        /// Listening sockets, by port.
+        pub listeners: Vec<Listener>,
+    }
 }
 
 /// Decodes `/proc/net/tcp` hex addresses (little-endian 32-bit words).

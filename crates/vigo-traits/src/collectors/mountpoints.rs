@@ -1,27 +1,32 @@
 //! `mountpoints`: every mount, from `/proc/self/mounts`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mount {
-    /// What is mounted (`/dev/vda1`, `tmpfs`).
-    pub device: String,
-    /// Where.
-    pub mountpoint: String,
-    /// Filesystem type.
-    pub fstype: String,
-    /// Mount options.
-    pub options: Vec<String>,
+crate::trait_struct! {
+    /// One mount.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Mount {
+        /// What is mounted (`/dev/vda1`, `tmpfs`).
+        pub device: String,
+        /// Where.
+        pub mountpoint: String,
+        /// Filesystem type.
+        pub fstype: String,
+        /// Mount options.
+        pub options: Vec<String>,
+    }
 }
 
-/// The `mountpoints` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mountpoints {
-    /// Mounts in mount order.
-    pub mounts: Vec<Mount>,
+crate::trait_struct! {
+    /// The `mountpoints` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Mountpoints {
+        /// Mounts in mount order.
+        pub mounts: Vec<Mount>,
+    }
 }
 
 /// Undoes the octal escapes of the mounts file (`\040` for a space).

@@ -9,39 +9,46 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Interface {
-    /// MAC address, when it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mac: Option<String>,
-    /// MTU.
-    pub mtu: u32,
-    /// `operstate` (`up`, `down`, `unknown`).
-    pub state: String,
-    /// Addresses in CIDR form.
-    pub addresses: Vec<String>,
+crate::trait_struct! {
+    /// One interface.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Interface {
+        /// MAC address, when it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub mac: Option<String>,
+        /// MTU.
+        pub mtu: u32,
+        /// `operstate` (`up`, `down`, `unknown`).
+        pub state: String,
+        /// Addresses in CIDR form.
+        pub addresses: Vec<String>,
+    }
 }
 
-/// The `network` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Network {
-    /// The hostname.
-    pub hostname: String,
-    /// The fully qualified name (the hostname when none is known).
-    pub fqdn: String,
-    /// The primary IPv4 address (empty without a route).
-    pub primary_ip: String,
-    /// Non-loopback IPv4 and IPv6 addresses (no link-local).
-    pub ip_addresses: Vec<String>,
-    /// Non-loopback, non-zero MAC addresses.
-    pub mac_addresses: Vec<String>,
-    /// Interfaces by name.
-    pub interfaces: BTreeMap<String, Interface>,
+crate::trait_struct! {
+    /// The `network` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Network {
+        /// The hostname.
+        pub hostname: String,
+        /// The fully qualified name, from the hostname's `/etc/hosts` line (no DNS query;
+        /// the hostname when none is known).
+        pub fqdn: String,
+        /// The primary IPv4 address: the route's source address, no packet sent (empty
+        /// without a route).
+        pub primary_ip: String,
+        /// Non-loopback IPv4 and IPv6 addresses (no link-local).
+        pub ip_addresses: Vec<String>,
+        /// Non-loopback, non-zero MAC addresses.
+        pub mac_addresses: Vec<String>,
+        /// Interfaces by name.
+        pub interfaces: BTreeMap<String, Interface>,
+    }
 }
 
 fn primary_ipv4() -> Option<IpAddr> {
@@ -88,7 +95,8 @@ pub fn collect(ctx: &Ctx) -> Result<Network, TraitError> {
         .unwrap_or_else(|| hostname.clone());
     let mut interfaces: BTreeMap<String, Interface> = BTreeMap::new();
     let mut ips = Vec::new();
-    let addrs = nix::ifaddrs::getifaddrs().map_err(TraitError::new)?;
+    let addrs = nix::ifaddrs::getifaddrs()
+        .map_err(|e| TraitError::system("listing the interfaces (getifaddrs)", e))?;
     for a in addrs {
         let name = a.interface_name.clone();
         let entry = interfaces.entry(name.clone()).or_insert_with(|| Interface {

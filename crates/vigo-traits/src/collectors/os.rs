@@ -5,33 +5,36 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `os` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Os {
-    /// Packaging lineage: debian, rhel, suse, arch, gentoo, slackware, alpine (or the id).
-    pub family: String,
-    /// `ID` of os-release (`debian`, `ubuntu`, `rocky`).
-    pub distro: String,
-    /// `VERSION_ID`.
-    pub version: String,
-    /// `PRETTY_NAME`.
-    pub name: String,
-    /// `VERSION_CODENAME`.
-    pub codename: String,
-    /// Kernel release.
-    pub kernel: String,
-    /// Go/Docker convention: amd64, arm64, 386, arm, ppc64le, s390x, riscv64.
-    pub arch: String,
-    /// Platform convention: x86_64, aarch64, …
-    pub arch_raw: String,
-    /// Upstream distribution for third-party repositories (Mint → ubuntu, Rocky → rhel).
-    pub upstream_id: String,
-    /// Upstream codename.
-    pub upstream_codename: String,
+crate::trait_struct! {
+    /// The `os` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Os {
+        /// Packaging lineage: debian, rhel, suse, arch, gentoo, slackware, alpine (or the id).
+        pub family: String,
+        /// `ID` of os-release (`debian`, `ubuntu`, `rocky`).
+        pub distro: String,
+        /// `VERSION_ID`.
+        pub version: String,
+        /// `PRETTY_NAME`.
+        pub name: String,
+        /// `VERSION_CODENAME`.
+        pub codename: String,
+        /// Kernel release.
+        pub kernel: String,
+        /// Go/Docker convention: amd64, arm64, 386, arm, ppc64le, s390x, riscv64.
+        pub arch: String,
+        /// Platform convention: x86_64, aarch64, …
+        pub arch_raw: String,
+        /// Upstream distribution for third-party repositories (Mint → ubuntu, Rocky → rhel).
+        pub upstream_id: String,
+        /// Upstream codename.
+        pub upstream_codename: String,
+    }
 }
 
 /// Parses os-release `KEY=value` lines (quotes removed).
@@ -102,7 +105,7 @@ pub fn collect(ctx: &Ctx) -> Result<Os, TraitError> {
     } else {
         (id.clone(), get("VERSION_CODENAME"))
     };
-    let uts = nix::sys::utsname::uname().map_err(TraitError::new)?;
+    let uts = nix::sys::utsname::uname().map_err(|e| TraitError::system("uname", e))?;
     let kernel = ctx
         .read_opt("/proc/sys/kernel/osrelease")
         .unwrap_or_else(|| uts.release().to_string_lossy().into_owned());

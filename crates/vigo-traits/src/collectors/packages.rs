@@ -1,22 +1,26 @@
 //! `packages`: installed packages and versions, read directly from the package database
 //! (`/var/lib/dpkg/status`, or `/var/lib/rpm/rpmdb.sqlite`; no `dpkg-query` or `rpm`
-//! subprocess).
+//! subprocess; the rpm database through SQLite, honouring its write-ahead log).
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `packages` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Packages {
-    /// `dpkg` (or `rpm`).
-    pub manager: String,
-    /// Installed packages.
-    pub count: usize,
-    /// Name → version of every installed package.
-    pub installed: BTreeMap<String, String>,
+crate::trait_struct! {
+    /// The `packages` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Packages {
+        /// `dpkg` (or `rpm`).
+        pub manager: String,
+        /// Installed packages.
+        pub count: usize,
+        /// Name → version of every installed package (for rpm `epoch:version-release`, as
+        /// `rpm -q` prints it).
+        pub installed: BTreeMap<String, String>,
+    }
 }
 
 /// Installed packages of a dpkg status file.
@@ -52,9 +56,7 @@ pub fn collect(ctx: &Ctx) -> Result<Packages, TraitError> {
     }
     let rpmdb = ctx.path("/var/lib/rpm/rpmdb.sqlite");
     if rpmdb.exists() {
-        let data =
-            std::fs::read(&rpmdb).map_err(|e| TraitError(format!("{}: {e}", rpmdb.display())))?;
-        let installed = super::rpmdb::installed(&data)?;
+        let installed = super::rpmdb::installed(&rpmdb)?;
         return Ok(Packages {
             manager: "rpm".into(),
             count: installed.len(),
@@ -62,11 +64,11 @@ pub fn collect(ctx: &Ctx) -> Result<Packages, TraitError> {
         });
     }
     if ctx.path("/var/lib/rpm/Packages").exists() {
-        return Err(TraitError::new(
+        return Err(TraitError::malformed(
             "this rpm database uses the Berkeley DB format (rpm < 4.16), which is not supported",
         ));
     }
-    Err(TraitError::new(
+    Err(TraitError::malformed(
         "no package database found (/var/lib/dpkg/status or /var/lib/rpm/rpmdb.sqlite)",
     ))
 }

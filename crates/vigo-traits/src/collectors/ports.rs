@@ -1,14 +1,17 @@
 //! `ports`: TCP ports in LISTEN state, from `/proc/net/tcp` and `/proc/net/tcp6`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `ports` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Ports {
-    /// Listening TCP ports, sorted, distinct.
-    pub listening: Vec<u16>,
+crate::trait_struct! {
+    /// The `ports` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Ports {
+        /// Listening TCP ports, sorted, distinct.
+        pub listening: Vec<u16>,
+    }
 }
 
 /// One TCP socket in LISTEN state.
@@ -65,15 +68,20 @@ fn proc_listen_rows(ctx: &Ctx) -> Result<Vec<ListenRow>, TraitError> {
         }
     }
     if !read_any {
-        return Err(TraitError::new("/proc/net/tcp is not readable"));
+        return Err(TraitError::malformed("/proc/net/tcp is not readable"));
     }
     Ok(rows)
 }
 
 /// A minimal netlink `sock_diag` client: TCP sockets in LISTEN state, IPv4 and IPv6.
+///
+/// Hand-written rather than through a netlink crate: it is one dump request and one
+/// fixed-layout reply (`inet_diag_msg`), checked against `/proc/net/tcp` by a test (see
+/// ARCHITECTURE.md). The socket is an [`OwnedFd`], closed on every path.
 mod sock_diag {
     use std::io;
     use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     use super::ListenRow;
 
@@ -89,28 +97,20 @@ mod sock_diag {
     /// inet_diag_msg.
     const MSG_LEN: usize = 72;
 
-    /// Closes the socket on every path.
-    struct Fd(libc::c_int);
-    impl Drop for Fd {
-        fn drop(&mut self) {
-            // SAFETY: the descriptor is ours and closed exactly once.
-            unsafe { libc::close(self.0) };
-        }
-    }
-
     pub(super) fn listeners() -> io::Result<Vec<ListenRow>> {
         // SAFETY: a plain socket(2) call; the result is checked.
-        let fd = unsafe {
+        let raw = unsafe {
             libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
                 NETLINK_SOCK_DIAG,
             )
         };
-        if fd < 0 {
+        if raw < 0 {
             return Err(io::Error::last_os_error());
         }
-        let fd = Fd(fd);
+        // SAFETY: socket(2) just returned this descriptor and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut rows = Vec::new();
         for (family, seq) in [(libc::AF_INET, 1u32), (libc::AF_INET6, 2u32)] {
             let mut req = [0u8; REQ_LEN];
@@ -122,14 +122,15 @@ mod sock_diag {
             req[17] = u8::try_from(libc::IPPROTO_TCP).unwrap_or(6);
             req[20..24].copy_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
             // SAFETY: `req` is a valid buffer of REQ_LEN bytes for the duration of the call.
-            let sent = unsafe { libc::send(fd.0, req.as_ptr().cast(), REQ_LEN, 0) };
+            let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), REQ_LEN, 0) };
             if sent < 0 {
                 return Err(io::Error::last_os_error());
             }
             let mut buf = vec![0u8; 32 * 1024];
             'recv: loop {
                 // SAFETY: `buf` is a valid writable buffer of its length.
-                let n = unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                let n =
+                    unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
                 if n < 0 {
                     return Err(io::Error::last_os_error());
                 }

@@ -1,46 +1,51 @@
 //! `processes`: counts by state and the largest processes by resident memory, from
 //! `/proc/<pid>/stat` (one read per process).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// One process in the top list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Process {
-    /// PID.
-    pub pid: u32,
-    /// Command name.
-    pub comm: String,
-    /// Resident memory in bytes.
-    pub rss_bytes: u64,
-    /// Threads.
-    pub threads: u64,
+crate::trait_struct! {
+    /// One process in the top list.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Process {
+        /// PID.
+        pub pid: u32,
+        /// Command name.
+        pub comm: String,
+        /// Resident memory in bytes.
+        pub rss_bytes: u64,
+        /// Threads.
+        pub threads: u64,
+    }
 }
 
-/// The `processes` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Processes {
-    /// Processes in total.
-    pub count: u64,
-    /// Running (R).
-    pub running: u64,
-    /// Sleeping (S, D, I).
-    pub sleeping: u64,
-    /// Zombies (Z).
-    pub zombie: u64,
-    /// Threads in total.
-    pub threads: u64,
-    /// The 10 largest by resident memory.
-    pub top_rss: Vec<Process>,
-    /// Distinct command names, sorted (for `process_running`).
-    pub names: Vec<String>,
+crate::trait_struct! {
+    /// The `processes` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Processes {
+        /// Processes in total.
+        pub count: u64,
+        /// Running (R).
+        pub running: u64,
+        /// Sleeping (S, D, I).
+        pub sleeping: u64,
+        /// Zombies (Z).
+        pub zombie: u64,
+        /// Threads in total.
+        pub threads: u64,
+        /// The 10 largest by resident memory.
+        pub top_rss: Vec<Process>,
+        /// Distinct command names, sorted (for `process_running`).
+        pub names: Vec<String>,
+    }
 }
 
 /// Collects `processes`.
 pub fn collect(ctx: &Ctx) -> Result<Processes, TraitError> {
     let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let rd = std::fs::read_dir(ctx.path("/proc")).map_err(|e| TraitError(format!("/proc: {e}")))?;
+    let rd = std::fs::read_dir(ctx.path("/proc")).map_err(|e| TraitError::read("/proc", e))?;
     let (mut count, mut running, mut sleeping, mut zombie, mut threads) = (0, 0, 0, 0, 0);
     let mut all = Vec::new();
     let mut names = std::collections::BTreeSet::new();

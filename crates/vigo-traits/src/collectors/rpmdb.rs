@@ -1,253 +1,119 @@
-//! Reading the rpm database directly: `/var/lib/rpm/rpmdb.sqlite` (rpm ≥ 4.16).
+//! Reading the rpm database, `/var/lib/rpm/rpmdb.sqlite` (rpm ≥ 4.16), without `rpm -qa`.
 //!
-//! Two small, read-only parsers, so the agent needs neither `rpm -qa` nor an SQLite
-//! library: [`sqlite`] walks one table's B-tree in an SQLite file (following overflow
-//! pages), and [`header`] reads the tags Vigo needs from an rpm header blob. Anything
+//! The database is opened with SQLite itself (read-only), so what a recent transaction
+//! left in the write-ahead log (`-wal`, not yet checkpointed) is seen as `rpm` sees it.
+//! Nothing is written next to the database: SQLite creates the `-wal` and `-shm` files
+//! when a reader opens a WAL database that lacks them (and cannot open it at all in a
+//! read-only directory without its `-shm`), so in that case the database and its log are
+//! read from a private copy in a temporary directory. `immutable` is never used: it would
+//! ignore the log. [`header`] reads the tags Vigo needs from an rpm header blob; anything
 //! malformed is an error, never a panic.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::ctx::TraitError;
+use rusqlite::{Connection, OpenFlags};
 
-/// Installed packages (name → `[epoch:]version-release`) of an rpmdb.sqlite file.
-pub fn installed(db: &[u8]) -> Result<BTreeMap<String, String>, TraitError> {
+use crate::error::TraitError;
+
+/// Installed packages (name → `[epoch:]version-release`) of the rpm database at `path`.
+pub fn installed(path: &Path) -> Result<BTreeMap<String, String>, TraitError> {
+    let shown = path.display().to_string();
+    let sql = |source| TraitError::Rpmdb {
+        path: shown.clone(),
+        source,
+    };
+    let (conn, _copy) = open(path)?;
+    let mut stmt = conn.prepare("SELECT blob FROM Packages").map_err(sql)?;
+    let mut rows = stmt.query([]).map_err(sql)?;
     let mut out = BTreeMap::new();
-    for row in sqlite::table_rows(db, "Packages")? {
-        let Some(blob) = row.get(1).and_then(|v| v.as_deref()) else {
-            continue;
-        };
-        let h = header::parse(blob)?;
-        let (Some(name), Some(version), Some(release)) = (
-            h.string(header::NAME),
-            h.string(header::VERSION),
-            h.string(header::RELEASE),
-        ) else {
-            continue;
-        };
-        if name == "gpg-pubkey" {
-            continue;
+    while let Some(row) = rows.next().map_err(sql)? {
+        let blob: Vec<u8> = row.get(0).map_err(sql)?;
+        if let Some((name, evr)) = package(&blob)? {
+            out.insert(name, evr);
         }
-        // As `rpm -q` prints it: an epoch tag, even 0, shows.
-        let evr = match h.int32(header::EPOCH) {
-            Some(e) => format!("{e}:{version}-{release}"),
-            None => format!("{version}-{release}"),
-        };
-        out.insert(name, evr);
     }
     Ok(out)
 }
 
-/// A read-only walk of one table of an SQLite database file.
-pub mod sqlite {
-    use crate::ctx::TraitError;
-
-    fn err(msg: &str) -> TraitError {
-        TraitError(format!("rpmdb.sqlite: {msg}"))
+/// The name and `[epoch:]version-release` of one header; `None` for the keys rpm keeps
+/// as pseudo-packages (`gpg-pubkey`) and headers without a name, version or release.
+pub fn package(blob: &[u8]) -> Result<Option<(String, String)>, TraitError> {
+    let h = header::parse(blob)?;
+    let (Some(name), Some(version), Some(release)) = (
+        h.string(header::NAME),
+        h.string(header::VERSION),
+        h.string(header::RELEASE),
+    ) else {
+        return Ok(None);
+    };
+    if name == "gpg-pubkey" {
+        return Ok(None);
     }
+    // As `rpm -q` prints it: an epoch tag, even 0, shows.
+    let evr = match h.int32(header::EPOCH) {
+        Some(e) => format!("{e}:{version}-{release}"),
+        None => format!("{version}-{release}"),
+    };
+    Ok(Some((name, evr)))
+}
 
-    /// A column value: `None` for NULL, else its bytes (integers as big-endian bytes).
-    pub type Value = Option<Vec<u8>>;
+/// `path` with `suffix` appended to its file name (`rpmdb.sqlite-wal`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
 
-    struct Db<'a> {
-        data: &'a [u8],
-        page_size: usize,
-        usable: usize,
-        /// Pages a walk may still visit: a cyclic (hostile) B-tree ends with an error.
-        budget: std::cell::Cell<usize>,
+/// Whether the file's header says WAL mode (read and write versions 2).
+fn is_wal(path: &Path) -> Result<bool, TraitError> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| TraitError::read(path.display().to_string(), e))?;
+    Ok(head[18] == 2 || head[19] == 2)
+}
+
+/// A read-only connection to the database, in place when that writes nothing (not WAL,
+/// or its `-wal` and `-shm` are there), else to a private copy (kept alive by the
+/// returned directory).
+fn open(path: &Path) -> Result<(Connection, Option<tempfile::TempDir>), TraitError> {
+    let shown = path.display().to_string();
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let (wal, shm) = (sibling(path, "-wal"), sibling(path, "-shm"));
+    let in_place = !is_wal(path)? || (wal.exists() && shm.exists());
+    if in_place {
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| TraitError::Rpmdb {
+                path: shown,
+                source,
+            })?;
+        return Ok((conn, None));
     }
-
-    fn varint(b: &[u8], mut i: usize) -> Result<(u64, usize), TraitError> {
-        let mut v: u64 = 0;
-        for n in 0..9 {
-            let byte = *b.get(i).ok_or_else(|| err("truncated varint"))?;
-            i += 1;
-            if n == 8 {
-                return Ok(((v << 8) | u64::from(byte), i));
-            }
-            v = (v << 7) | u64::from(byte & 0x7f);
-            if byte & 0x80 == 0 {
-                return Ok((v, i));
-            }
-        }
-        Ok((v, i))
+    let dir = tempfile::Builder::new()
+        .prefix("vigo-rpmdb-")
+        .tempdir()
+        .map_err(|e| {
+            TraitError::system("creating a directory for a copy of the rpm database", e)
+        })?;
+    let copy = dir.path().join("rpmdb.sqlite");
+    std::fs::copy(path, &copy).map_err(|e| TraitError::read(shown.clone(), e))?;
+    if wal.exists() {
+        std::fs::copy(&wal, sibling(&copy, "-wal"))
+            .map_err(|e| TraitError::read(wal.display().to_string(), e))?;
     }
-
-    impl<'a> Db<'a> {
-        fn page(&self, n: u32) -> Result<&'a [u8], TraitError> {
-            let start = (n as usize).checked_sub(1).ok_or_else(|| err("page 0"))? * self.page_size;
-            self.data
-                .get(start..start + self.page_size)
-                .ok_or_else(|| err("page out of range"))
-        }
-
-        /// Every record payload of the table B-tree rooted at `root`, in rowid order.
-        fn walk(&self, root: u32, out: &mut Vec<Vec<u8>>, depth: usize) -> Result<(), TraitError> {
-            if depth > 32 {
-                return Err(err("B-tree too deep"));
-            }
-            let left = self
-                .budget
-                .get()
-                .checked_sub(1)
-                .ok_or_else(|| err("B-tree visits a page twice"))?;
-            self.budget.set(left);
-            let page = self.page(root)?;
-            let hdr = if root == 1 { 100 } else { 0 };
-            let kind = *page.get(hdr).ok_or_else(|| err("short page"))?;
-            let cells = usize::from(u16::from_be_bytes([page[hdr + 3], page[hdr + 4]]));
-            let ptrs = hdr + if kind == 0x05 { 12 } else { 8 };
-            for c in 0..cells {
-                let at = ptrs + 2 * c;
-                let off = usize::from(u16::from_be_bytes([
-                    *page.get(at).ok_or_else(|| err("bad cell"))?,
-                    *page.get(at + 1).ok_or_else(|| err("bad cell"))?,
-                ]));
-                match kind {
-                    0x05 => {
-                        let child = u32::from_be_bytes(
-                            page.get(off..off + 4)
-                                .ok_or_else(|| err("bad cell"))?
-                                .try_into()
-                                .map_err(|_| err("bad cell"))?,
-                        );
-                        self.walk(child, out, depth + 1)?;
-                    }
-                    0x0D => out.push(self.payload(page, off)?),
-                    _ => return Err(err("not a table B-tree page")),
-                }
-            }
-            if kind == 0x05 {
-                let right = u32::from_be_bytes(
-                    page[hdr + 8..hdr + 12]
-                        .try_into()
-                        .map_err(|_| err("bad page"))?,
-                );
-                self.walk(right, out, depth + 1)?;
-            }
-            Ok(())
-        }
-
-        /// The full payload of a leaf cell, following its overflow pages.
-        fn payload(&self, page: &[u8], off: usize) -> Result<Vec<u8>, TraitError> {
-            let (size, i) = varint(page, off)?;
-            let (_rowid, i) = varint(page, i)?;
-            let size = usize::try_from(size).map_err(|_| err("huge payload"))?;
-            let u = self.usable;
-            let x = u - 35;
-            let local = if size <= x {
-                size
-            } else {
-                let m = ((u - 12) * 32 / 255) - 23;
-                let k = m + ((size - m) % (u - 4));
-                if k <= x { k } else { m }
-            };
-            let mut out = page
-                .get(i..i + local)
-                .ok_or_else(|| err("cell past page end"))?
-                .to_vec();
-            if local < size {
-                let mut next = u32::from_be_bytes(
-                    page.get(i + local..i + local + 4)
-                        .ok_or_else(|| err("no overflow pointer"))?
-                        .try_into()
-                        .map_err(|_| err("bad overflow"))?,
-                );
-                let mut hops = 0;
-                while out.len() < size {
-                    hops += 1;
-                    if next == 0 || hops > 1_000_000 {
-                        return Err(err("broken overflow chain"));
-                    }
-                    let p = self.page(next)?;
-                    next = u32::from_be_bytes(p[0..4].try_into().map_err(|_| err("bad overflow"))?);
-                    let take = (size - out.len()).min(u - 4);
-                    out.extend_from_slice(
-                        p.get(4..4 + take)
-                            .ok_or_else(|| err("overflow page too short"))?,
-                    );
-                }
-            }
-            Ok(out)
-        }
-    }
-
-    /// Decodes a record into its column values.
-    fn record(p: &[u8]) -> Result<Vec<Value>, TraitError> {
-        let (hlen, mut i) = varint(p, 0)?;
-        let hlen = usize::try_from(hlen).map_err(|_| err("bad record"))?;
-        let mut types = Vec::new();
-        while i < hlen {
-            let (t, n) = varint(p, i)?;
-            types.push(t);
-            i = n;
-        }
-        let mut at = hlen;
-        let mut values = Vec::with_capacity(types.len());
-        for t in types {
-            let len = match t {
-                0 | 8 | 9 => 0,
-                1..=4 => t as usize,
-                5 => 6,
-                6 | 7 => 8,
-                n if n >= 12 => usize::try_from((n - 12) / 2).map_err(|_| err("bad record"))?,
-                _ => return Err(err("reserved serial type")),
-            };
-            let bytes = p
-                .get(at..at + len)
-                .ok_or_else(|| err("record past payload"))?;
-            values.push(match t {
-                0 => None,
-                8 => Some(vec![0]),
-                9 => Some(vec![1]),
-                _ => Some(bytes.to_vec()),
-            });
-            at += len;
-        }
-        Ok(values)
-    }
-
-    /// The rows of table `name` as column values.
-    pub fn table_rows(data: &[u8], name: &str) -> Result<Vec<Vec<Value>>, TraitError> {
-        if data.len() < 100 || &data[..16] != b"SQLite format 3\0" {
-            return Err(err("not an SQLite 3 database"));
-        }
-        let page_size = match u16::from_be_bytes([data[16], data[17]]) {
-            1 => 65_536,
-            n => usize::from(n),
-        };
-        if page_size < 512 {
-            return Err(err("bad page size"));
-        }
-        let usable = page_size - usize::from(data[20]);
-        let pages = data.len() / page_size;
-        let db = Db {
-            data,
-            page_size,
-            usable,
-            budget: std::cell::Cell::new(2 * pages + 2),
-        };
-        let mut schema = Vec::new();
-        db.walk(1, &mut schema, 0)?;
-        let root = schema
-            .iter()
-            .filter_map(|p| record(p).ok())
-            .find(|r| {
-                r.first().and_then(|v| v.as_deref()) == Some(b"table")
-                    && r.get(1).and_then(|v| v.as_deref()) == Some(name.as_bytes())
-            })
-            .and_then(|r| r.get(3).cloned().flatten())
-            .ok_or_else(|| err(&format!("no table {name}")))?;
-        let root = root.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-        let mut payloads = Vec::new();
-        db.walk(root, &mut payloads, 0)?;
-        payloads.iter().map(|p| record(p)).collect()
-    }
+    let conn = Connection::open_with_flags(&copy, flags).map_err(|source| TraitError::Rpmdb {
+        path: shown,
+        source,
+    })?;
+    Ok((conn, Some(dir)))
 }
 
 /// Reads an rpm header blob as stored in the database (index count, data length, index
 /// entries, data store — all big-endian).
 pub mod header {
-    use crate::ctx::TraitError;
+    use crate::error::TraitError;
 
     /// `RPMTAG_NAME`.
     pub const NAME: u32 = 1000;
@@ -269,7 +135,7 @@ pub mod header {
         b.get(at..at + 4)
             .and_then(|s| s.try_into().ok())
             .map(u32::from_be_bytes)
-            .ok_or_else(|| TraitError::new("rpm header truncated"))
+            .ok_or_else(|| TraitError::malformed("rpm header truncated"))
     }
 
     /// Parses a header blob.
@@ -279,12 +145,12 @@ pub mod header {
         let index_end = 8usize
             .checked_add(
                 il.checked_mul(16)
-                    .ok_or_else(|| TraitError::new("rpm header too large"))?,
+                    .ok_or_else(|| TraitError::malformed("rpm header too large"))?,
             )
-            .ok_or_else(|| TraitError::new("rpm header too large"))?;
+            .ok_or_else(|| TraitError::malformed("rpm header too large"))?;
         let data = blob
             .get(index_end..index_end + dl)
-            .ok_or_else(|| TraitError::new("rpm header truncated"))?;
+            .ok_or_else(|| TraitError::malformed("rpm header truncated"))?;
         let mut entries = Vec::with_capacity(il);
         for e in 0..il {
             let at = 8 + e * 16;
@@ -325,22 +191,24 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(installed(b"").is_err());
-        assert!(installed(&[0u8; 4096]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rpmdb.sqlite");
+        std::fs::write(&p, b"").unwrap();
+        assert!(installed(&p).is_err());
+        std::fs::write(&p, [0u8; 4096]).unwrap();
+        assert!(installed(&p).is_err());
         let mut fake = b"SQLite format 3\0".to_vec();
         fake.extend(vec![0xffu8; 200]);
-        assert!(installed(&fake).is_err());
+        std::fs::write(&p, fake).unwrap();
+        let e = installed(&p).unwrap_err();
+        assert!(matches!(e, TraitError::Rpmdb { .. }), "{e:?}");
         assert!(header::parse(&[0, 0, 0, 9, 0, 0, 0, 9]).is_err());
     }
 
     proptest::proptest! {
         #[test]
-        fn hostile_databases_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000), page_exp in 9u32..13) {
-            let mut db = b"SQLite format 3\0".to_vec();
-            db.extend((1u16 << page_exp).to_be_bytes());
-            db.extend(body);
-            let _ = installed(&db);
-            let _ = header::parse(&db[16..]);
+        fn hostile_headers_never_panic(blob in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let _ = package(&blob);
         }
     }
 

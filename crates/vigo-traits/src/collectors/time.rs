@@ -1,34 +1,37 @@
 //! `time`: the local clock, for `hour_range` and schedule-aware templates.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `time` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Time {
-    /// Local hour, 0–23.
-    pub hour: u8,
-    /// Local minute.
-    pub minute: u8,
-    /// Lowercase weekday name.
-    pub weekday: String,
-    /// Day of month.
-    pub day: u8,
-    /// Month, 1–12.
-    pub month: u8,
-    /// Year.
-    pub year: i32,
-    /// `TZ`, or `Local`.
-    pub timezone: String,
-    /// UTC hour.
-    pub utc_hour: u8,
-    /// `HH:MM` local.
-    pub clock: String,
-    /// `YYYY-MM-DD` local.
-    pub date: String,
-    /// Seconds since the epoch.
-    pub unix: i64,
+crate::trait_struct! {
+    /// The `time` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Time {
+        /// Local hour, 0–23.
+        pub hour: u8,
+        /// Local minute.
+        pub minute: u8,
+        /// Lowercase weekday name.
+        pub weekday: String,
+        /// Day of month.
+        pub day: u8,
+        /// Month, 1–12.
+        pub month: u8,
+        /// Year.
+        pub year: i32,
+        /// `TZ`, or `Local`.
+        pub timezone: String,
+        /// UTC hour.
+        pub utc_hour: u8,
+        /// `HH:MM` local.
+        pub clock: String,
+        /// `YYYY-MM-DD` local.
+        pub date: String,
+        /// Seconds since the epoch.
+        pub unix: i64,
+    }
 }
 
 /// Collects `time` (local time through `localtime_r`, which honours `TZ` and
@@ -36,15 +39,18 @@ pub struct Time {
 pub fn collect(_ctx: &Ctx) -> Result<Time, TraitError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_err(TraitError::new)?;
-    let secs = libc::time_t::try_from(now.as_secs()).map_err(TraitError::new)?;
+        .map_err(|e| TraitError::system("reading the clock", e))?;
+    let secs = libc::time_t::try_from(now.as_secs())
+        .map_err(|e| TraitError::system("converting the clock", e))?;
     // SAFETY: localtime_r/gmtime_r fill the zeroed tm structs we own; `secs` lives across
     // the calls.
     let (local, utc) = unsafe {
         let mut l: libc::tm = std::mem::zeroed();
         let mut u: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&secs, &mut l).is_null() || libc::gmtime_r(&secs, &mut u).is_null() {
-            return Err(TraitError::new("the C library could not convert the time"));
+            return Err(TraitError::malformed(
+                "the C library could not convert the time",
+            ));
         }
         (l, u)
     };

@@ -1,16 +1,19 @@
 //! `uptime`: seconds since boot (`/proc/uptime`) and the boot time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `uptime` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Uptime {
-    /// Whole seconds since boot.
-    pub seconds: u64,
-    /// When the machine booted, RFC 3339 UTC.
-    pub boot_time: String,
+crate::trait_struct! {
+    /// The `uptime` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Uptime {
+        /// Whole seconds since boot.
+        pub seconds: u64,
+        /// When the machine booted, RFC 3339 UTC.
+        pub boot_time: String,
+    }
 }
 
 /// Collects `uptime`.
@@ -20,7 +23,7 @@ pub fn collect(ctx: &Ctx) -> Result<Uptime, TraitError> {
         .split_whitespace()
         .next()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| TraitError::new("/proc/uptime is malformed"))?;
+        .ok_or_else(|| TraitError::malformed("/proc/uptime is malformed"))?;
     let seconds = secs as u64;
     let now = time::OffsetDateTime::now_utc();
     let boot = now - time::Duration::seconds(i64::try_from(seconds).unwrap_or(0));
@@ -28,6 +31,6 @@ pub fn collect(ctx: &Ctx) -> Result<Uptime, TraitError> {
         .replace_nanosecond(0)
         .unwrap_or(boot)
         .format(&time::format_description::well_known::Rfc3339)
-        .map_err(TraitError::new)?;
+        .map_err(|e| TraitError::system("formatting the boot time", e))?;
     Ok(Uptime { seconds, boot_time })
 }

@@ -1,21 +1,24 @@
 //! `users`: who is logged in (utmp) and the accounts of `/etc/passwd`, split into human,
 //! OS and third-party ones.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ctx::{Ctx, TraitError};
+use crate::ctx::Ctx;
+use crate::error::TraitError;
 
-/// The `users` trait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Users {
-    /// Users with a login session now (distinct, sorted).
-    pub logged_in: Vec<String>,
-    /// UID ≥ 1000 (not 65534) with a login shell.
-    pub human: Vec<String>,
-    /// The distribution's own accounts (well-known names, `systemd-*`).
-    pub os: Vec<String>,
-    /// Other system accounts (created by packages).
-    pub thirdparty: Vec<String>,
+crate::trait_struct! {
+    /// The `users` trait.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, Deserialize)]
+    pub struct Users {
+        /// Users with a login session now (distinct, sorted).
+        pub logged_in: Vec<String>,
+        /// UID ≥ 1000 (not 65534) with a login shell.
+        pub human: Vec<String>,
+        /// The distribution's own accounts (well-known names, `systemd-*`).
+        pub os: Vec<String>,
+        /// Other system accounts (created by packages).
+        pub thirdparty: Vec<String>,
+    }
 }
 
 const WELL_KNOWN: &[&str] = &[
