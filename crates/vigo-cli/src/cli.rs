@@ -105,6 +105,15 @@ pub enum EnvoyStatus {
     Revoked,
 }
 
+impl From<EnvoyStatus> for vigo_api::fleet::EnvoyStatus {
+    fn from(status: EnvoyStatus) -> Self {
+        match status {
+            EnvoyStatus::Active => vigo_api::fleet::EnvoyStatus::Active,
+            EnvoyStatus::Revoked => vigo_api::fleet::EnvoyStatus::Revoked,
+        }
+    }
+}
+
 /// `vigocli envoys …`
 #[derive(Debug, Subcommand)]
 pub enum EnvoysCmd {
@@ -305,13 +314,12 @@ pub enum Role {
     Compliance,
 }
 
-impl Role {
-    /// The API's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-            Role::Compliance => "compliance",
+impl From<Role> for vigo_api::tokens::ApiRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => vigo_api::tokens::ApiRole::Admin,
+            Role::Viewer => vigo_api::tokens::ApiRole::Viewer,
+            Role::Compliance => vigo_api::tokens::ApiRole::Compliance,
         }
     }
 }

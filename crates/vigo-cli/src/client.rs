@@ -1,16 +1,33 @@
-//! The REST client: one blocking HTTPS client for `vigosrv`'s `/api/v1/…`, trusting
-//! `--ca-file` when given, sending the API token, and turning every failure into an
-//! [`ApiError`] that says what happened in one line and how to fix it.
+//! The REST client: one synchronous HTTPS client (ureq, rustls with the ring provider, no
+//! async runtime) for `vigosrv`'s `/api/v1/…`, trusting only `--ca-file` when given, sending
+//! the API token, reading answers into the types of [`vigo_api`], and turning every failure
+//! into an [`ApiError`] that says what happened in one line and how to fix it.
 
-use std::error::Error as _;
+use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::blocking::{Client as Http, RequestBuilder};
-use reqwest::{Method, StatusCode, Url};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::http;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use url::Url;
+use vigo_api::{ErrorBody, Route};
 
 use crate::settings::{Settings, Source};
+
+/// How long to wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call may take in all.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// The largest answer read (a run page of 5000 results is about 1 MiB).
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+/// Rows asked per page by [`Client::get_all`] (the server's largest `?limit=`).
+const PAGE: u32 = vigo_api::paging::MAX_LIMIT;
+
+/// A cause kept under an [`ApiError`].
+type Cause = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A failed API call, with the hint shown under it.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +45,9 @@ pub enum ApiError {
         url: String,
         /// Why it does not parse.
         detail: String,
+        /// The parser's error, when it was the parser.
+        #[source]
+        source: Option<url::ParseError>,
     },
     /// The CA file cannot be read or is not PEM.
     #[error("cannot use CA file {path}: {detail}")]
@@ -36,24 +56,33 @@ pub enum ApiError {
         path: PathBuf,
         /// What went wrong.
         detail: String,
+        /// The read or PEM error, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
     /// Nothing answers at the address.
     #[error("cannot reach the server at {url}: {detail}")]
     Unreachable {
         /// The server URL.
         url: String,
-        /// The connection error.
+        /// The innermost cause, for the one line shown.
         detail: String,
+        /// The transport error.
+        #[source]
+        source: Box<ureq::Error>,
     },
     /// The TLS handshake failed (most often: the server's CA is not trusted).
     #[error("TLS handshake with {url} failed: {detail}")]
     Tls {
         /// The server URL.
         url: String,
-        /// The TLS error.
+        /// The innermost cause, for the one line shown.
         detail: String,
         /// Whether a CA file was given.
         with_ca: bool,
+        /// The TLS error.
+        #[source]
+        source: Box<ureq::Error>,
     },
     /// 401: the token is missing, unknown, revoked or expired.
     #[error("authentication refused: {0}")]
@@ -79,13 +108,19 @@ pub enum ApiError {
     #[error("server answered {status}: {message}")]
     Status {
         /// The status.
-        status: StatusCode,
+        status: u16,
         /// The server's message.
         message: String,
     },
     /// The answer is not the JSON expected.
-    #[error("unexpected answer from the server: {0}")]
-    Decode(String),
+    #[error("unexpected answer from the server to {endpoint}: {source}")]
+    Decode {
+        /// `METHOD /path` of the call.
+        endpoint: String,
+        /// What did not fit.
+        #[source]
+        source: Cause,
+    },
 }
 
 impl ApiError {
@@ -127,7 +162,11 @@ impl ApiError {
             ApiError::Invalid { .. } => {
                 "fix the problems above, then run `vigocli config validate` again".into()
             }
-            ApiError::Conflict(_) | ApiError::Status { .. } | ApiError::Decode(_) => return None,
+            ApiError::Decode { .. } => {
+                "vigocli and vigosrv may be of different versions: `vigocli server version` shows both"
+                    .into()
+            }
+            ApiError::Conflict(_) | ApiError::Status { .. } => return None,
         })
     }
 }
@@ -135,37 +174,81 @@ impl ApiError {
 /// An HTTPS client for one server with one token.
 #[derive(Debug)]
 pub struct Client {
-    http: Http,
+    agent: ureq::Agent,
     base: Url,
     token: Option<String>,
     token_source: Source,
     with_ca: bool,
 }
 
-/// An answer: its status and body (JSON, or `Null` when empty).
+/// A request body.
+#[derive(Debug)]
+pub enum Body {
+    /// JSON (`Content-Type: application/json`).
+    Json(Vec<u8>),
+    /// Raw bytes (a secret's value).
+    Raw(Vec<u8>),
+}
+
+impl Body {
+    /// `value` as a JSON body.
+    pub fn json(value: &impl Serialize) -> Body {
+        // Serializing the API's plain structs to a Vec cannot fail.
+        Body::Json(serde_json::to_vec(value).unwrap_or_default())
+    }
+}
+
+/// A 2xx answer: its status and body.
 #[derive(Debug)]
 pub struct Answer {
     /// The HTTP status.
-    pub status: StatusCode,
-    /// The body as JSON (`Null` for an empty body).
-    pub body: Value,
+    pub status: u16,
+    /// The body (empty for 204).
+    pub body: Vec<u8>,
+    endpoint: String,
+}
+
+impl Answer {
+    /// The body read as `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::Decode {
+            endpoint: self.endpoint.clone(),
+            source: Box::new(e),
+        })
+    }
+}
+
+/// Whether a call sends the API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Token,
+    Anonymous,
 }
 
 impl Client {
-    /// A client for the settings' server, trusting only the CA file when given.
+    /// A client for the settings' server, trusting only the CA file when given (else the
+    /// system's roots).
     pub fn new(settings: &Settings) -> Result<Client, ApiError> {
         let server = settings.server.as_deref().ok_or(ApiError::NoServer)?;
         let base = parse_base(server)?;
-        let mut builder = Http::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("vigocli/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_file {
-            builder = builder.tls_certs_only(read_ca(path)?);
-        }
-        let http = builder.build().map_err(|e| ApiError::Decode(chain(&e)))?;
+        let roots = match &settings.ca_file {
+            Some(path) => RootCerts::new_with_certs(&read_ca(path)?),
+            None => RootCerts::PlatformVerifier,
+        };
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(roots)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build();
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(CALL_TIMEOUT))
+            .user_agent(concat!("vigocli/", env!("CARGO_PKG_VERSION")))
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build();
         Ok(Client {
-            http,
+            agent: ureq::Agent::new_with_config(config),
             base,
             token: settings.token.clone(),
             token_source: settings.token_source,
@@ -178,188 +261,230 @@ impl Client {
         self.token_source
     }
 
-    /// The URL of `path` (already `/`-separated and encoded as needed) under the base.
-    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut p) = url.path_segments_mut() {
-            p.pop_if_empty();
-            for s in segments {
-                p.push(s);
-            }
-        }
-        if !query.is_empty() {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
-    }
-
-    /// A call with the token; a 2xx answer is returned, any other is an [`ApiError`].
-    pub fn call(&self, method: Method, url: Url, body: Option<Body>) -> Result<Answer, ApiError> {
-        let token = self.token.as_deref().ok_or(ApiError::NoToken)?;
-        let req = self.http.request(method, url).bearer_auth(token);
-        self.send(req, body)
-    }
-
-    /// A call without a token (health).
-    pub fn call_anonymous(&self, method: Method, url: Url) -> Result<Answer, ApiError> {
-        self.send(self.http.request(method, url), None)
-    }
-
-    /// `GET` with the token, answering the JSON body.
-    pub fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Value, ApiError> {
-        Ok(self
-            .call(Method::GET, self.url(segments, query), None)?
-            .body)
+    /// `GET route` (placeholders filled by `args`) with `query`, read as `T`.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        args: &[&str],
+        query: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        self.call(route, args, query, None)?.json()
     }
 
     /// `GET` every page of a listing (`limit=1000` and `offset` until a short page).
-    pub fn get_all(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Value, ApiError> {
-        const PAGE: usize = 1000;
+    pub fn get_all<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        query: &impl Serialize,
+    ) -> Result<Vec<T>, ApiError> {
         let mut all = Vec::new();
         loop {
-            let mut q = query.to_vec();
-            q.push(("limit", PAGE.to_string()));
-            q.push(("offset", all.len().to_string()));
-            let page = self.get(segments, &q)?;
-            let Value::Array(items) = page else {
-                return Err(ApiError::Decode(
-                    "a listing that is not a JSON array".into(),
-                ));
-            };
-            let n = items.len();
-            all.extend(items);
-            if n < PAGE {
-                return Ok(Value::Array(all));
+            let mut url = self.url(route, &[], query)?;
+            url.query_pairs_mut()
+                .append_pair("limit", &PAGE.to_string())
+                .append_pair("offset", &all.len().to_string());
+            let page: Vec<T> = self.send(route, &url, None, Auth::Token)?.json()?;
+            let n = page.len();
+            all.extend(page);
+            if n < PAGE as usize {
+                return Ok(all);
             }
         }
     }
 
-    fn send(&self, mut req: RequestBuilder, body: Option<Body>) -> Result<Answer, ApiError> {
-        match body {
-            Some(Body::Json(v)) => req = req.json(&v),
-            Some(Body::Raw(bytes)) => {
-                req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(bytes);
-            }
-            None => {}
+    /// `route` with the token, `query` and `body`; a 2xx answer is returned, any other is
+    /// an [`ApiError`].
+    pub fn call(
+        &self,
+        route: Route,
+        args: &[&str],
+        query: &impl Serialize,
+        body: Option<Body>,
+    ) -> Result<Answer, ApiError> {
+        let url = self.url(route, args, query)?;
+        self.send(route, &url, body, Auth::Token)
+    }
+
+    /// `route` without a token (health).
+    pub fn call_anonymous(&self, route: Route) -> Result<Answer, ApiError> {
+        let url = self.url(route, &[], &())?;
+        self.send(route, &url, None, Auth::Anonymous)
+    }
+
+    /// The URL of `route` under the base, each segment percent-encoded, with `query`.
+    fn url(&self, route: Route, args: &[&str], query: &impl Serialize) -> Result<Url, ApiError> {
+        let mut url = self.base.clone();
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.pop_if_empty();
+            p.extend(route.segments(args));
         }
-        let resp = req.send().map_err(|e| self.transport_error(&e))?;
-        let status = resp.status();
-        let text = resp.text().map_err(|e| self.transport_error(&e))?;
-        let body = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        let query = serde_urlencoded::to_string(query).map_err(|e| ApiError::Decode {
+            endpoint: endpoint(route),
+            source: Box::new(e),
+        })?;
+        if !query.is_empty() {
+            url.set_query(Some(&query));
+        }
+        Ok(url)
+    }
+
+    fn send(
+        &self,
+        route: Route,
+        url: &Url,
+        body: Option<Body>,
+        auth: Auth,
+    ) -> Result<Answer, ApiError> {
+        let mut req = http::Request::builder()
+            .method(route.method.as_str())
+            .uri(url.as_str());
+        if auth == Auth::Token {
+            let token = self.token.as_deref().ok_or(ApiError::NoToken)?;
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let built = match body {
+            None => req.body(()).map(|r| self.agent.run(r)),
+            Some(Body::Json(bytes)) => req
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(bytes)
+                .map(|r| self.agent.run(r)),
+            Some(Body::Raw(bytes)) => req
+                .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes)
+                .map(|r| self.agent.run(r)),
         };
-        if status.is_success() {
-            return Ok(Answer { status, body });
+        let endpoint = endpoint(route);
+        let mut resp = built
+            .map_err(|e| ApiError::Decode {
+                endpoint: endpoint.clone(),
+                source: Box::new(e),
+            })?
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .map_err(|e| self.transport_error(e))?;
+        if (200..300).contains(&status) {
+            return Ok(Answer {
+                status,
+                body,
+                endpoint,
+            });
         }
         Err(status_error(status, &body))
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> ApiError {
+    fn transport_error(&self, e: ureq::Error) -> ApiError {
         let url = self.base.as_str().trim_end_matches('/').to_owned();
-        let detail = root_cause(e);
-        if is_tls(e) {
+        let detail = root_cause(&e);
+        if is_tls(&e) {
             return ApiError::Tls {
                 url,
                 detail,
                 with_ca: self.with_ca,
+                source: Box::new(e),
             };
         }
-        if e.is_connect() || e.is_timeout() || e.is_request() {
-            return ApiError::Unreachable { url, detail };
+        ApiError::Unreachable {
+            url,
+            detail,
+            source: Box::new(e),
         }
-        ApiError::Decode(detail)
     }
 }
 
-/// A request body.
-#[derive(Debug)]
-pub enum Body {
-    /// JSON (`Content-Type: application/json`).
-    Json(Value),
-    /// Raw bytes (a secret's value).
-    Raw(Vec<u8>),
+/// `METHOD /path` of a route, for messages.
+fn endpoint(route: Route) -> String {
+    format!("{} {}", route.method.as_str(), route.path)
 }
 
-/// The error for a non-2xx answer.
-fn status_error(status: StatusCode, body: &Value) -> ApiError {
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| match body {
-            Value::String(s) if !s.is_empty() => s.lines().next().unwrap_or_default().to_owned(),
-            _ => status
-                .canonical_reason()
-                .unwrap_or("unknown status")
-                .to_owned(),
-        });
-    let errors: Vec<String> = body
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    match status {
-        StatusCode::UNAUTHORIZED => ApiError::Unauthorized(message),
-        StatusCode::FORBIDDEN => ApiError::Forbidden(message),
-        StatusCode::NOT_FOUND => ApiError::NotFound(message),
-        StatusCode::CONFLICT => ApiError::Conflict(message),
-        StatusCode::UNPROCESSABLE_ENTITY if !errors.is_empty() => {
-            ApiError::Invalid { message, errors }
+/// The error for a non-2xx answer: the server's [`ErrorBody`], or the first line of a
+/// body that is not one, or the status's reason.
+fn status_error(status: u16, body: &[u8]) -> ApiError {
+    let ErrorBody { message, errors } = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => b,
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let first = text.lines().next().unwrap_or_default().trim();
+            let message = if first.is_empty() {
+                http::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("unknown status")
+                    .to_owned()
+            } else {
+                first.to_owned()
+            };
+            ErrorBody {
+                message,
+                errors: Vec::new(),
+            }
         }
+    };
+    match status {
+        401 => ApiError::Unauthorized(message),
+        403 => ApiError::Forbidden(message),
+        404 => ApiError::NotFound(message),
+        409 => ApiError::Conflict(message),
+        422 if !errors.is_empty() => ApiError::Invalid { message, errors },
         _ => ApiError::Status { status, message },
     }
 }
 
 fn parse_base(server: &str) -> Result<Url, ApiError> {
-    let bad = |detail: String| ApiError::BadUrl {
+    let bad = |detail: String, source: Option<url::ParseError>| ApiError::BadUrl {
         url: server.to_owned(),
         detail,
+        source,
     };
     let with_scheme = if server.contains("://") {
         server.to_owned()
     } else {
         format!("https://{server}")
     };
-    let mut url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+    let mut url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string(), Some(e)))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(bad(format!("unsupported scheme {:?}", url.scheme())));
+        return Err(bad(format!("unsupported scheme {:?}", url.scheme()), None));
     }
     if url.host_str().is_none() {
-        return Err(bad("no host".into()));
+        return Err(bad("no host".into(), None));
     }
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
 }
 
-fn read_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, ApiError> {
-    let err = |detail: String| ApiError::CaFile {
+fn read_ca(path: &Path) -> Result<Vec<Certificate<'static>>, ApiError> {
+    let err = |detail: String, source: Option<Cause>| ApiError::CaFile {
         path: path.to_path_buf(),
         detail,
+        source,
     };
-    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| err(root_cause(&e)))?;
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string(), Some(Box::new(e))))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(err(root_cause(&e), Some(Box::new(e)))),
+        }
+    }
     if certs.is_empty() {
-        return Err(err("no certificate in the file".into()));
+        return Err(err("no certificate in the file".into(), None));
     }
     Ok(certs)
 }
 
 /// Whether a TLS problem is somewhere in the error's chain.
-fn is_tls(e: &reqwest::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = e.source();
+fn is_tls(e: &ureq::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => return true,
+        ureq::Error::Io(io) => Some(io),
+        other => Some(other),
+    };
     while let Some(s) = source {
         if s.downcast_ref::<rustls::Error>().is_some() {
             return true;
@@ -373,30 +498,18 @@ fn is_tls(e: &reqwest::Error) -> bool {
         }
         source = s.source();
     }
-    let text = chain(e).to_ascii_lowercase();
-    text.contains("certificate") || text.contains("tls handshake")
+    false
 }
 
 /// The innermost error's text (the useful one: "Connection refused", "UnknownIssuer").
-fn root_cause(e: &dyn std::error::Error) -> String {
+fn root_cause(e: &(dyn StdError + 'static)) -> String {
     let mut last = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         last = s.to_string();
         source = s.source();
     }
-    last.trim_start_matches("error: ").to_owned()
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    last.trim_start_matches("io: ").to_owned()
 }
 
 #[cfg(test)]
@@ -414,17 +527,32 @@ mod tests {
 
     #[test]
     fn status_errors_keep_message_and_every_problem() {
-        let body =
-            serde_json::json!({"message": "invalid", "errors": ["a.vgo:1:2: x", "b.vgo:3:4: y"]});
-        match status_error(StatusCode::UNPROCESSABLE_ENTITY, &body) {
+        let body = br#"{"message": "invalid", "errors": ["a.vgo:1:2: x", "b.vgo:3:4: y"]}"#;
+        match status_error(422, body) {
             ApiError::Invalid { errors, .. } => assert_eq!(errors.len(), 2),
             other => panic!("{other:?}"),
         }
-        let e = status_error(
-            StatusCode::FORBIDDEN,
-            &serde_json::json!({"message": "needs admin"}),
-        );
+        let e = status_error(403, br#"{"message": "needs admin"}"#);
         assert_eq!(e.to_string(), "permission denied: needs admin");
         assert!(e.hint().unwrap().contains("role"));
+        let e = status_error(502, b"");
+        assert_eq!(e.to_string(), "server answered 502: Bad Gateway");
+    }
+
+    #[test]
+    fn a_mistyped_answer_names_the_endpoint_and_keeps_the_cause() {
+        let answer = Answer {
+            status: 200,
+            body: br#"{"key_id": 7}"#.to_vec(),
+            endpoint: endpoint(vigo_api::routes::BUNDLE_KEY),
+        };
+        let e = answer.json::<vigo_api::keys::BundleKey>().unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "unexpected answer from the server to GET /api/v1/server/bundle-key: "
+            ),
+            "{e}"
+        );
+        assert!(e.source().is_some());
     }
 }

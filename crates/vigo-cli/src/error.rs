@@ -28,8 +28,11 @@ pub enum CliError {
     ReadTree {
         /// The stacks directory.
         dir: PathBuf,
-        /// What went wrong.
+        /// What went wrong, one line.
         detail: String,
+        /// The reader's error, when it was the reader.
+        #[source]
+        source: Option<vigo_lang::source::ReadError>,
     },
     /// A local file operation failed.
     #[error("{path}: {source}")]
@@ -38,6 +41,14 @@ pub enum CliError {
         path: PathBuf,
         /// What went wrong.
         source: std::io::Error,
+    },
+    /// The resolver's trace does not have the API's shape (a bug: both come from this
+    /// release).
+    #[error("the offline trace does not have the shape of the API's trace")]
+    TraceShape {
+        /// What did not fit.
+        #[source]
+        source: serde_json::Error,
     },
     /// An argument the command line parser accepted but the command cannot use.
     #[error("{message}")]
@@ -64,6 +75,9 @@ impl CliError {
                 "pass the stacks directory (the one holding envoys.vgo and configcrates/)".into(),
             ),
             CliError::Io { .. } => None,
+            CliError::TraceShape { .. } => Some(
+                "report this bug; `vigocli config trace` without --stacks asks the server".into(),
+            ),
             CliError::BadArgument { hint, .. } => Some(hint.clone()),
         }
     }

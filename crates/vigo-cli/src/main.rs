@@ -21,18 +21,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    // One TLS provider per process (reqwest is built without one): ring, never aws-lc.
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .map_err(|_| anyhow::anyhow!("cannot install the ring TLS provider"))?;
-    vigo_cli::run(cli)?;
-    Ok(())
+fn run(cli: Cli) -> Result<(), CliError> {
+    // The REST client brings its TLS provider (ring, never aws-lc) itself.
+    vigo_cli::run(cli)
 }
 
-fn report(e: &anyhow::Error) {
+fn report(e: &CliError) {
     anstream::eprintln!("{}: {e}", "error".red().bold());
-    if let Some(hint) = e.downcast_ref::<CliError>().and_then(CliError::hint) {
+    if let Some(hint) = e.hint() {
         anstream::eprintln!("{}: {hint}", "hint".cyan().bold());
     }
 }

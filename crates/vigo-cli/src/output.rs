@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -16,10 +17,10 @@ pub fn colour_stdout() -> bool {
 }
 
 /// Prints `value` as pretty JSON on stdout.
-pub fn print_json(value: &Value) {
+pub fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
-        Err(_) => println!("{value}"),
+        Err(e) => eprintln!("cannot print the answer as JSON: {e}"),
     }
 }
 
@@ -44,21 +45,39 @@ pub fn print_table(t: &Table, empty: &str) {
     }
 }
 
-/// A string field of an object (`-` when missing or null).
-pub fn text(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(s)) if s.is_empty() => "-".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+/// What a cell shows for a field the API leaves `null` (or empty): `-`.
+pub const NONE: &str = "-";
+
+/// An optional text field: the text, or `-` when `null` or empty.
+pub fn opt(v: Option<&str>) -> String {
+    match v {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => NONE.to_owned(),
     }
 }
 
-/// A Unix-seconds field as `YYYY-MM-DD HH:MM:SS` UTC (`-` when missing or null).
-pub fn time(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_i64)
-        .map_or_else(|| "-".to_owned(), format_unix)
+/// A text field that is never `null` on the wire, `-` when empty.
+pub fn text(s: &str) -> String {
+    opt(Some(s))
+}
+
+/// An optional Unix time as `YYYY-MM-DD HH:MM:SSZ`, `-` when `null`.
+pub fn opt_time(secs: Option<i64>) -> String {
+    secs.map_or_else(|| NONE.to_owned(), format_unix)
+}
+
+/// `yes` or `no`.
+pub fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// Names joined with `, `, `-` for none.
+pub fn join(items: &[String]) -> String {
+    if items.is_empty() {
+        NONE.to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SSZ`.
@@ -81,13 +100,6 @@ pub fn duration_micros(micros: u64) -> String {
             format!("{}m{:02}s", secs / 60, secs % 60)
         }
     }
-}
-
-/// A `duration_micros` field, `-` when missing.
-pub fn duration_field(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .map_or_else(|| "-".to_owned(), duration_micros)
 }
 
 /// A value shown in a table cell: strings bare, everything else as compact JSON.
@@ -115,10 +127,13 @@ mod tests {
     #[test]
     fn times_and_durations_are_readable() {
         assert_eq!(format_unix(0), "1970-01-01 00:00:00Z");
+        assert_eq!(opt_time(None), "-");
         assert_eq!(duration_micros(850), "850µs");
         assert_eq!(duration_micros(1_200), "1.2ms");
         assert_eq!(duration_micros(2_000_000), "2.00s");
         assert_eq!(duration_micros(185_000_000), "3m05s");
-        assert_eq!(text(&serde_json::json!({"a": null}), "a"), "-");
+        assert_eq!(opt(None), "-");
+        assert_eq!(opt(Some("")), "-");
+        assert_eq!(join(&[]), "-");
     }
 }

@@ -36,12 +36,20 @@ pub enum SettingsError {
         source: std::io::Error,
     },
     /// The settings file is not valid YAML of the expected shape.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Parse {
         /// The file.
         path: String,
-        /// The parser's message.
-        message: String,
+        /// The parser's error (with line and column), boxed: it is large.
+        source: Box<serde_saphyr::Error>,
+    },
+    /// The settings could not be written as YAML.
+    #[error("{path}: {source}")]
+    Serialize {
+        /// The file.
+        path: String,
+        /// The serializer's error.
+        source: serde_saphyr::ser::Error,
     },
 }
 
@@ -90,9 +98,9 @@ impl SettingsFile {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(&text).map_err(|e| SettingsError::Parse {
+        serde_saphyr::from_str(&text).map_err(|source| SettingsError::Parse {
             path: path.display().to_string(),
-            message: e.to_string(),
+            source: Box::new(source),
         })
     }
 
@@ -111,9 +119,9 @@ impl SettingsFile {
                 .map_err(io(dir))?;
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         }
-        let text = serde_saphyr::to_string(self).map_err(|e| SettingsError::Parse {
+        let text = serde_saphyr::to_string(self).map_err(|source| SettingsError::Serialize {
             path: path.display().to_string(),
-            message: e.to_string(),
+            source,
         })?;
         let tmp = path.with_extension("yaml.tmp");
         let mut file = fs::OpenOptions::new()

@@ -145,6 +145,19 @@ impl Server {
     }
 
     /// Runs an admin command with `--json` and parses its stdout.
+    /// `$ vigocli ARGS` as the admin and its output (see [`transcript`]).
+    fn run(&self, args: &[&str]) -> String {
+        transcript(&mut self.admin(), args)
+    }
+
+    /// Snapshots `name`: a read-only command's table and its `--json`, as the admin.
+    fn snap(&self, name: &str, args: &[&str]) {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let text = format!("{}\n{}", self.run(args), self.run(&with_json));
+        assert_transcript(name, &text);
+    }
+
     fn json(&self, args: &[&str]) -> Value {
         let out = self.admin().args(args).arg("--json").output().unwrap();
         assert!(
@@ -297,6 +310,75 @@ fn assert_error(out: &std::process::Output, cause: &str, hint: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// What differs from one run to the next, replaced in every snapshot: ids, secrets,
+/// times, versions, hashes, keys, ports and temporary directories. In order: longer
+/// patterns first, so a hash is never half-replaced by a shorter one.
+fn redactions() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            r"-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----(\\n)?",
+            "[cert-pem]",
+        ),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
+        (r"vget_[0-9a-f]{64}", "[vget-secret]"),
+        (r"vgot_[0-9a-f]{64}", "[vgot-secret]"),
+        (r"tok_[0-9a-f]{16}", "[tok-id]"),
+        (r"enr_[0-9a-f]{16}", "[enr-id]"),
+        (r"\b[0-9a-f]{64}\b", "[sha256]"),
+        (r"\b[0-9a-f]{32}\b", "[serial]"),
+        (r"\b[0-9a-f]{16}\b", "[key-id]"),
+        (r"\b[0-9a-f]{12}\b", "[short-hash]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z", "[time]"),
+        (r"\b\d{8}T\d{6}Z\b", "[version]"),
+        (r"\b1[6-9]\d{8}\b", "[unix]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"/tmp/\.tmp\w+", "[tmp]"),
+    ]
+}
+
+/// A table with its rows (between the header rule and the bottom border) sorted by
+/// their second column onwards (the first is a random id), for listings whose order the
+/// server does not fix.
+fn sorted_table_rows(table: &str) -> String {
+    let lines: Vec<&str> = table.lines().collect();
+    let Some(body_start) = lines.iter().position(|l| l.starts_with('╞')) else {
+        return table.to_owned();
+    };
+    let body_end = lines.len() - 1;
+    let mut body = lines[body_start + 1..body_end].to_vec();
+    body.sort_by_key(|row| row.split_once('┆').map_or(*row, |(_, rest)| rest));
+    let mut out: Vec<&str> = lines[..=body_start].to_vec();
+    out.extend(body);
+    out.extend(&lines[body_end..]);
+    out.join("\n") + "\n"
+}
+
+/// Asserts the snapshot `name` of a transcript, redacted.
+fn assert_transcript(name: &str, transcript: &str) {
+    insta::with_settings!({filters => redactions(), omit_expression => true}, {
+        insta::assert_snapshot!(name, transcript);
+    });
+}
+
+/// `$ vigocli ARGS`, then what it printed on stdout, then each stderr line as
+/// `stderr: …`; asserts success.
+fn transcript(cli: &mut Cli, args: &[&str]) -> String {
+    let out = cli.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "vigocli {args:?}: {}",
+        stderr_of(&out)
+    );
+    let mut text = format!("$ vigocli {}\n{}", args.join(" "), stdout_of(&out));
+    for line in stderr_of(&out).lines() {
+        text.push_str(&format!("stderr: {line}\n"));
+    }
+    text
+}
+
 // ------------------------------------------------------------------- fleet
 
 #[test]
@@ -307,16 +389,12 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     let p = s.json(&["patterns", "add", "web-*"]);
     assert_eq!(p["pattern"], "web-*");
     assert_eq!(p["trusted"], false);
-    s.admin()
-        .args(["patterns", "add", "web-*", "--trusted"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("updated pattern web-* (trusted)"));
-    s.admin()
-        .args(["patterns", "add", "db-*"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("approved pattern db-*"));
+    let added = format!(
+        "{}{}",
+        s.run(&["patterns", "add", "web-*", "--trusted"]),
+        s.run(&["patterns", "add", "db-*"])
+    );
+    assert_transcript("patterns_add", &added);
     let list = s.json(&["patterns", "list"]);
     let names: Vec<&str> = list
         .as_array()
@@ -326,29 +404,19 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
         .collect();
     assert_eq!(names.len(), 2, "{list}");
     assert!(names.contains(&"web-*") && names.contains(&"db-*"));
-    s.admin()
-        .args(["patterns", "list"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("PATTERN").and(predicates::str::contains("db-*")));
+    s.snap("patterns_list", &["patterns", "list"]);
 
     // Tokens: create (shown once), list, enroll with it, revoke another.
     let t = s.json(&["tokens", "create", "--expires", "1h", "--pattern", "db-*"]);
     let token = t["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("vget_"), "{t}");
     assert_eq!(t["hostname_pattern"], "db-*");
-    let human = s
-        .admin()
-        .args(["tokens", "create", "--expires", "2h"])
-        .output()
-        .unwrap();
-    assert!(human.status.success());
-    let human_out = stdout_of(&human);
-    assert!(
-        human_out.contains("Token:") && human_out.contains("vget_"),
-        "{human_out}"
+    assert_transcript(
+        "tokens_create_json",
+        &serde_json::to_string_pretty(&t).unwrap(),
     );
-    assert!(stderr_of(&human).contains("shown only now"));
+    let human_out = s.run(&["tokens", "create", "--expires", "2h"]);
+    assert_transcript("tokens_create", &human_out);
     let spare = human_out
         .lines()
         .find_map(|l| l.strip_prefix("ID:"))
@@ -372,17 +440,12 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     assert!(web2["envoy_id"].is_string(), "{web2}");
     let db_id = db["envoy_id"].as_str().unwrap().to_owned();
     let web1_id = web1["envoy_id"].as_str().unwrap().to_owned();
-    s.admin()
-        .args(["tokens", "revoke", &spare])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(format!(
-            "revoked enrollment token {spare}"
-        )));
+    assert_transcript("tokens_revoke", &s.run(&["tokens", "revoke", &spare]));
     let after = s.json(&["tokens", "list"]);
     assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
     assert_eq!(after[0]["state"], "used");
     assert_eq!(after[0]["used_by"], "db-01");
+    s.snap("tokens_list", &["tokens", "list"]);
 
     // Envoys: list, filters, show by name and id.
     let all = s.json(&["envoys", "list"]);
@@ -398,16 +461,8 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     let shown = s.json(&["envoys", "show", "web-01"]);
     assert_eq!(shown["id"], web1_id.as_str());
     assert!(shown["cert_pem"].as_str().unwrap().contains("CERTIFICATE"));
-    s.admin()
-        .args(["envoys", "show", &db_id])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("Hostname:").and(predicates::str::contains("db-01")));
-    s.admin()
-        .args(["envoys", "list"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("HOSTNAME").and(predicates::str::contains("web-02")));
+    s.snap("envoys_show", &["envoys", "show", &db_id]);
+    s.snap("envoys_list", &["envoys", "list"]);
 
     // Traits and runs (written into the server's store as agents' reports would).
     let traits = json!({"os": {"family": "debian", "release": "12"}, "nics": [{"name": "eth0"}]});
@@ -444,27 +499,13 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["id"], run_id.as_str());
     assert_eq!(runs[0]["counts"]["updated"], 1);
-    s.admin()
-        .args(["runs", "list", "web-01"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(run_id.as_str()).and(predicates::str::contains("2.00s")));
+    s.snap("runs_list", &["runs", "list", "web-01"]);
     let run = s.json(&["runs", "show", &run_id]);
     assert_eq!(run["hostname"], "web-01");
     assert_eq!(run["results"].as_array().unwrap().len(), 2);
     assert_eq!(run["results"][0]["duration_micros"], 1200);
-    let shown = s.admin().args(["runs", "show", &run_id]).output().unwrap();
-    let text = stdout_of(&shown);
-    assert!(shown.status.success());
-    for want in [
-        "file:/etc/motd",
-        "updated",
-        "1.2ms",
-        "content changed",
-        "800µs",
-    ] {
-        assert!(text.contains(want), "{want} missing from:\n{text}");
-    }
+    s.snap("runs_show", &["runs", "show", &run_id]);
+    s.snap("traits_show", &["traits", "show", "web-01", "os"]);
     assert!(
         s.json(&["runs", "list", "db-01"])
             .as_array()
@@ -480,23 +521,20 @@ fn envoys_tokens_patterns_runs_and_traits_round_trip() {
 
     // Revoke by hostname; status filters see it.
     let revoked = s.json(&["envoys", "revoke", "web-02"]);
+    assert_transcript(
+        "envoys_revoke_json",
+        &serde_json::to_string_pretty(&revoked).unwrap(),
+    );
     assert_eq!(revoked["status"], "revoked");
     let revoked_list = s.json(&["envoys", "list", "--status", "revoked"]);
     assert_eq!(revoked_list.as_array().unwrap().len(), 1);
     assert_eq!(revoked_list[0]["hostname"], "web-02");
     let active = s.json(&["envoys", "list", "--status", "active"]);
     assert_eq!(active.as_array().unwrap().len(), 2);
-    s.admin()
-        .args(["envoys", "revoke", &db_id])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("revoked envoy"));
+    assert_transcript("envoys_revoke", &s.run(&["envoys", "revoke", &db_id]));
 
     // Remove a pattern (with a `*`, percent-encoded in the path).
-    s.admin()
-        .args(["patterns", "remove", "db-*"])
-        .assert()
-        .success();
+    assert_transcript("patterns_remove", &s.run(&["patterns", "remove", "db-*"]));
     let left = s.json(&["patterns", "list"]);
     assert_eq!(left.as_array().unwrap().len(), 1);
     assert_eq!(left[0]["pattern"], "web-*");
@@ -520,11 +558,12 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     assert_eq!(v1["published_by"], "startup");
 
     // Unchanged tree: 409 from the server, reported as nothing to publish (exit 0).
-    s.admin()
-        .args(["config", "publish"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("nothing to publish"));
+    let unchanged = format!(
+        "{}{}",
+        s.run(&["config", "publish"]),
+        s.run(&["config", "publish", "--json"])
+    );
+    assert_transcript("config_publish_unchanged", &unchanged);
 
     // A change publishes a new version, visible in version and history.
     write(
@@ -532,6 +571,10 @@ fn config_publish_version_history_trace_and_invalid_publish() {
         "configcrate: motd\nresources:\n  - name: motd\n    type: file\n    target_path: /etc/motd\n    content: changed\n    state: present\n",
     );
     let published = s.json(&["config", "publish"]);
+    assert_transcript(
+        "config_publish_json",
+        &serde_json::to_string_pretty(&published).unwrap(),
+    );
     let second = published["version"].as_str().unwrap().to_owned();
     assert!(second > first, "{second} after {first}");
     assert_eq!(published["published_by"], "local-admin");
@@ -544,16 +587,8 @@ fn config_publish_version_history_trace_and_invalid_publish() {
         .map(|v| v["version"].as_str().unwrap())
         .collect();
     assert_eq!(versions, [second.as_str(), first.as_str()]);
-    s.admin()
-        .args(["config", "history"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("VERSION").and(predicates::str::contains(&second)));
-    s.admin()
-        .args(["config", "version"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(format!("Version:      {second}")));
+    s.snap("config_history", &["config", "history"]);
+    s.snap("config_version", &["config", "version"]);
 
     // Trace: the server's answer equals the offline one on the same tree.
     let online = s.json(&["config", "trace", "web-01"]);
@@ -570,18 +605,14 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     let other = s.json(&["config", "trace", "db-01"]);
     assert_eq!(other["crates"][0]["name"], "motd");
     assert_eq!(other["crates"].as_array().unwrap().len(), 1);
-    s.admin()
-        .args(["config", "trace", "web-01"])
-        .assert()
-        .success()
-        .stdout(
-            predicates::str::contains("✓ match web-*")
-                .and(predicates::str::contains("greeting"))
-                .and(predicates::str::contains("match block")),
-        );
+    s.snap("config_trace", &["config", "trace", "web-01"]);
 
     // Remote validation of the server's tree.
     assert_eq!(s.json(&["config", "validate", "--remote"])["valid"], true);
+    s.snap(
+        "config_validate_remote",
+        &["config", "validate", "--remote"],
+    );
 
     // An invalid tree: publish refuses and lists every problem with file:line:column;
     // the live version does not change.
@@ -616,6 +647,10 @@ fn config_publish_version_history_trace_and_invalid_publish() {
     let body: Value = serde_json::from_slice(&as_json.stdout).unwrap();
     assert_eq!(body["valid"], false);
     assert_eq!(body["errors"].as_array().unwrap().len(), problems.len());
+    assert_transcript(
+        "config_publish_invalid",
+        &format!("{err}\n{}", stdout_of(&as_json)),
+    );
     let remote = s
         .admin()
         .args(["config", "validate", "--remote"])
@@ -627,8 +662,16 @@ fn config_publish_version_history_trace_and_invalid_publish() {
 
     // Rollback: the first version's tree becomes live again, as a new version.
     let rb = s.json(&["config", "rollback", &first]);
+    assert_transcript(
+        "config_rollback_json",
+        &serde_json::to_string_pretty(&rb).unwrap(),
+    );
+    assert_transcript("config_rollback", &s.run(&["config", "rollback", &second]));
     let rolled = rb["version"].as_str().unwrap().to_owned();
     assert!(rolled.as_str() > second.as_str(), "{rb}");
+    // Back to the first tree again: the live version is the one made now.
+    let rb = s.json(&["config", "rollback", &first]);
+    let rolled = rb["version"].as_str().unwrap().to_owned();
     let live = s.json(&["config", "version"]);
     assert_eq!(live["version"], rolled.as_str());
     let history = s.json(&["config", "history"]);
@@ -660,12 +703,15 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
     let s = Server::start();
 
     // server health needs no token; server version names the caller.
-    s.cli()
-        .args(["server", "health"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("ok (database ok)"));
+    let health = format!(
+        "{}\n{}",
+        transcript(&mut s.cli(), &["server", "health"]),
+        transcript(&mut s.cli(), &["server", "health", "--json"])
+    );
+    assert_transcript("server_health", &health);
     assert_eq!(s.json(&["server", "health"])["database"], "ok");
+    s.snap("server_version", &["server", "version"]);
+    s.snap("server_bundle_key", &["server", "bundle-key"]);
     let version = s.json(&["server", "version"]);
     assert_eq!(version["caller"]["name"], "local-admin");
     assert_eq!(version["caller"]["role"], "admin");
@@ -687,6 +733,22 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
         "720h",
     ]);
     assert!(compliance["expires_at"].is_i64());
+    assert_transcript(
+        "api_tokens_create_json",
+        &serde_json::to_string_pretty(&compliance).unwrap(),
+    );
+    assert_transcript(
+        "api_tokens_create",
+        &s.run(&[
+            "api-tokens",
+            "create",
+            "ops",
+            "--role",
+            "admin",
+            "--owner",
+            "alice",
+        ]),
+    );
     let tokens = s.json(&["api-tokens", "list"]);
     let names: Vec<&str> = tokens
         .as_array()
@@ -697,7 +759,7 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
     // Oldest first; tokens minted within the same second have no order among them.
     let mut sorted = names.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, ["auditor", "ci-viewer", "local-admin"]);
+    assert_eq!(sorted, ["auditor", "ci-viewer", "local-admin", "ops"]);
     assert!(
         tokens
             .as_array()
@@ -705,11 +767,18 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
             .iter()
             .all(|t| t.get("token").is_none())
     );
-    s.admin()
-        .args(["api-tokens", "list"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("ci-viewer").and(predicates::str::contains("viewer")));
+    // Rows sorted by name: tokens minted in the same second have no order among them.
+    let listed = s.run(&["api-tokens", "list"]);
+    let mut by_name = tokens.as_array().unwrap().clone();
+    by_name.sort_by_key(|t| t["name"].as_str().unwrap().to_owned());
+    assert_transcript(
+        "api_tokens_list",
+        &format!(
+            "{}\n{}",
+            sorted_table_rows(&listed),
+            serde_json::to_string_pretty(&by_name).unwrap()
+        ),
+    );
 
     // The viewer reads, but a change is 403 with the role hint.
     let mut c = s.cli();
@@ -760,19 +829,38 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
         .collect();
     listed.sort();
     assert_eq!(listed, ["app/token", "db/password"]);
-    let human = s.admin().args(["secrets", "list"]).output().unwrap();
-    assert!(stdout_of(&human).contains("db/password"));
-    assert!(!stdout_of(&human).contains(secret));
-    s.admin()
-        .args(["secrets", "delete", "app/token"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("deleted"));
+    let human = s.run(&["secrets", "list"]);
+    assert!(!human.contains(secret));
+    s.snap("secrets_list", &["secrets", "list"]);
+    let changes = format!(
+        "{}{}{}",
+        transcript(
+            s.admin().write_stdin("v1"),
+            &["secrets", "set", "app/other", "--json"]
+        ),
+        s.run(&["secrets", "delete", "app/other"]),
+        s.run(&["secrets", "delete", "app/token", "--json"]),
+    );
+    assert_transcript("secrets_set_delete", &changes);
     assert_eq!(s.json(&["secrets", "list"]), json!(["db/password"]));
 
     // The viewer's token revoked: now 401 with the login hint.
     let revoked = s.json(&["api-tokens", "revoke", &viewer_id]);
     assert!(revoked["revoked_at"].is_i64());
+    assert_transcript(
+        "api_tokens_revoke_json",
+        &serde_json::to_string_pretty(&revoked).unwrap(),
+    );
+    let ops_id = by_name
+        .iter()
+        .find(|t| t["name"] == "ops")
+        .and_then(|t| t["id"].as_str())
+        .unwrap()
+        .to_owned();
+    assert_transcript(
+        "api_tokens_revoke",
+        &s.run(&["api-tokens", "revoke", &ops_id]),
+    );
     let refused = s
         .cli()
         .args(["--token", &viewer_token, "envoys", "list"])
@@ -805,20 +893,14 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
             .len(),
         2
     );
-    s.admin()
-        .args(["audit", "list", "--limit", "5"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("ACTION").and(predicates::str::contains("local-admin")));
+    s.snap("audit_list", &["audit", "list", "--limit", "4"]);
 
     // login: checks the token, writes cli.yaml (0600 in a 0700 dir); later commands use it.
-    s.cli()
-        .args(["login", "--token", &s.admin_token()])
-        .assert()
-        .success()
-        .stdout(
-            predicates::str::contains("logged in").and(predicates::str::contains("local-admin")),
-        );
+    let home = s.home().display().to_string();
+    let login = transcript(&mut s.cli(), &["login", "--token", &s.admin_token()])
+        .replace(&home, "[home]")
+        .replace(&s.admin_token(), "[vgot-secret]");
+    assert_transcript("login", &login);
     let file = s.home().join(".config/vigo/cli.yaml");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o600);
@@ -870,15 +952,19 @@ fn api_tokens_roles_secrets_audit_server_and_login() {
 fn connection_failures_are_one_line_with_a_hint() {
     let s = Server::start();
     let home = s.home();
+    // Every error and hint below, in order, for one snapshot.
+    let mut errors = String::new();
 
     // Nothing configured.
     let out = bare_cli(&home).args(["envoys", "list"]).output().unwrap();
     assert_error(&out, "no server configured", "vigocli login");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", &s.url(), "envoys", "list"])
         .output()
         .unwrap();
     assert_error(&out, "no API token configured", "vigocli login");
+    errors.push_str(&stderr_of(&out));
 
     // Unreachable: a port nothing listens on (held, so nothing can start to).
     let refused = RefusedPort::new().unwrap();
@@ -888,6 +974,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "cannot reach the server", "vigosrv is running");
+    errors.push_str(&stderr_of(&out));
 
     // The server's CA not trusted (no --ca-file), and a wrong CA file.
     let out = bare_cli(&home)
@@ -902,6 +989,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "TLS handshake", "--ca-file");
+    errors.push_str(&stderr_of(&out));
     let other_ca = rcgen::CertificateParams::new(Vec::<String>::new())
         .unwrap()
         .self_signed(&rcgen::KeyPair::generate().unwrap())
@@ -922,6 +1010,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "TLS handshake", "--ca-file");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", &s.url(), "--token", "vgot_x", "--ca-file"])
         .arg(home.join("missing.pem"))
@@ -929,6 +1018,7 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "cannot use CA file", "PEM");
+    errors.push_str(&stderr_of(&out));
 
     // An unknown token: 401.
     let out = s
@@ -937,10 +1027,12 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "authentication refused", "vigocli login");
+    errors.push_str(&stderr_of(&out));
 
     // 404.
     let out = s.admin().args(["envoys", "show", "nope"]).output().unwrap();
     assert_error(&out, "not found", "list");
+    errors.push_str(&stderr_of(&out));
 
     // A malformed --trait and a bad URL.
     let out = s
@@ -949,11 +1041,14 @@ fn connection_failures_are_one_line_with_a_hint() {
         .output()
         .unwrap();
     assert_error(&out, "PATH=VALUE", "--trait os.family=debian");
+    errors.push_str(&stderr_of(&out));
     let out = bare_cli(&home)
         .args(["--server", "ftp://x", "--token", "vgot_x", "envoys", "list"])
         .output()
         .unwrap();
     assert_error(&out, "invalid server URL", "https://");
+    errors.push_str(&stderr_of(&out));
+    assert_transcript("connection_failures", &errors);
 }
 
 // ------------------------------------------------------- offline commands
@@ -1024,14 +1119,13 @@ fn validate_and_tree_work_on_a_local_tree() {
     let stacks = tmp.path().join("stacks");
     let home = tmp.path().join("home");
 
-    bare_cli(&home)
-        .args(["config", "validate"])
-        .arg(&stacks)
-        .assert()
-        .success()
-        .stdout(
-            predicates::str::contains("valid").and(predicates::str::contains("2 configcrates")),
-        );
+    let dir = stacks.to_str().unwrap();
+    let valid = format!(
+        "{}{}",
+        transcript(&mut bare_cli(&home), &["config", "validate", dir]),
+        transcript(&mut bare_cli(&home), &["config", "validate", "--json", dir])
+    );
+    assert_transcript("config_validate_local", &valid);
     let v: Value = serde_json::from_slice(
         &bare_cli(&home)
             .args(["config", "validate", "--json"])
@@ -1067,16 +1161,17 @@ fn validate_and_tree_work_on_a_local_tree() {
     );
     assert_eq!(tree["configcrates"].as_array().unwrap().len(), 2);
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stacks");
-    bare_cli(&home)
-        .args(["config", "tree"])
-        .arg(&examples)
-        .assert()
-        .success()
-        .stdout(
-            predicates::str::contains("Match blocks")
-                .and(predicates::str::contains("webserver"))
-                .and(predicates::str::contains("roles.vgo:")),
-        );
+    let examples = examples.to_str().unwrap();
+    let tree = format!(
+        "{}\n{}",
+        transcript(&mut bare_cli(&home), &["config", "tree", examples]),
+        transcript(
+            &mut bare_cli(&home),
+            &["config", "tree", "--json", examples]
+        )
+    )
+    .replace(examples, "[examples]");
+    assert_transcript("config_tree", &tree);
 
     // Broken: every problem with file:line:column, exit 1.
     write_broken(&stacks);
@@ -1087,10 +1182,7 @@ fn validate_and_tree_work_on_a_local_tree() {
         .unwrap();
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("error: configcrates/broken.vgo:6:5:"), "{err}");
-    assert!(err.contains("error: configcrates/worse.vgo:4:"), "{err}");
-    assert!(err.contains("problems in the stacks tree"), "{err}");
-    assert!(err.lines().any(|l| l.starts_with("hint: ")), "{err}");
+    assert_transcript("config_validate_local_invalid", &err);
     let out = bare_cli(&home)
         .args(["config", "validate", "--json"])
         .arg(&stacks)
@@ -1099,7 +1191,7 @@ fn validate_and_tree_work_on_a_local_tree() {
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
-    assert!(v["errors"].as_array().unwrap().len() >= 2, "{v}");
+    assert_transcript("config_validate_local_invalid_json", &stdout_of(&out));
     // Offline trace of a broken tree fails the same way.
     let out = bare_cli(&home)
         .args(["config", "trace", "web-01", "--stacks"])

@@ -518,7 +518,7 @@ impl crate::rest::Registrar for Enroller {
         Result<crate::rest::RegisterReply, (axum::http::StatusCode, String)>,
     > {
         Box::pin(async move {
-            let input = req.to_input();
+            let input = crate::rest::register::register_input(&req);
             match self.register(input).await {
                 Ok(out) => Ok(crate::rest::RegisterReply {
                     envoy_id: out.envoy_id.to_string(),

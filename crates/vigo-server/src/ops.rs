@@ -17,18 +17,8 @@ pub struct ConfigProblem {
     pub message: String,
 }
 
-/// The live (or a historical) published version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VersionInfo {
-    /// `YYYYMMDDTHHMMSSZ`.
-    pub version: String,
-    /// SHA-256 of the published tree.
-    pub tree_hash: String,
-    /// Unix seconds.
-    pub published_at: i64,
-    /// Who published it (API token name, `local-admin`, `startup`).
-    pub published_by: String,
-}
+/// The live (or a historical) published version: the REST API's type.
+pub use vigo_api::config::VersionInfo;
 
 /// Why a publish or validation did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]

@@ -2,15 +2,33 @@
 //! what the server says about itself and about who did what.
 
 use owo_colors::OwoColorize;
-use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use vigo_api::audit::{AuditEntry, AuditQuery};
+use vigo_api::keys::{BundleKey, Rotated};
+use vigo_api::routes;
+use vigo_api::status::{CallerInfo, Health, VersionReply};
+use vigo_api::tokens::{ApiRole, ApiToken, CreatedApiToken, NewApiToken};
 
 use super::Context;
 use crate::CliError;
 use crate::cli::{ApiTokensCmd, AuditCmd, ServerCmd};
 use crate::client::{ApiError, Body, Client};
-use crate::output::{self, cell, fields, table, text, time};
+use crate::output::{self, cell, fields, format_unix, opt, opt_time, table};
 use crate::settings::{SettingsFile, Source};
+
+/// What `vigocli login --json` prints.
+#[derive(Debug, Serialize)]
+struct LoggedIn {
+    /// The server logged in to.
+    server: Option<String>,
+    /// Where the settings were saved.
+    settings_file: String,
+    /// Who the token is.
+    caller: CallerInfo,
+    /// The server's version.
+    server_version: String,
+}
 
 /// `vigocli login`: checks the server, token and CA given (flags or environment) with
 /// `GET /api/v1/version`, then stores them in `cli.yaml` (0600).
@@ -26,7 +44,7 @@ pub fn login(ctx: &Context) -> Result<(), CliError> {
         });
     }
     let client = Client::new(&settings)?;
-    let version = client.get(&["api", "v1", "version"], &[])?;
+    let version: VersionReply = client.get(routes::VERSION, &[], &())?;
     let ca_file = match &settings.ca_file {
         Some(p) => Some(std::fs::canonicalize(p).map_err(|source| CliError::Io {
             path: p.clone(),
@@ -41,21 +59,20 @@ pub fn login(ctx: &Context) -> Result<(), CliError> {
     };
     let path = SettingsFile::path()?;
     file.write(&path)?;
-    let caller = &version["caller"];
-    let out = json!({
-        "server": settings.server,
-        "settings_file": path.display().to_string(),
-        "caller": caller,
-        "server_version": version["server_version"],
-    });
-    ctx.show(&out, |_| {
+    let out = LoggedIn {
+        server: settings.server,
+        settings_file: path.display().to_string(),
+        caller: version.caller,
+        server_version: version.server_version,
+    };
+    ctx.show(&out, |out| {
         anstream::println!(
             "{} to {} as {} (role {}); settings saved in {}",
             "logged in".green().bold(),
-            settings.server.as_deref().unwrap_or_default(),
-            text(caller, "name"),
-            text(caller, "role"),
-            path.display()
+            out.server.as_deref().unwrap_or_default(),
+            out.caller.name,
+            out.caller.role.as_str(),
+            out.settings_file
         );
     });
     Ok(())
@@ -65,24 +82,21 @@ pub fn login(ctx: &Context) -> Result<(), CliError> {
 pub fn server(ctx: &Context, cmd: ServerCmd) -> Result<(), CliError> {
     let settings = ctx.settings()?;
     let client = Client::new(&settings)?;
+    let server = settings.server.clone().unwrap_or_default();
     match cmd {
         ServerCmd::Health => {
-            let url = client.url(&["api", "v1", "health"], &[]);
-            let health = client.call_anonymous(Method::GET, url)?.body;
+            let health: Health = client.call_anonymous(routes::HEALTH)?.json()?;
             ctx.show(&health, |h| {
                 anstream::println!(
-                    "{} {} (database {})",
-                    settings.server.as_deref().unwrap_or_default(),
-                    text(h, "status").green().bold(),
-                    text(h, "database")
+                    "{server} {} (database {})",
+                    h.status.as_str().green().bold(),
+                    h.database.as_str()
                 );
             });
         }
         ServerCmd::Version => {
-            let v = client.get(&["api", "v1", "version"], &[])?;
+            let v: VersionReply = client.get(routes::VERSION, &[], &())?;
             ctx.show(&v, |v| {
-                let caller = &v["caller"];
-                let config = &v["config"];
                 let source = match settings.token_source {
                     Source::CommandLine => "flag or environment",
                     Source::File => "cli.yaml",
@@ -90,24 +104,22 @@ pub fn server(ctx: &Context, cmd: ServerCmd) -> Result<(), CliError> {
                     Source::Unset => "none",
                 };
                 let t = fields(&[
-                    ("Server", settings.server.clone().unwrap_or_default()),
-                    ("Server version", text(v, "server_version")),
+                    ("Server", server.clone()),
+                    ("Server version", v.server_version.clone()),
                     ("CLI version", env!("CARGO_PKG_VERSION").to_owned()),
                     (
                         "Config version",
-                        if config.is_null() {
-                            "nothing published".into()
-                        } else {
-                            text(config, "version")
-                        },
+                        v.config
+                            .as_ref()
+                            .map_or_else(|| "nothing published".into(), |c| c.version.clone()),
                     ),
                     (
                         "Caller",
                         format!(
                             "{} (role {}, token {})",
-                            text(caller, "name"),
-                            text(caller, "role"),
-                            text(caller, "token_id")
+                            v.caller.name,
+                            v.caller.role.as_str(),
+                            v.caller.token_id
                         ),
                     ),
                     ("Token from", source.to_owned()),
@@ -116,40 +128,40 @@ pub fn server(ctx: &Context, cmd: ServerCmd) -> Result<(), CliError> {
             });
         }
         ServerCmd::BundleKey => {
-            let k = client.get(&["api", "v1", "server", "bundle-key"], &[])?;
+            let k: BundleKey = client.get(routes::BUNDLE_KEY, &[], &())?;
             ctx.show(&k, |k| {
                 println!(
                     "{}",
                     fields(&[
-                        ("Key id", text(k, "key_id")),
-                        ("Public key", text(k, "public_key")),
+                        ("Key id", k.key_id.clone()),
+                        ("Public key", k.public_key.clone()),
                     ])
                 );
-                let rotations = k["rotations"].as_array().cloned().unwrap_or_default();
-                if rotations.is_empty() {
+                if k.rotations.is_empty() {
                     println!("never rotated");
                     return;
                 }
                 let mut t = table(&["ROTATED", "FROM", "TO"]);
-                for r in &rotations {
+                for r in &k.rotations {
                     t.add_row([
-                        time(r, "rotated_at"),
-                        text(r, "old_key_id"),
-                        text(r, "new_key_id"),
+                        format_unix(r.rotated_at),
+                        r.old_key_id.clone(),
+                        r.new_key_id.clone(),
                     ]);
                 }
                 println!("{t}");
             });
         }
         ServerCmd::RotateBundleKey => {
-            let url = client.url(&["api", "v1", "server", "rotate-bundle-key"], &[]);
-            let r = client.call(Method::POST, url, None)?.body;
+            let r: Rotated = client
+                .call(routes::ROTATE_BUNDLE_KEY, &[], &(), None)?
+                .json()?;
             ctx.show(&r, |r| {
                 anstream::println!(
                     "{} bundle-signing key {} -> {}; agents re-pin at their next check-in",
                     "rotated".green().bold(),
-                    text(r, "old_key_id"),
-                    text(r, "new_key_id"),
+                    r.old_key_id,
+                    r.new_key_id,
                 );
             });
         }
@@ -160,30 +172,34 @@ pub fn server(ctx: &Context, cmd: ServerCmd) -> Result<(), CliError> {
 /// `vigocli audit list`
 pub fn audit(ctx: &Context, cmd: AuditCmd) -> Result<(), CliError> {
     let AuditCmd::List { limit, before } = cmd;
-    let mut query = vec![("limit", limit.to_string())];
-    if let Some(b) = before {
-        query.push(("before", b.to_string()));
-    }
-    let list = ctx.client()?.get(&["api", "v1", "audit"], &query)?;
-    ctx.show(&list, |list| {
-        let mut t = table(&["ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"]);
-        for e in list.as_array().into_iter().flatten() {
-            let detail = match &e["detail"] {
-                Value::Object(m) if m.is_empty() => "-".to_owned(),
-                other => cell(other),
-            };
-            t.add_row([
-                text(e, "id"),
-                time(e, "at"),
-                text(e, "actor"),
-                text(e, "action"),
-                text(e, "target"),
-                detail,
-            ]);
-        }
-        output::print_table(&t, "no audit entries");
-    });
+    let query = AuditQuery {
+        limit: Some(limit),
+        before,
+    };
+    let list: Vec<AuditEntry> = ctx.client()?.get(routes::AUDIT, &[], &query)?;
+    ctx.show(&list, |list| print_audit(list));
     Ok(())
+}
+
+/// The audit table. `-` in TARGET: the action has no target (a refused publish); `-` in
+/// DETAIL: the entry has no details.
+fn print_audit(list: &[AuditEntry]) {
+    let mut t = table(&["ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"]);
+    for e in list {
+        let detail = match &e.detail {
+            Value::Object(m) if m.is_empty() => output::NONE.to_owned(),
+            other => cell(other),
+        };
+        t.add_row([
+            e.id.to_string(),
+            format_unix(e.at),
+            e.actor.clone(),
+            e.action.clone(),
+            opt(e.target.as_deref()),
+            detail,
+        ]);
+    }
+    output::print_table(&t, "no audit entries");
 }
 
 /// `vigocli api-tokens …`
@@ -196,26 +212,27 @@ pub fn api_tokens(ctx: &Context, cmd: ApiTokensCmd) -> Result<(), CliError> {
             expires,
             owner,
         } => {
-            let mut body = Map::new();
-            body.insert("name".into(), Value::String(name));
-            body.insert("role".into(), Value::String(role.as_str().to_owned()));
-            if let Some(e) = expires {
-                body.insert("expires_in".into(), Value::String(e));
-            }
-            if let Some(o) = owner {
-                body.insert("owner".into(), Value::String(o));
-            }
-            let url = client.url(&["api", "v1", "api-tokens"], &[]);
-            let t = client
-                .call(Method::POST, url, Some(Body::Json(Value::Object(body))))?
-                .body;
+            let body = NewApiToken {
+                name,
+                role: ApiRole::from(role).as_str().to_owned(),
+                expires_in: expires,
+                owner,
+            };
+            let t: CreatedApiToken = client
+                .call(routes::API_TOKEN_CREATE, &[], &(), Some(Body::json(&body)))?
+                .json()?;
             ctx.show(&t, |t| {
                 let rows = fields(&[
-                    ("ID", text(t, "id")),
-                    ("Token", text(t, "token")),
-                    ("Name", text(t, "name")),
-                    ("Role", text(t, "role")),
-                    ("Expires", time(t, "expires_at")),
+                    ("ID", t.token_info.id.clone()),
+                    ("Token", t.token.clone()),
+                    ("Name", t.token_info.name.clone()),
+                    ("Role", t.token_info.role.as_str().to_owned()),
+                    (
+                        "Expires",
+                        t.token_info
+                            .expires_at
+                            .map_or_else(|| "never".to_owned(), format_unix),
+                    ),
                 ]);
                 println!("{rows}");
                 eprintln!(
@@ -224,32 +241,37 @@ pub fn api_tokens(ctx: &Context, cmd: ApiTokensCmd) -> Result<(), CliError> {
             });
         }
         ApiTokensCmd::List => {
-            let list = client.get_all(&["api", "v1", "api-tokens"], &[])?;
-            ctx.show(&list, |list| {
-                let mut t = table(&[
-                    "ID", "NAME", "ROLE", "OWNER", "CREATED", "EXPIRES", "REVOKED",
-                ]);
-                for tok in list.as_array().into_iter().flatten() {
-                    t.add_row([
-                        text(tok, "id"),
-                        text(tok, "name"),
-                        text(tok, "role"),
-                        text(tok, "owner"),
-                        time(tok, "created_at"),
-                        time(tok, "expires_at"),
-                        time(tok, "revoked_at"),
-                    ]);
-                }
-                output::print_table(&t, "no API tokens");
-            });
+            let list: Vec<ApiToken> = client.get_all(routes::API_TOKENS, &())?;
+            ctx.show(&list, |list| print_api_tokens(list));
         }
         ApiTokensCmd::Revoke { id } => {
-            let url = client.url(&["api", "v1", "api-tokens", &id], &[]);
-            let t = client.call(Method::DELETE, url, None)?.body;
+            let t: ApiToken = client
+                .call(routes::API_TOKEN_REVOKE, &[&id], &(), None)?
+                .json()?;
             ctx.show(&t, |t| {
-                println!("revoked API token {} ({})", text(t, "id"), text(t, "name"));
+                println!("revoked API token {} ({})", t.id, t.name);
             });
         }
     }
     Ok(())
+}
+
+/// The API tokens table. `-` in OWNER: made by hand, not for a web user; in EXPIRES:
+/// never expires; in REVOKED: not revoked.
+fn print_api_tokens(list: &[ApiToken]) {
+    let mut t = table(&[
+        "ID", "NAME", "ROLE", "OWNER", "CREATED", "EXPIRES", "REVOKED",
+    ]);
+    for tok in list {
+        t.add_row([
+            tok.id.clone(),
+            tok.name.clone(),
+            tok.role.as_str().to_owned(),
+            opt(tok.owner.as_deref()),
+            format_unix(tok.created_at),
+            opt_time(tok.expires_at),
+            opt_time(tok.revoked_at),
+        ]);
+    }
+    output::print_table(&t, "no API tokens");
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use owo_colors::OwoColorize;
-use reqwest::Method;
+use serde::Serialize;
 use serde_json::{Value, json};
+use vigo_api::config::{HistoryQuery, RollbackBody, Trace, TraceQuery, VersionInfo};
+use vigo_api::routes;
 use vigo_lang::model::{Named, Stack};
 use vigo_lang::resolve::{BundleMeta, Resolver};
 use vigo_lang::{SourceTree, load};
@@ -16,8 +18,8 @@ use vigo_lang::{SourceTree, load};
 use super::{Context, stacks_dir};
 use crate::CliError;
 use crate::cli::ConfigCmd;
-use crate::client::ApiError;
-use crate::output::{self, cell, fields, table, text, time};
+use crate::client::{ApiError, Body};
+use crate::output::{self, cell, fields, format_unix, join, table, text};
 
 /// `vigocli config …`
 pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
@@ -26,25 +28,21 @@ pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
         ConfigCmd::Validate { remote: true, .. } => validate_remote(ctx),
         ConfigCmd::Publish => publish(ctx),
         ConfigCmd::Version => {
-            let v = ctx
-                .client()?
-                .get(&["api", "v1", "config", "version"], &[])?;
+            let v: VersionInfo = ctx.client()?.get(routes::CONFIG_VERSION, &[], &())?;
             ctx.show(&v, print_version);
             Ok(())
         }
         ConfigCmd::History { limit } => {
-            let list = ctx.client()?.get(
-                &["api", "v1", "config", "history"],
-                &[("limit", limit.to_string())],
-            )?;
+            let query = HistoryQuery { limit: Some(limit) };
+            let list: Vec<VersionInfo> = ctx.client()?.get(routes::CONFIG_HISTORY, &[], &query)?;
             ctx.show(&list, |list| {
                 let mut t = table(&["VERSION", "PUBLISHED", "BY", "TREE HASH"]);
-                for v in list.as_array().into_iter().flatten() {
+                for v in list {
                     t.add_row([
-                        text(v, "version"),
-                        time(v, "published_at"),
-                        text(v, "published_by"),
-                        short_hash(&text(v, "tree_hash")),
+                        v.version.clone(),
+                        format_unix(v.published_at),
+                        v.published_by.clone(),
+                        short_hash(&v.tree_hash),
                     ]);
                 }
                 output::print_table(&t, "nothing published yet");
@@ -59,12 +57,11 @@ pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
             let trace = match stacks {
                 Some(dir) => trace_offline(&dir, &hostname, environment.as_deref())?,
                 None => {
-                    let mut query = vec![("hostname", hostname)];
-                    if let Some(e) = environment {
-                        query.push(("environment", e));
-                    }
-                    ctx.client()?
-                        .get(&["api", "v1", "config", "trace"], &query)?
+                    let query = TraceQuery {
+                        hostname: Some(hostname),
+                        environment,
+                    };
+                    ctx.client()?.get(routes::CONFIG_TRACE, &[], &query)?
                 }
             };
             ctx.show(&trace, print_trace);
@@ -73,7 +70,11 @@ pub fn run(ctx: &Context, cmd: ConfigCmd) -> Result<(), CliError> {
         ConfigCmd::Tree { dir } => {
             let dir = stacks_dir(dir);
             let stack = load_tree(&dir)?;
-            ctx.show(&tree_json(&stack), print_tree);
+            if ctx.json {
+                output::print_json(&tree_json(&stack));
+            } else {
+                print_tree(&stack);
+            }
             Ok(())
         }
         ConfigCmd::Rollback { version } => rollback(ctx, &version),
@@ -100,11 +101,13 @@ fn read_tree(dir: &Path) -> Result<SourceTree, CliError> {
         return Err(CliError::ReadTree {
             dir: dir.to_path_buf(),
             detail: "not a directory".into(),
+            source: None,
         });
     }
     SourceTree::read_dir(dir).map_err(|e| CliError::ReadTree {
         dir: dir.to_path_buf(),
         detail: e.to_string(),
+        source: Some(e),
     })
 }
 
@@ -112,25 +115,25 @@ fn validate_local(ctx: &Context, dir: &Path) -> Result<(), CliError> {
     let tree = read_tree(dir)?;
     match load(&tree) {
         Ok(stack) => {
-            let v = json!({
-                "valid": true,
-                "dir": dir.display().to_string(),
-                "tree_hash": stack.tree_hash,
-                "configcrates": stack.crates.len(),
-                "usercrates": stack.usercrates.len(),
-                "roles": stack.roles.len(),
-                "match_blocks": stack.blocks.len(),
-            });
+            let v = Valid {
+                valid: true,
+                dir: dir.display().to_string(),
+                tree_hash: stack.tree_hash.clone(),
+                configcrates: stack.crates.len(),
+                usercrates: stack.usercrates.len(),
+                roles: stack.roles.len(),
+                match_blocks: stack.blocks.len(),
+            };
             ctx.show(&v, |v| {
                 anstream::println!(
                     "{} {}: {} configcrates, {} usercrates, {} roles, {} match blocks (tree {})",
                     "valid".green().bold(),
-                    dir.display(),
-                    v["configcrates"],
-                    v["usercrates"],
-                    v["roles"],
-                    v["match_blocks"],
-                    short_hash(&text(v, "tree_hash")),
+                    v.dir,
+                    v.configcrates,
+                    v.usercrates,
+                    v.roles,
+                    v.match_blocks,
+                    short_hash(&v.tree_hash),
                 );
             });
             Ok(())
@@ -138,7 +141,11 @@ fn validate_local(ctx: &Context, dir: &Path) -> Result<(), CliError> {
         Err(errors) => {
             let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
             if ctx.json {
-                output::print_json(&json!({"valid": false, "errors": list}));
+                output::print_json(&Invalid {
+                    valid: false,
+                    message: None,
+                    errors: &list,
+                });
             } else {
                 for e in &list {
                     anstream::eprintln!("{}: {e}", "error".red().bold());
@@ -152,12 +159,52 @@ fn validate_local(ctx: &Context, dir: &Path) -> Result<(), CliError> {
     }
 }
 
+/// What `vigocli config validate --json` prints for a valid local tree.
+#[derive(Debug, Serialize)]
+struct Valid {
+    /// Always true.
+    valid: bool,
+    /// The stacks directory.
+    dir: String,
+    /// The tree's SHA-256.
+    tree_hash: String,
+    /// How many configcrates.
+    configcrates: usize,
+    /// How many usercrates.
+    usercrates: usize,
+    /// How many roles.
+    roles: usize,
+    /// How many match blocks.
+    match_blocks: usize,
+}
+
+/// What `--json` prints for an invalid tree (local or on the server).
+#[derive(Debug, Serialize)]
+struct Invalid<'a> {
+    /// Always false.
+    valid: bool,
+    /// The server's one-line message (absent for a local tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    /// Every problem, `file:line:column: …`.
+    errors: &'a [String],
+}
+
+/// What `--json` prints when a publish or rollback changes nothing (409).
+#[derive(Debug, Serialize)]
+struct Unchanged<'a> {
+    /// Always false.
+    published: bool,
+    /// The server's reason.
+    message: &'a str,
+}
+
 fn validate_remote(ctx: &Context) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let url = client.url(&["api", "v1", "config", "validate"], &[]);
-    match client.call(Method::POST, url, None) {
+    match client.call(routes::CONFIG_VALIDATE, &[], &(), None) {
         Ok(a) => {
-            ctx.show(&a.body, |_| {
+            let v: vigo_api::config::Validated = a.json()?;
+            ctx.show(&v, |_| {
                 anstream::println!("{} the server's stacks tree", "valid".green().bold());
             });
             Ok(())
@@ -171,7 +218,11 @@ fn validate_remote(ctx: &Context) -> Result<(), CliError> {
 fn print_problems(ctx: &Context, e: ApiError) -> ApiError {
     if let ApiError::Invalid { message, errors } = &e {
         if ctx.json {
-            output::print_json(&json!({"valid": false, "message": message, "errors": errors}));
+            output::print_json(&Invalid {
+                valid: false,
+                message: Some(message),
+                errors,
+            });
         } else {
             for line in errors {
                 anstream::eprintln!("{}: {line}", "error".red().bold());
@@ -183,26 +234,30 @@ fn print_problems(ctx: &Context, e: ApiError) -> ApiError {
 
 fn publish(ctx: &Context) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let url = client.url(&["api", "v1", "config", "publish"], &[]);
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message("validating and publishing the stacks tree…");
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let result = client.call(Method::POST, url, None);
+    let result = client.call(routes::CONFIG_PUBLISH, &[], &(), None);
     spinner.finish_and_clear();
     match result {
         Ok(a) => {
-            ctx.show(&a.body, |v| {
+            let v: VersionInfo = a.json()?;
+            ctx.show(&v, |v| {
                 anstream::println!(
                     "{} version {} (tree {})",
                     "published".green().bold(),
-                    text(v, "version"),
-                    short_hash(&text(v, "tree_hash"))
+                    v.version,
+                    short_hash(&v.tree_hash)
                 );
             });
             Ok(())
         }
         Err(ApiError::Conflict(message)) => {
-            ctx.show(&json!({"published": false, "message": message}), |_| {
+            let unchanged = Unchanged {
+                published: false,
+                message: &message,
+            };
+            ctx.show(&unchanged, |_| {
                 println!("nothing to publish: {message}");
             });
             Ok(())
@@ -215,22 +270,28 @@ fn publish(ctx: &Context) -> Result<(), CliError> {
 /// version (validated again; every error listed if it no longer validates).
 fn rollback(ctx: &Context, version: &str) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let url = client.url(&["api", "v1", "config", "rollback"], &[]);
-    let body = crate::client::Body::Json(json!({ "version": version }));
-    match client.call(Method::POST, url, Some(body)) {
+    let body = Body::json(&RollbackBody {
+        version: version.to_owned(),
+    });
+    match client.call(routes::CONFIG_ROLLBACK, &[], &(), Some(body)) {
         Ok(a) => {
-            ctx.show(&a.body, |v| {
+            let v: VersionInfo = a.json()?;
+            ctx.show(&v, |v| {
                 anstream::println!(
                     "{} to the tree of {version}: live version {} (tree {})",
                     "rolled back".green().bold(),
-                    text(v, "version"),
-                    short_hash(&text(v, "tree_hash"))
+                    v.version,
+                    short_hash(&v.tree_hash)
                 );
             });
             Ok(())
         }
         Err(ApiError::Conflict(message)) => {
-            ctx.show(&json!({"published": false, "message": message}), |_| {
+            let unchanged = Unchanged {
+                published: false,
+                message: &message,
+            };
+            ctx.show(&unchanged, |_| {
                 println!("nothing to roll back: {message}");
             });
             Ok(())
@@ -239,12 +300,12 @@ fn rollback(ctx: &Context, version: &str) -> Result<(), CliError> {
     }
 }
 
-fn print_version(v: &Value) {
+fn print_version(v: &VersionInfo) {
     let t = fields(&[
-        ("Version", text(v, "version")),
-        ("Published", time(v, "published_at")),
-        ("Published by", text(v, "published_by")),
-        ("Tree hash", text(v, "tree_hash")),
+        ("Version", v.version.clone()),
+        ("Published", format_unix(v.published_at)),
+        ("Published by", v.published_by.clone()),
+        ("Tree hash", v.tree_hash.clone()),
     ]);
     println!("{t}");
 }
@@ -253,75 +314,67 @@ fn short_hash(h: &str) -> String {
     h.chars().take(12).collect()
 }
 
-/// The trace of `hostname` against a local tree: exactly the JSON the server's
+/// The trace of `hostname` against a local tree: exactly what the server's
 /// `GET /api/v1/config/trace` answers for the same tree.
 pub fn trace_offline(
     dir: &Path,
     hostname: &str,
     environment: Option<&str>,
-) -> Result<Value, CliError> {
+) -> Result<Trace, CliError> {
     let stack = load_tree(dir)?;
     let resolver = Resolver::new(Arc::new(stack), BundleMeta::default());
-    Ok(resolver.trace(hostname, environment).to_json())
+    serde_json::from_value(resolver.trace(hostname, environment).to_json())
+        .map_err(|source| CliError::TraceShape { source })
 }
 
-/// Prints a trace (from the server or offline; both have the same JSON).
-fn print_trace(t: &Value) {
-    let host = text(t, "hostname");
-    if t["matched"].as_bool() != Some(true) {
+/// Prints a trace (from the server or offline; both have the same shape). `-` in VIA or
+/// WHEN: the crate has no reason or condition recorded.
+fn print_trace(t: &Trace) {
+    let host = &t.hostname;
+    if !t.matched {
         anstream::println!(
             "{} {host}: no match block fits",
             "unmatched".yellow().bold()
         );
     }
     println!("Blocks consulted for {host}:");
-    for b in t["consulted"].as_array().into_iter().flatten() {
-        let mark = if b["matched"].as_bool() == Some(true) {
+    for b in &t.consulted {
+        let mark = if b.matched {
             format!("{}", "✓ match".green())
         } else {
             "  -    ".to_owned()
         };
-        anstream::println!("  {mark} {:<30} {}", text(b, "pattern"), text(b, "origin"));
+        anstream::println!("  {mark} {:<30} {}", b.pattern, b.origin);
     }
-    if t["matched"].as_bool() != Some(true) {
+    if !t.matched {
         return;
     }
-    let roles: Vec<String> = t["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(cell)
-        .collect();
     let header = fields(&[
-        ("Environment", text(t, "environment")),
         (
-            "Roles",
-            if roles.is_empty() {
-                "-".into()
-            } else {
-                roles.join(", ")
-            },
+            "Environment",
+            t.environment.clone().unwrap_or_else(|| "none".to_owned()),
         ),
+        ("Roles", join(&t.roles)),
     ]);
     println!("{header}");
     let mut crates = table(&["CRATE", "VIA", "WHEN"]);
-    for c in t["crates"].as_array().into_iter().flatten() {
-        crates.add_row([text(c, "name"), text(c, "via"), text(c, "when")]);
+    for c in &t.crates {
+        crates.add_row([c.name.clone(), text(&c.via), text(&c.when)]);
     }
     output::print_table(&crates, "no crates");
     let mut vars = table(&["CRATE", "VAR", "VALUE", "LEVEL", "ORIGIN"]);
-    for v in t["vars"].as_array().into_iter().flatten() {
+    for v in &t.vars {
         vars.add_row([
-            text(v, "crate"),
-            text(v, "name"),
-            cell(&v["value"]),
-            text(v, "level"),
-            text(v, "origin"),
+            v.krate.clone(),
+            v.name.clone(),
+            cell(&v.value),
+            v.level.clone(),
+            v.origin.clone(),
         ]);
     }
     output::print_table(&vars, "no vars");
-    for e in t["errors"].as_array().into_iter().flatten() {
-        anstream::println!("{}: {}", "error".red().bold(), cell(e));
+    for e in &t.errors {
+        anstream::println!("{}: {e}", "error".red().bold());
     }
 }
 
@@ -369,69 +422,65 @@ pub fn tree_json(stack: &Stack) -> Value {
     })
 }
 
-fn print_tree(v: &Value) {
-    let join = |v: &Value| -> String {
-        let items: Vec<String> = v.as_array().into_iter().flatten().map(cell).collect();
-        if items.is_empty() {
-            "-".into()
-        } else {
-            items.join(", ")
-        }
-    };
+/// The stacks tree as tables, from the loaded [`Stack`] (the same facts as
+/// [`tree_json`]). `-`: an empty list, or a match block without an environment.
+fn print_tree(stack: &Stack) {
+    let join_names = |list: &[Named]| join(&names(list));
     println!("Match blocks (in the order consulted):");
     let mut blocks = table(&["PATTERN", "ENVIRONMENT", "ROLES", "CONFIGCRATES", "ORIGIN"]);
-    for b in v["match_blocks"].as_array().into_iter().flatten() {
+    for b in &stack.blocks {
         blocks.add_row([
-            text(b, "pattern"),
-            text(b, "environment"),
-            join(&b["roles"]),
-            join(&b["configcrates"]),
-            text(b, "origin"),
+            b.pattern.as_str().to_owned(),
+            b.environment
+                .as_ref()
+                .map_or_else(|| output::NONE.to_owned(), |e| e.name.clone()),
+            join_names(&b.roles),
+            join_names(&b.configcrates),
+            b.origin.to_string(),
         ]);
     }
     output::print_table(&blocks, "no match blocks");
     println!("Roles:");
     let mut roles = table(&["ROLE", "CONFIGCRATES", "INCLUDES", "BY OS FAMILY", "ORIGIN"]);
-    for r in v["roles"].as_array().into_iter().flatten() {
-        let case: Vec<String> = r["case"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| format!("{}: {}", text(c, "os_family"), join(&c["configcrates"])))
+    for r in stack.roles.values() {
+        let case: Vec<String> = r
+            .case
+            .iter()
+            .map(|(family, crates)| format!("{}: {}", family.name, join_names(crates)))
             .collect();
         roles.add_row([
-            text(r, "name"),
-            join(&r["configcrates"]),
-            join(&r["includes"]),
+            r.name.clone(),
+            join_names(&r.configcrates),
+            join_names(&r.includes),
             if case.is_empty() {
-                "-".into()
+                output::NONE.to_owned()
             } else {
                 case.join("; ")
             },
-            text(r, "origin"),
+            r.origin.to_string(),
         ]);
     }
     output::print_table(&roles, "no roles");
     println!("Configcrates:");
     let mut crates = table(&["CONFIGCRATE", "RESOURCES", "DEPENDS ON", "ORIGIN"]);
-    for c in v["configcrates"].as_array().into_iter().flatten() {
+    for c in stack.crates.values() {
         crates.add_row([
-            text(c, "name"),
-            text(c, "resources"),
-            join(&c["depends_on"]),
-            text(c, "origin"),
+            c.name.clone(),
+            c.resources.len().to_string(),
+            join_names(&c.depends_on),
+            c.origin.to_string(),
         ]);
     }
     output::print_table(&crates, "no configcrates");
-    if v["usercrates"].as_array().is_some_and(|u| !u.is_empty()) {
+    if !stack.usercrates.is_empty() {
         println!("Usercrates:");
         let mut users = table(&["USERCRATE", "USER", "RESOURCES", "ORIGIN"]);
-        for c in v["usercrates"].as_array().into_iter().flatten() {
+        for c in stack.usercrates.values() {
             users.add_row([
-                text(c, "name"),
-                text(c, "user"),
-                text(c, "resources"),
-                text(c, "origin"),
+                c.name.clone(),
+                output::opt(c.user.as_deref()),
+                c.resources.len().to_string(),
+                c.origin.to_string(),
             ]);
         }
         println!("{users}");

@@ -1,68 +1,97 @@
 //! `vigocli tokens` and `vigocli patterns`: what lets a machine enroll — one-time
 //! enrollment tokens and approved (optionally trusted) hostname patterns.
 
-use reqwest::{Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use vigo_api::enrollment::{
+    CreatedEnrollmentToken, EnrollmentToken, NewEnrollmentToken, Pattern, PatternBody,
+};
+use vigo_api::routes;
 
 use super::Context;
 use crate::CliError;
 use crate::cli::{PatternsCmd, TokensCmd};
 use crate::client::Body;
-use crate::output::{self, fields, table, text, time};
+use crate::output::{self, fields, format_unix, opt, table, yes_no};
+
+/// What `vigocli tokens revoke --json` prints (the server answers 204).
+#[derive(Debug, Serialize)]
+struct Revoked<'a> {
+    /// The token's id.
+    id: &'a str,
+    /// Always true.
+    revoked: bool,
+}
+
+/// What `vigocli patterns remove --json` prints (the server answers 204).
+#[derive(Debug, Serialize)]
+struct Removed<'a> {
+    /// The pattern (or id) given.
+    pattern: &'a str,
+    /// Always true.
+    removed: bool,
+}
 
 /// `vigocli tokens …`
 pub fn tokens(ctx: &Context, cmd: TokensCmd) -> Result<(), CliError> {
     let client = ctx.client()?;
     match cmd {
         TokensCmd::Create { expires, pattern } => {
-            let mut body = Map::new();
-            if let Some(e) = expires {
-                body.insert("expires_in".into(), Value::String(e));
-            }
-            if let Some(p) = pattern {
-                body.insert("hostname_pattern".into(), Value::String(p));
-            }
-            let url = client.url(&["api", "v1", "tokens"], &[]);
-            let t = client
-                .call(Method::POST, url, Some(Body::Json(Value::Object(body))))?
-                .body;
+            let body = NewEnrollmentToken {
+                expires_in: expires,
+                hostname_pattern: pattern,
+            };
+            let t: CreatedEnrollmentToken = client
+                .call(routes::TOKEN_CREATE, &[], &(), Some(Body::json(&body)))?
+                .json()?;
             ctx.show(&t, |t| {
                 let rows = fields(&[
-                    ("ID", text(t, "id")),
-                    ("Token", text(t, "token")),
-                    ("Expires", time(t, "expires_at")),
-                    ("Pattern", text(t, "hostname_pattern")),
+                    ("ID", t.id.clone()),
+                    ("Token", t.token.clone()),
+                    ("Expires", format_unix(t.expires_at)),
+                    (
+                        "Pattern",
+                        t.hostname_pattern
+                            .clone()
+                            .unwrap_or_else(|| "any hostname".to_owned()),
+                    ),
                 ]);
                 println!("{rows}");
                 eprintln!("The token is shown only now; it enrolls one machine.");
             });
         }
         TokensCmd::List => {
-            let list = client.get_all(&["api", "v1", "tokens"], &[])?;
-            ctx.show(&list, |list| {
-                let mut t = table(&["ID", "STATE", "CREATED", "EXPIRES", "PATTERN", "USED BY"]);
-                for tok in list.as_array().into_iter().flatten() {
-                    t.add_row([
-                        text(tok, "id"),
-                        text(tok, "state"),
-                        time(tok, "created_at"),
-                        time(tok, "expires_at"),
-                        text(tok, "hostname_pattern"),
-                        text(tok, "used_by"),
-                    ]);
-                }
-                output::print_table(&t, "no enrollment tokens");
-            });
+            let list: Vec<EnrollmentToken> = client.get_all(routes::TOKENS, &())?;
+            ctx.show(&list, |list| print_tokens(list));
         }
         TokensCmd::Revoke { id } => {
-            let url = client.url(&["api", "v1", "tokens", &id], &[]);
-            client.call(Method::DELETE, url, None)?;
-            ctx.show(&json!({"id": id, "revoked": true}), |_| {
-                println!("revoked enrollment token {id}");
-            });
+            client.call(routes::TOKEN_DELETE, &[&id], &(), None)?;
+            ctx.show(
+                &Revoked {
+                    id: &id,
+                    revoked: true,
+                },
+                |_| println!("revoked enrollment token {id}"),
+            );
         }
     }
     Ok(())
+}
+
+/// The enrollment tokens table. `-` in PATTERN: any hostname may use the token; in USED
+/// BY: it has not enrolled a machine.
+fn print_tokens(list: &[EnrollmentToken]) {
+    let mut t = table(&["ID", "STATE", "CREATED", "EXPIRES", "PATTERN", "USED BY"]);
+    for tok in list {
+        t.add_row([
+            tok.id.clone(),
+            tok.state.as_str().to_owned(),
+            format_unix(tok.created_at),
+            format_unix(tok.expires_at),
+            opt(tok.hostname_pattern.as_deref()),
+            opt(tok.used_by.as_deref()),
+        ]);
+    }
+    output::print_table(&t, "no enrollment tokens");
 }
 
 /// `vigocli patterns …`
@@ -70,40 +99,34 @@ pub fn patterns(ctx: &Context, cmd: PatternsCmd) -> Result<(), CliError> {
     let client = ctx.client()?;
     match cmd {
         PatternsCmd::Add { pattern, trusted } => {
-            let url = client.url(&["api", "v1", "patterns"], &[]);
-            let answer = client.call(
-                Method::POST,
-                url,
-                Some(Body::Json(json!({"pattern": pattern, "trusted": trusted}))),
-            )?;
-            ctx.show(&answer.body, |p| {
-                let kind = if p["trusted"].as_bool() == Some(true) {
+            let body = PatternBody { pattern, trusted };
+            let answer = client.call(routes::PATTERN_PUT, &[], &(), Some(Body::json(&body)))?;
+            let p: Pattern = answer.json()?;
+            ctx.show(&p, |p| {
+                let kind = if p.trusted {
                     "trusted"
                 } else {
                     "token required"
                 };
-                let verb = if answer.status == StatusCode::CREATED {
+                // 201: a new pattern; 200: an approved one whose trust changed.
+                let verb = if answer.status == 201 {
                     "approved"
                 } else {
                     "updated"
                 };
-                println!("{verb} pattern {} ({kind})", text(p, "pattern"));
+                println!("{verb} pattern {} ({kind})", p.pattern);
             });
         }
         PatternsCmd::List => {
-            let list = client.get_all(&["api", "v1", "patterns"], &[])?;
+            let list: Vec<Pattern> = client.get_all(routes::PATTERNS, &())?;
             ctx.show(&list, |list| {
                 let mut t = table(&["ID", "PATTERN", "TRUSTED", "CREATED"]);
-                for p in list.as_array().into_iter().flatten() {
+                for p in list {
                     t.add_row([
-                        text(p, "id"),
-                        text(p, "pattern"),
-                        if p["trusted"].as_bool() == Some(true) {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        time(p, "created_at"),
+                        p.id.clone(),
+                        p.pattern.clone(),
+                        yes_no(p.trusted),
+                        format_unix(p.created_at),
                     ]);
                 }
                 output::print_table(&t, "no approved patterns");
@@ -111,11 +134,14 @@ pub fn patterns(ctx: &Context, cmd: PatternsCmd) -> Result<(), CliError> {
         }
         PatternsCmd::Remove { pattern } => {
             // One path segment: the client percent-encodes it (`web-*` → `web-%2A`… and `/`).
-            let url = client.url(&["api", "v1", "patterns", &pattern], &[]);
-            client.call(Method::DELETE, url, None)?;
-            ctx.show(&json!({"pattern": pattern, "removed": true}), |_| {
-                println!("removed pattern {pattern}");
-            });
+            client.call(routes::PATTERN_DELETE, &[&pattern], &(), None)?;
+            ctx.show(
+                &Removed {
+                    pattern: &pattern,
+                    removed: true,
+                },
+                |_| println!("removed pattern {pattern}"),
+            );
         }
     }
     Ok(())

@@ -2,14 +2,17 @@
 //! it.
 
 use owo_colors::OwoColorize;
-use reqwest::Method;
 use serde_json::Value;
+use vigo_api::fleet::{Envoy, EnvoyQuery, MAX_RESULTS_PAGE, Run, RunDetail, RunQuery, TraitsQuery};
+use vigo_api::{Paging, routes};
 
 use super::Context;
 use crate::CliError;
-use crate::cli::{EnvoyStatus, EnvoysCmd, RunsCmd, TraitsCmd};
+use crate::cli::{EnvoysCmd, RunsCmd, TraitsCmd};
 use crate::client::{ApiError, Client};
-use crate::output::{self, cell, duration_field, fields, table, text, time};
+use crate::output::{
+    self, duration_micros, fields, format_unix, opt, opt_time, table, text, yes_no,
+};
 
 /// `vigocli envoys …`
 pub fn envoys(ctx: &Context, cmd: EnvoysCmd) -> Result<(), CliError> {
@@ -24,84 +27,92 @@ pub fn envoys(ctx: &Context, cmd: EnvoysCmd) -> Result<(), CliError> {
                 .iter()
                 .map(|t| parse_trait_filter(t))
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut query = Vec::new();
-            if let Some(s) = status {
-                let s = match s {
-                    EnvoyStatus::Active => "active",
-                    EnvoyStatus::Revoked => "revoked",
-                };
-                query.push(("status", s.to_owned()));
-            }
-            if let Some(h) = hostname {
-                query.push(("hostname", h));
-            }
-            let all = client.get_all(&["api", "v1", "envoys"], &query)?;
+            let query = EnvoyQuery {
+                status: status.map(Into::into),
+                hostname,
+                ..EnvoyQuery::default()
+            };
+            let all: Vec<Envoy> = client.get_all(routes::ENVOYS, &query)?;
             let mut kept = Vec::new();
-            for envoy in all.as_array().into_iter().flatten() {
-                if matches_traits(&client, envoy, &filters)? {
-                    kept.push(envoy.clone());
+            for envoy in all {
+                if matches_traits(&client, &envoy, &filters)? {
+                    kept.push(envoy);
                 }
             }
-            let list = Value::Array(kept);
-            ctx.show(&list, |list| {
-                let mut t = table(&[
-                    "ID",
-                    "HOSTNAME",
-                    "STATUS",
-                    "ENVIRONMENT",
-                    "LAST SEEN",
-                    "AGENT",
-                    "POLICY",
-                ]);
-                for e in list.as_array().into_iter().flatten() {
-                    t.add_row([
-                        text(e, "id"),
-                        text(e, "hostname"),
-                        text(e, "status"),
-                        text(e, "environment"),
-                        time(e, "last_seen_at"),
-                        text(e, "agent_version"),
-                        text(e, "policy_version"),
-                    ]);
-                }
-                output::print_table(&t, "no envoys");
-            });
+            ctx.show(&kept, |list| print_envoys(list));
         }
         EnvoysCmd::Show { envoy } => {
-            let e = client.get(&["api", "v1", "envoys", &envoy], &[])?;
+            let e: Envoy = client.get(routes::ENVOY, &[&envoy], &())?;
             ctx.show(&e, print_envoy);
         }
         EnvoysCmd::Revoke { envoy } => {
-            let url = client.url(&["api", "v1", "envoys", &envoy, "revoke"], &[]);
-            let e = client.call(Method::POST, url, None)?.body;
+            let e: Envoy = client
+                .call(routes::ENVOY_REVOKE, &[&envoy], &(), None)?
+                .json()?;
             ctx.show(&e, |e| {
-                anstream::println!(
-                    "{} envoy {} ({})",
-                    "revoked".red(),
-                    text(e, "id"),
-                    text(e, "hostname")
-                );
+                anstream::println!("{} envoy {} ({})", "revoked".red(), e.id, e.hostname);
             });
         }
     }
     Ok(())
 }
 
-fn print_envoy(e: &Value) {
+/// The envoys table. `-` in ENVIRONMENT, LAST SEEN, AGENT and POLICY: the envoy has not
+/// checked in (or run) since it enrolled, so the server has no value yet.
+fn print_envoys(list: &[Envoy]) {
+    let mut t = table(&[
+        "ID",
+        "HOSTNAME",
+        "STATUS",
+        "ENVIRONMENT",
+        "LAST SEEN",
+        "AGENT",
+        "POLICY",
+    ]);
+    for e in list {
+        t.add_row([
+            e.id.clone(),
+            e.hostname.clone(),
+            e.status.as_str().to_owned(),
+            opt(e.environment.as_deref()),
+            opt_time(e.last_seen_at),
+            opt(e.agent_version.as_deref()),
+            opt(e.policy_version.as_deref()),
+        ]);
+    }
+    output::print_table(&t, "no envoys");
+}
+
+/// One envoy; a `null` field says why in words (never checked in, not revoked, …).
+fn print_envoy(e: &Envoy) {
+    let or = |v: Option<&str>, none: &str| v.map_or_else(|| none.to_owned(), str::to_owned);
     let t = fields(&[
-        ("ID", text(e, "id")),
-        ("Hostname", text(e, "hostname")),
-        ("Status", text(e, "status")),
-        ("Environment", text(e, "environment")),
-        ("Address", text(e, "address")),
-        ("Agent version", text(e, "agent_version")),
-        ("Enrolled", time(e, "enrolled_at")),
-        ("Last seen", time(e, "last_seen_at")),
-        ("Revoked", time(e, "revoked_at")),
-        ("Policy version", text(e, "policy_version")),
-        ("Traits SHA-256", text(e, "traits_sha256")),
-        ("Public key", text(e, "public_key")),
-        ("Cert serial", text(e, "cert_serial")),
+        ("ID", e.id.clone()),
+        ("Hostname", e.hostname.clone()),
+        ("Status", e.status.as_str().to_owned()),
+        ("Environment", or(e.environment.as_deref(), "none yet")),
+        ("Address", or(e.address.as_deref(), "unknown")),
+        ("Agent version", or(e.agent_version.as_deref(), "unknown")),
+        ("Enrolled", format_unix(e.enrolled_at)),
+        (
+            "Last seen",
+            e.last_seen_at
+                .map_or_else(|| "never".to_owned(), format_unix),
+        ),
+        (
+            "Revoked",
+            e.revoked_at.map_or_else(|| "no".to_owned(), format_unix),
+        ),
+        (
+            "Policy version",
+            or(e.policy_version.as_deref(), "none applied yet"),
+        ),
+        (
+            "Traits SHA-256",
+            or(e.traits_sha256.as_deref(), "no traits reported yet"),
+        ),
+        ("Public key", text(&e.public_key)),
+        ("Cert serial", text(&e.cert_serial)),
     ]);
     println!("{t}");
 }
@@ -124,15 +135,14 @@ fn parse_trait_filter(text: &str) -> Result<(String, String), CliError> {
 /// or without the path does not match.
 fn matches_traits(
     client: &Client,
-    envoy: &Value,
+    envoy: &Envoy,
     filters: &[(String, String)],
 ) -> Result<bool, CliError> {
-    let id = text(envoy, "id");
     for (path, want) in filters {
-        let value = match client.get(
-            &["api", "v1", "envoys", &id, "traits"],
-            &[("path", path.clone())],
-        ) {
+        let query = TraitsQuery {
+            path: Some(path.clone()),
+        };
+        let value: Value = match client.get(routes::ENVOY_TRAITS, &[&envoy.id], &query) {
             Ok(v) => v,
             Err(ApiError::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e.into()),
@@ -153,33 +163,12 @@ pub fn runs(ctx: &Context, cmd: RunsCmd) -> Result<(), CliError> {
     let client = ctx.client()?;
     match cmd {
         RunsCmd::List { envoy, limit } => {
-            let list = client.get(
-                &["api", "v1", "envoys", &envoy, "runs"],
-                &[("limit", limit.to_string())],
-            )?;
-            ctx.show(&list, |list| {
-                let mut t = table(&[
-                    "RUN", "STARTED", "DURATION", "POLICY", "DRY RUN", "CHANGED", "ERRORS",
-                ]);
-                for r in list.as_array().into_iter().flatten() {
-                    let counts = &r["counts"];
-                    let n = |k: &str| counts.get(k).and_then(Value::as_u64).unwrap_or(0);
-                    t.add_row([
-                        text(r, "id"),
-                        time(r, "started_at"),
-                        duration_field(r, "duration_micros"),
-                        text(r, "policy_version"),
-                        if r["dry_run"].as_bool() == Some(true) {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        (n("created") + n("updated") + n("deleted")).to_string(),
-                        n("error").to_string(),
-                    ]);
-                }
-                output::print_table(&t, "no runs");
-            });
+            let query = Paging {
+                limit: Some(limit),
+                offset: None,
+            };
+            let list: Vec<Run> = client.get(routes::ENVOY_RUNS, &[&envoy], &query)?;
+            ctx.show(&list, |list| print_runs(list));
         }
         RunsCmd::Show { run_id } => {
             let run = run_with_every_result(&client, &run_id)?;
@@ -189,96 +178,102 @@ pub fn runs(ctx: &Context, cmd: RunsCmd) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The runs table. `-` in POLICY: the run had no config version (nothing published).
+fn print_runs(list: &[Run]) {
+    let mut t = table(&[
+        "RUN", "STARTED", "DURATION", "POLICY", "DRY RUN", "CHANGED", "ERRORS",
+    ]);
+    for r in list {
+        t.add_row([
+            r.id.clone(),
+            format_unix(r.started_at),
+            duration_micros(r.duration_micros),
+            opt(r.policy_version.as_deref()),
+            yes_no(r.dry_run),
+            r.counts.changed().to_string(),
+            r.counts.error.to_string(),
+        ]);
+    }
+    output::print_table(&t, "no runs");
+}
+
 /// `GET /api/v1/runs/{id}`, following `results_next` until the last page, so the run
 /// comes back with all its results (the server pages them: a run can hold thousands).
-fn run_with_every_result(client: &Client, run_id: &str) -> Result<Value, CliError> {
-    const PAGE: u32 = 5000;
-    let page = |from: u64| {
-        client.get(
-            &["api", "v1", "runs", run_id],
-            &[
-                ("results_from", from.to_string()),
-                ("results_limit", PAGE.to_string()),
-            ],
-        )
+/// The answer is the first page's, with every result and `results_next` `null`.
+fn run_with_every_result(client: &Client, run_id: &str) -> Result<RunDetail, CliError> {
+    let page = |from: u64| -> Result<RunDetail, ApiError> {
+        let query = RunQuery {
+            results_from: Some(from),
+            results_limit: Some(MAX_RESULTS_PAGE),
+        };
+        client.get(routes::RUN, &[run_id], &query)
     };
     let mut run = page(0)?;
-    let mut next = run["results_next"].as_u64();
-    while let Some(from) = next {
+    while let Some(from) = run.results_next {
         let more = page(from)?;
-        next = more["results_next"].as_u64();
-        let (Some(all), Value::Array(extra)) =
-            (run["results"].as_array_mut(), more["results"].clone())
-        else {
+        if more.results.is_empty() {
             break;
-        };
-        all.extend(extra);
-    }
-    if let Some(map) = run.as_object_mut() {
-        map.remove("results_from");
-        map.remove("results_next");
+        }
+        run.results.extend(more.results);
+        run.results_next = more.results_next;
     }
     Ok(run)
 }
 
-fn print_run(r: &Value) {
-    let counts = r["counts"]
-        .as_object()
-        .map(|c| {
-            c.iter()
-                .filter(|(_, v)| v.as_u64().unwrap_or(0) > 0)
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+/// One run and its results; the `Envoy` line says `unknown` when the server no longer
+/// knows the envoy (`hostname` is `null`).
+fn print_run(r: &RunDetail) {
+    let counts: Vec<String> = r
+        .run
+        .counts
+        .by_action()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     let header = fields(&[
-        ("Run", text(r, "id")),
+        ("Run", r.run.id.clone()),
         (
             "Envoy",
-            format!("{} ({})", text(r, "hostname"), text(r, "envoy_id")),
+            format!(
+                "{} ({})",
+                r.hostname.as_deref().unwrap_or("unknown"),
+                r.run.envoy_id
+            ),
         ),
-        ("Started", time(r, "started_at")),
-        ("Finished", time(r, "finished_at")),
-        ("Duration", duration_field(r, "duration_micros")),
-        ("Policy version", text(r, "policy_version")),
+        ("Started", format_unix(r.run.started_at)),
+        ("Finished", format_unix(r.run.finished_at)),
+        ("Duration", duration_micros(r.run.duration_micros)),
         (
-            "Dry run",
-            if r["dry_run"].as_bool() == Some(true) {
-                "yes".into()
-            } else {
-                "no".into()
-            },
+            "Policy version",
+            r.run
+                .policy_version
+                .clone()
+                .unwrap_or_else(|| "none".to_owned()),
         ),
-        (
-            "Counts",
-            if counts.is_empty() {
-                "-".into()
-            } else {
-                counts
-            },
-        ),
+        ("Dry run", yes_no(r.run.dry_run)),
+        ("Counts", output::join(&counts)),
     ]);
     println!("{header}");
     let mut t = table(&["RESOURCE", "TYPE", "ACTION", "DURATION", "MESSAGE"]);
-    for res in r["results"].as_array().into_iter().flatten() {
+    for res in &r.results {
         t.add_row([
-            text(res, "resource_id"),
-            text(res, "resource_type"),
-            text(res, "action"),
-            duration_field(res, "duration_micros"),
-            cell(&res["message"]),
+            res.resource_id.clone(),
+            res.resource_type.clone(),
+            res.action.clone(),
+            duration_micros(res.duration_micros),
+            text(&res.message),
         ]);
     }
     output::print_table(&t, "no resource results");
 }
 
-/// `vigocli traits show ENVOY [PATH]`
+/// `vigocli traits show ENVOY [PATH]`: the traits document is free-form JSON (its shape
+/// is the collectors', see docs/traits.md), so it stays a JSON value here.
 pub fn traits(ctx: &Context, cmd: TraitsCmd) -> Result<(), CliError> {
     let client = ctx.client()?;
     let TraitsCmd::Show { envoy, path } = cmd;
-    let query: Vec<(&str, String)> = path.into_iter().map(|p| ("path", p)).collect();
-    let value = client.get(&["api", "v1", "envoys", &envoy, "traits"], &query)?;
+    let value: Value = client.get(routes::ENVOY_TRAITS, &[&envoy], &TraitsQuery { path })?;
     match &value {
         Value::String(s) if !ctx.json => println!("{s}"),
         Value::Number(_) | Value::Bool(_) | Value::Null if !ctx.json => println!("{value}"),

@@ -10,7 +10,7 @@ mod secrets;
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::CliError;
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -49,7 +49,7 @@ impl Context {
     }
 
     /// Prints `value` as JSON when `--json`, else calls `human`.
-    pub fn show(&self, value: &Value, human: impl FnOnce(&Value)) {
+    pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T)) {
         if self.json {
             crate::output::print_json(value);
         } else {

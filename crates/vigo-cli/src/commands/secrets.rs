@@ -3,8 +3,8 @@
 
 use std::io::{IsTerminal, Read};
 
-use reqwest::Method;
-use serde_json::json;
+use serde::Serialize;
+use vigo_api::routes;
 
 use super::Context;
 use crate::CliError;
@@ -12,36 +12,61 @@ use crate::cli::SecretsCmd;
 use crate::client::Body;
 use crate::output::{self, table};
 
+/// What `vigocli secrets set --json` prints (the server answers 204).
+#[derive(Debug, Serialize)]
+struct Stored<'a> {
+    /// The secret's path.
+    path: &'a str,
+    /// Always true.
+    stored: bool,
+}
+
+/// What `vigocli secrets delete --json` prints (the server answers 204).
+#[derive(Debug, Serialize)]
+struct Deleted<'a> {
+    /// The secret's path.
+    path: &'a str,
+    /// Always true.
+    deleted: bool,
+}
+
 /// `vigocli secrets …`
 pub fn run(ctx: &Context, cmd: SecretsCmd) -> Result<(), CliError> {
     let client = ctx.client()?;
     match cmd {
         SecretsCmd::Set { path } => {
             let value = read_value(&path)?;
-            let mut segments = vec!["api", "v1", "secrets"];
-            segments.extend(path.split('/'));
-            let url = client.url(&segments, &[]);
-            client.call(Method::PUT, url, Some(Body::Raw(value.into_bytes())))?;
-            ctx.show(&json!({"path": path, "stored": true}), |_| {
+            client.call(
+                routes::SECRET_SET,
+                &[&path],
+                &(),
+                Some(Body::Raw(value.into_bytes())),
+            )?;
+            let done = Stored {
+                path: &path,
+                stored: true,
+            };
+            ctx.show(&done, |_| {
                 println!("secret {path:?} stored");
             });
         }
         SecretsCmd::List => {
-            let list = client.get_all(&["api", "v1", "secrets"], &[])?;
+            let list: Vec<String> = client.get_all(routes::SECRETS, &())?;
             ctx.show(&list, |list| {
                 let mut t = table(&["SECRET"]);
-                for p in list.as_array().into_iter().flatten() {
-                    t.add_row([output::cell(p)]);
+                for p in list {
+                    t.add_row([p]);
                 }
                 output::print_table(&t, "no secrets");
             });
         }
         SecretsCmd::Delete { path } => {
-            let mut segments = vec!["api", "v1", "secrets"];
-            segments.extend(path.split('/'));
-            let url = client.url(&segments, &[]);
-            client.call(Method::DELETE, url, None)?;
-            ctx.show(&json!({"path": path, "deleted": true}), |_| {
+            client.call(routes::SECRET_DELETE, &[&path], &(), None)?;
+            let done = Deleted {
+                path: &path,
+                deleted: true,
+            };
+            ctx.show(&done, |_| {
                 println!("secret {path:?} deleted");
             });
         }

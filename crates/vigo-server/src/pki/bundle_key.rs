@@ -87,16 +87,8 @@ struct ChainFile {
     rotations: Vec<StepRecord>,
 }
 
-/// One rotation, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RotationInfo {
-    /// The key id rotated from.
-    pub old_key_id: String,
-    /// The key id rotated to.
-    pub new_key_id: String,
-    /// When (Unix seconds).
-    pub rotated_at: i64,
-}
+/// One rotation, as the API shows it: the REST API's type.
+pub use vigo_api::keys::Rotation as RotationInfo;
 
 impl BundleKeys {
     /// Loads the key at `path` and its chain, generating a key (and no chain) when the

@@ -5,8 +5,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use vigo_api::Paging as PageQuery;
+use vigo_api::tokens as api;
 
 use super::auth::{API_TOKEN_PREFIX, Admin, Authorized, FleetRead};
 use super::error::ApiError;
@@ -19,53 +20,17 @@ const MAX_NAME_LEN: usize = 64;
 /// The longest lifetime of an API token.
 const MAX_TOKEN_DAYS: u64 = 3650;
 
-/// `POST /api/v1/api-tokens` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewApiTokenBody {
-    /// Unique among unrevoked tokens; the actor of what the token does.
-    name: String,
-    /// `admin`, `viewer` or `compliance`.
-    role: String,
-    /// Lifetime, e.g. `"720h"`; never expires when absent.
-    expires_in: Option<String>,
-    /// The web user the token belongs to, if any.
-    owner: Option<String>,
-}
-
 /// An API token as listed (never its secret or hash).
-#[derive(Debug, Serialize)]
-pub(crate) struct ApiTokenView {
-    id: String,
-    name: String,
-    role: &'static str,
-    owner: Option<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-impl From<ApiToken> for ApiTokenView {
-    fn from(t: ApiToken) -> Self {
-        ApiTokenView {
-            id: t.id,
-            name: t.name,
-            role: t.role.as_str(),
-            owner: t.owner,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-        }
+fn token_view(t: ApiToken) -> api::ApiToken {
+    api::ApiToken {
+        id: t.id,
+        name: t.name,
+        role: t.role,
+        owner: t.owner,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
     }
-}
-
-/// The answer of `POST /api/v1/api-tokens`: the token and its secret, shown this once.
-#[derive(Debug, Serialize)]
-pub(crate) struct CreatedApiToken {
-    #[serde(flatten)]
-    view: ApiTokenView,
-    /// The secret for `Authorization: Bearer …`.
-    token: String,
 }
 
 /// Checks a token name: 1..=64 printable characters, no control characters.
@@ -87,8 +52,8 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 pub(crate) async fn create(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
-    Body(body): Body<NewApiTokenBody>,
-) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    Body(body): Body<api::NewApiToken>,
+) -> Result<(StatusCode, Json<api::CreatedApiToken>), ApiError> {
     check_name(&body.name)?;
     let role = ApiRole::parse(&body.role).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -127,33 +92,23 @@ pub(crate) async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedApiToken {
-            view: stored.into(),
+        Json(api::CreatedApiToken {
+            token_info: token_view(stored),
             token: secret,
         }),
     ))
-}
-
-/// `GET /api/v1/api-tokens` paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
 }
 
 /// `GET /api/v1/api-tokens`: every token, oldest first, revoked ones included.
 pub(crate) async fn list(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Vec<api::ApiToken>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
     let tokens = app.rest.store.list_api_tokens().await?;
     Ok(Json(
-        page.apply(tokens)
-            .into_iter()
-            .map(ApiTokenView::from)
-            .collect(),
+        page.apply(tokens).into_iter().map(token_view).collect(),
     ))
 }
 
@@ -163,7 +118,7 @@ pub(crate) async fn revoke(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<ApiTokenView>, ApiError> {
+) -> Result<Json<api::ApiToken>, ApiError> {
     let revoked = app.rest.store.revoke_api_token(&id, app.now()).await?;
     app.audit(
         &auth.caller.name,
@@ -172,5 +127,5 @@ pub(crate) async fn revoke(
         json!({ "name": revoked.name, "role": revoked.role.as_str() }),
     )
     .await?;
-    Ok(Json(revoked.into()))
+    Ok(Json(token_view(revoked)))
 }

@@ -8,24 +8,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use vigo_api::config::{DEFAULT_HISTORY, HistoryQuery, RollbackBody, Trace, TraceQuery, Validated};
 
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
 use super::extract::{Body, Peer, Query, check_limit};
+use crate::enroll::MAX_HOSTNAME_LEN;
 use crate::ops::{PublishError, VersionInfo};
 use crate::refusals::Principal;
-
-/// Versions listed by `GET /api/v1/config/history` unless `?limit=` says otherwise.
-const DEFAULT_HISTORY: u32 = 20;
-
-/// The answer of a successful validation.
-#[derive(Debug, Serialize)]
-pub(crate) struct Validated {
-    valid: bool,
-}
 
 /// `POST /api/v1/config/validate`: checks the stacks tree on disk, changing nothing.
 pub(crate) async fn validate(
@@ -73,12 +65,6 @@ pub(crate) async fn publish(
     }
 }
 
-/// `POST /api/v1/config/rollback` body.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RollbackBody {
-    version: String,
-}
-
 /// `POST /api/v1/config/rollback` `{"version": V}`: makes version V's tree live again as
 /// a new version (validated again; 404 for an unknown version, 422 if it no longer
 /// validates, 409 if it is what is live).
@@ -117,12 +103,6 @@ pub(crate) async fn version(
         .ok_or_else(|| ApiError::not_found("no config version has been published yet"))
 }
 
-/// `GET /api/v1/config/history` query.
-#[derive(Debug, Deserialize)]
-pub(crate) struct HistoryQuery {
-    limit: Option<u32>,
-}
-
 /// `GET /api/v1/config/history?limit=`: published versions, newest first.
 pub(crate) async fn history(
     State(app): State<ApiState>,
@@ -134,33 +114,31 @@ pub(crate) async fn history(
     Ok(Json(app.rest.ops.history(limit).await?))
 }
 
-/// `GET /api/v1/config/trace` query.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TraceQuery {
-    hostname: Option<String>,
-    environment: Option<String>,
-}
-
 /// `GET /api/v1/config/trace?hostname=&environment=`: how the hostname resolves
 /// against the live version.
 pub(crate) async fn trace(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
     Query(q): Query<TraceQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Trace>, ApiError> {
     let hostname = q
         .hostname
         .as_deref()
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .ok_or_else(|| ApiError::bad_request("`?hostname=` is required"))?;
-    if hostname.len() > 253 {
-        return Err(ApiError::bad_request("hostname is longer than 253 bytes"));
+    if hostname.len() > MAX_HOSTNAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "hostname is longer than {MAX_HOSTNAME_LEN} bytes"
+        )));
     }
     let environment = q.environment.as_deref().filter(|e| !e.is_empty());
-    app.rest
+    let trace = app
+        .rest
         .ops
         .trace(hostname, environment)
+        .ok_or_else(|| ApiError::not_found("no config version is live: publish one first"))?;
+    serde_json::from_value(trace)
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("no config version is live: publish one first"))
+        .map_err(|e| ApiError::internal("shaping the trace", &e))
 }

@@ -7,8 +7,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use vigo_api::Paging as PageQuery;
+use vigo_api::enrollment as api;
 
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
@@ -21,58 +22,23 @@ pub(crate) const ENROLLMENT_TOKEN_PREFIX: &str = "vget_";
 /// The longest lifetime of an enrollment token.
 const MAX_TOKEN_DAYS: u64 = 365;
 
-/// `POST /api/v1/tokens` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewTokenBody {
-    /// Lifetime, e.g. `"24h"`; default `enrollment.token_ttl`.
-    expires_in: Option<String>,
-    /// Only hostnames matching this glob may use the token.
-    hostname_pattern: Option<String>,
-}
-
-/// The answer of `POST /api/v1/tokens`: the secret, shown this once.
-#[derive(Debug, Serialize)]
-pub(crate) struct CreatedToken {
-    id: String,
-    /// The secret to give `vigo bootstrap --token`.
-    token: String,
-    created_at: i64,
-    expires_at: i64,
-    hostname_pattern: Option<String>,
-}
-
-/// An enrollment token as listed (never its secret or hash).
-#[derive(Debug, Serialize)]
-pub(crate) struct TokenView {
-    id: String,
-    created_at: i64,
-    expires_at: i64,
-    hostname_pattern: Option<String>,
-    used_at: Option<i64>,
-    used_by: Option<String>,
-    /// `unused`, `used` or `expired`.
-    state: &'static str,
-}
-
-impl TokenView {
-    fn new(t: EnrollmentToken, now: i64) -> Self {
-        let state = if t.used_at.is_some() {
-            "used"
-        } else if now >= t.expires_at {
-            "expired"
-        } else {
-            "unused"
-        };
-        TokenView {
-            id: t.id,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            hostname_pattern: t.hostname_pattern,
-            used_at: t.used_at,
-            used_by: t.used_by,
-            state,
-        }
+/// An enrollment token as listed (never its secret or hash), its state as of `now`.
+fn token_view(t: EnrollmentToken, now: i64) -> api::EnrollmentToken {
+    let state = if t.used_at.is_some() {
+        api::TokenState::Used
+    } else if now >= t.expires_at {
+        api::TokenState::Expired
+    } else {
+        api::TokenState::Unused
+    };
+    api::EnrollmentToken {
+        id: t.id,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        hostname_pattern: t.hostname_pattern,
+        used_at: t.used_at,
+        used_by: t.used_by,
+        state,
     }
 }
 
@@ -80,8 +46,8 @@ impl TokenView {
 pub(crate) async fn create_token(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
-    Body(body): Body<NewTokenBody>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    Body(body): Body<api::NewEnrollmentToken>,
+) -> Result<(StatusCode, Json<api::CreatedEnrollmentToken>), ApiError> {
     let lifetime = match body.expires_in.as_deref() {
         Some(text) => parse_lifetime(text, "expires_in", MAX_TOKEN_DAYS)?,
         None => i64::try_from(app.rest.config.enrollment.token_ttl.as_secs())
@@ -114,7 +80,7 @@ pub(crate) async fn create_token(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedToken {
+        Json(api::CreatedEnrollmentToken {
             id: stored.id,
             token: secret,
             created_at: stored.created_at,
@@ -124,26 +90,19 @@ pub(crate) async fn create_token(
     ))
 }
 
-/// `?limit=&offset=` of the token and pattern listings.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
-}
-
 /// `GET /api/v1/tokens`: every enrollment token, newest first, without secrets.
 pub(crate) async fn list_tokens(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<TokenView>>, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Vec<api::EnrollmentToken>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
     let now = app.now();
     let tokens = app.rest.store.list_enrollment_tokens().await?;
     Ok(Json(
         page.apply(tokens)
             .into_iter()
-            .map(|t| TokenView::new(t, now))
+            .map(|t| token_view(t, now))
             .collect(),
     ))
 }
@@ -166,22 +125,12 @@ pub(crate) async fn delete_token(
 }
 
 /// An approved hostname pattern as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct PatternView {
-    id: String,
-    pattern: String,
-    trusted: bool,
-    created_at: i64,
-}
-
-impl From<ApprovedPattern> for PatternView {
-    fn from(p: ApprovedPattern) -> Self {
-        PatternView {
-            id: p.id(),
-            pattern: p.pattern,
-            trusted: p.trusted,
-            created_at: p.created_at,
-        }
+fn pattern_view(p: ApprovedPattern) -> api::Pattern {
+    api::Pattern {
+        id: p.id(),
+        pattern: p.pattern,
+        trusted: p.trusted,
+        created_at: p.created_at,
     }
 }
 
@@ -189,27 +138,13 @@ impl From<ApprovedPattern> for PatternView {
 pub(crate) async fn list_patterns(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<PatternView>>, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Vec<api::Pattern>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
     let patterns = app.rest.store.list_patterns().await?;
     Ok(Json(
-        page.apply(patterns)
-            .into_iter()
-            .map(PatternView::from)
-            .collect(),
+        page.apply(patterns).into_iter().map(pattern_view).collect(),
     ))
-}
-
-/// `POST /api/v1/patterns` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PatternBody {
-    /// A hostname glob (hostcrate `match:` syntax).
-    pattern: String,
-    /// Whether matching hostnames may enroll without a token.
-    #[serde(default)]
-    trusted: bool,
 }
 
 /// `POST /api/v1/patterns` `{pattern, trusted}`: approves a pattern (201), or changes
@@ -217,8 +152,8 @@ pub(crate) struct PatternBody {
 pub(crate) async fn put_pattern(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
-    Body(body): Body<PatternBody>,
-) -> Result<(StatusCode, Json<PatternView>), ApiError> {
+    Body(body): Body<api::PatternBody>,
+) -> Result<(StatusCode, Json<api::Pattern>), ApiError> {
     let pattern = body.pattern.trim().to_owned();
     if pattern.is_empty() {
         return Err(ApiError::bad_request("pattern must not be empty"));
@@ -261,7 +196,7 @@ pub(crate) async fn put_pattern(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(stored.into())))
+    Ok((status, Json(pattern_view(stored))))
 }
 
 /// `DELETE /api/v1/patterns/{id}` → 204: `id` is the pattern's id as listed (`pat_…`),

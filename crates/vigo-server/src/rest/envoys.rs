@@ -7,59 +7,34 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use vigo_api::fleet::{self as api, DEFAULT_RESULTS_PAGE, MAX_RESULTS_PAGE};
 
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead, ReportRead};
 use super::error::ApiError;
 use super::extract::{Paging, Path, Query};
+use crate::enroll::MAX_HOSTNAME_LEN;
 use crate::store::{ActionCounts, Envoy, EnvoyFilter, EnvoyStatus, Page, ResourceResult, Run};
 
-/// The longest hostname accepted (DNS).
-const MAX_HOSTNAME_LEN: usize = 253;
-
-/// An envoy as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct EnvoyView {
-    id: String,
-    hostname: String,
-    status: &'static str,
-    environment: Option<String>,
-    address: Option<String>,
-    agent_version: Option<String>,
-    enrolled_at: i64,
-    revoked_at: Option<i64>,
-    last_seen_at: Option<i64>,
-    policy_version: Option<String>,
-    traits_sha256: Option<String>,
-    /// The envoy's ed25519 public key (hex).
-    public_key: String,
-    cert_serial: String,
-    /// The client certificate (PEM); only in `GET /api/v1/envoys/{id}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cert_pem: Option<String>,
-}
-
-impl EnvoyView {
-    fn new(e: Envoy, with_cert: bool) -> Self {
-        EnvoyView {
-            id: e.id.to_string(),
-            hostname: e.hostname,
-            status: e.status.as_str(),
-            environment: e.environment,
-            address: e.address,
-            agent_version: e.agent_version,
-            enrolled_at: e.enrolled_at,
-            revoked_at: e.revoked_at,
-            last_seen_at: e.last_seen_at,
-            policy_version: e.policy_version,
-            traits_sha256: e.traits_sha256,
-            public_key: hex::encode(e.public_key),
-            cert_serial: e.cert_serial,
-            cert_pem: with_cert.then_some(e.cert_pem),
-        }
+/// An envoy as the API shows it (with its certificate only in the single-envoy view).
+fn envoy_view(e: Envoy, with_cert: bool) -> api::Envoy {
+    api::Envoy {
+        id: e.id.to_string(),
+        hostname: e.hostname,
+        status: e.status,
+        environment: e.environment,
+        address: e.address,
+        agent_version: e.agent_version,
+        enrolled_at: e.enrolled_at,
+        revoked_at: e.revoked_at,
+        last_seen_at: e.last_seen_at,
+        policy_version: e.policy_version,
+        traits_sha256: e.traits_sha256,
+        public_key: hex::encode(e.public_key),
+        cert_serial: e.cert_serial,
+        cert_pem: with_cert.then_some(e.cert_pem),
     }
 }
 
@@ -85,45 +60,22 @@ async fn find(app: &ApiState, key: &str) -> Result<Envoy, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no active envoy has hostname `{key}`")))
 }
 
-/// `GET /api/v1/envoys` filters.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    /// `active` or `revoked`.
-    status: Option<String>,
-    /// A hostname glob (`web-*`), case-insensitive.
-    hostname: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u32>,
-}
-
 /// `GET /api/v1/envoys?status=&hostname=&limit=&offset=`, ordered by hostname.
 pub(crate) async fn list(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<EnvoyView>>, ApiError> {
+    Query(q): Query<api::EnvoyQuery>,
+) -> Result<Json<Vec<api::Envoy>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            EnvoyStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request(format!("status must be `active` or `revoked`, got `{s}`"))
-            })
-        })
-        .transpose()?;
     let filter = EnvoyFilter {
-        status,
+        status: q.status,
         hostname: q.hostname,
         limit: Some(page.limit),
         offset: page.offset,
     };
     let envoys = app.rest.store.list_envoys(&filter).await?;
     Ok(Json(
-        envoys
-            .into_iter()
-            .map(|e| EnvoyView::new(e, false))
-            .collect(),
+        envoys.into_iter().map(|e| envoy_view(e, false)).collect(),
     ))
 }
 
@@ -132,8 +84,8 @@ pub(crate) async fn show(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
     Path(key): Path<String>,
-) -> Result<Json<EnvoyView>, ApiError> {
-    Ok(Json(EnvoyView::new(find(&app, &key).await?, true)))
+) -> Result<Json<api::Envoy>, ApiError> {
+    Ok(Json(envoy_view(find(&app, &key).await?, true)))
 }
 
 /// `POST /api/v1/envoys/{id}/revoke`: the envoy can no longer check in, and its id is
@@ -142,7 +94,7 @@ pub(crate) async fn revoke(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
     Path(key): Path<String>,
-) -> Result<Json<EnvoyView>, ApiError> {
+) -> Result<Json<api::Envoy>, ApiError> {
     let envoy = find(&app, &key).await?;
     let already = envoy.status == EnvoyStatus::Revoked;
     let revoked = app.rest.store.revoke_envoy(envoy.id, app.now()).await?;
@@ -154,14 +106,7 @@ pub(crate) async fn revoke(
         json!({ "hostname": envoy.hostname, "already_revoked": already }),
     )
     .await?;
-    Ok(Json(EnvoyView::new(revoked, false)))
-}
-
-/// `GET /api/v1/envoys/{id}/traits` query.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TraitsQuery {
-    /// A dotted path into the document (`os.family`, `network.interfaces.0.name`).
-    path: Option<String>,
+    Ok(Json(envoy_view(revoked, false)))
 }
 
 /// `GET /api/v1/envoys/{id}/traits[?path=a.b]`: the envoy's latest traits document, or
@@ -170,7 +115,7 @@ pub(crate) async fn traits(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
     Path(key): Path<String>,
-    Query(q): Query<TraitsQuery>,
+    Query(q): Query<api::TraitsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let envoy = find(&app, &key).await?;
     let Some(text) = app.rest.store.envoy_traits(envoy.id).await? else {
@@ -208,33 +153,25 @@ fn lookup(mut doc: Value, path: &str) -> Option<Value> {
 }
 
 /// A run as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct RunView {
-    id: String,
-    envoy_id: String,
-    started_at: i64,
-    finished_at: i64,
-    duration_micros: u64,
-    policy_version: Option<String>,
-    dry_run: bool,
-    counts: CountsView,
-}
-
-/// How many resources ended with each action.
-#[derive(Debug, Serialize)]
-struct CountsView {
-    none: u32,
-    created: u32,
-    updated: u32,
-    deleted: u32,
-    skipped: u32,
-    blocked: u32,
-    error: u32,
-}
-
-impl From<Run> for RunView {
-    fn from(r: Run) -> Self {
-        let ActionCounts {
+fn run_view(r: Run) -> api::Run {
+    let ActionCounts {
+        none,
+        created,
+        updated,
+        deleted,
+        skipped,
+        blocked,
+        error,
+    } = r.counts;
+    api::Run {
+        id: r.id.to_string(),
+        envoy_id: r.envoy_id.to_string(),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        duration_micros: r.duration_micros,
+        policy_version: r.policy_version,
+        dry_run: r.dry_run,
+        counts: api::ActionCounts {
             none,
             created,
             updated,
@@ -242,33 +179,8 @@ impl From<Run> for RunView {
             skipped,
             blocked,
             error,
-        } = r.counts;
-        RunView {
-            id: r.id.to_string(),
-            envoy_id: r.envoy_id.to_string(),
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            duration_micros: r.duration_micros,
-            policy_version: r.policy_version,
-            dry_run: r.dry_run,
-            counts: CountsView {
-                none,
-                created,
-                updated,
-                deleted,
-                skipped,
-                blocked,
-                error,
-            },
-        }
+        },
     }
-}
-
-/// `GET /api/v1/envoys/{id}/runs` paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RunsQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
 }
 
 /// `GET /api/v1/envoys/{id}/runs?limit=&offset=`: the envoy's runs, newest first.
@@ -276,8 +188,8 @@ pub(crate) async fn runs(
     State(app): State<ApiState>,
     _auth: Authorized<ReportRead>,
     Path(key): Path<String>,
-    Query(q): Query<RunsQuery>,
-) -> Result<Json<Vec<RunView>>, ApiError> {
+    Query(q): Query<api::RunsQuery>,
+) -> Result<Json<Vec<api::Run>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
     let envoy = find(&app, &key).await?;
     let runs = app
@@ -291,60 +203,19 @@ pub(crate) async fn runs(
             },
         )
         .await?;
-    Ok(Json(runs.into_iter().map(RunView::from).collect()))
+    Ok(Json(runs.into_iter().map(run_view).collect()))
 }
 
 /// One resource's outcome in a run.
-#[derive(Debug, Serialize)]
-struct ResultView {
-    resource_id: String,
-    resource_type: String,
-    name: String,
-    action: &'static str,
-    message: String,
-    duration_micros: u64,
-}
-
-impl From<ResourceResult> for ResultView {
-    fn from(r: ResourceResult) -> Self {
-        ResultView {
-            resource_id: r.resource_id,
-            resource_type: r.resource_type,
-            name: r.name,
-            action: r.action.as_str(),
-            message: r.message,
-            duration_micros: r.duration_micros,
-        }
+fn result_view(r: ResourceResult) -> api::RunResult {
+    api::RunResult {
+        resource_id: r.resource_id,
+        resource_type: r.resource_type,
+        name: r.name,
+        action: r.action.as_str().to_owned(),
+        message: r.message,
+        duration_micros: r.duration_micros,
     }
-}
-
-/// Results per page of `GET /api/v1/runs/{id}` unless `?results_limit=` says otherwise.
-pub const DEFAULT_RESULTS_PAGE: u32 = 500;
-/// The largest `?results_limit=`.
-pub const MAX_RESULTS_PAGE: u32 = 5000;
-
-/// `GET /api/v1/runs/{id}`: a run with one page of its per-resource results, in order.
-#[derive(Debug, Serialize)]
-pub(crate) struct RunDetail {
-    #[serde(flatten)]
-    run: RunView,
-    /// The envoy's hostname, when the envoy is still known.
-    hostname: Option<String>,
-    /// How many results the run has in all.
-    results_total: u64,
-    /// The position of this page's first result.
-    results_from: u64,
-    /// Where the next page starts (`?results_from=`), `null` on the last page.
-    results_next: Option<u64>,
-    results: Vec<ResultView>,
-}
-
-/// `GET /api/v1/runs/{id}` paging of the results.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RunQuery {
-    results_from: Option<u64>,
-    results_limit: Option<u32>,
 }
 
 /// `GET /api/v1/runs/{id}?results_from=&results_limit=`: one run with a page of its
@@ -353,8 +224,8 @@ pub(crate) async fn run(
     State(app): State<ApiState>,
     _auth: Authorized<ReportRead>,
     Path(id): Path<String>,
-    Query(q): Query<RunQuery>,
-) -> Result<Json<RunDetail>, ApiError> {
+    Query(q): Query<api::RunQuery>,
+) -> Result<Json<api::RunDetail>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|e| ApiError::bad_request(format!("`{id}` is not a run id: {e}")))?;
     let limit = q.results_limit.unwrap_or(DEFAULT_RESULTS_PAGE);
@@ -374,13 +245,13 @@ pub(crate) async fn run(
         .envoy(run.envoy_id)
         .await?
         .map(|e| e.hostname);
-    Ok(Json(RunDetail {
+    Ok(Json(api::RunDetail {
         results_total: run.counts.total(),
-        run: run.into(),
+        run: run_view(run),
         hostname,
         results_from: from,
         results_next: page.next,
-        results: page.results.into_iter().map(ResultView::from).collect(),
+        results: page.results.into_iter().map(result_view).collect(),
     }))
 }
 

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use vigo_api::ErrorBody;
 
 use crate::ops::PublishError;
 use crate::secrets::SecretsError;
@@ -23,14 +23,6 @@ pub struct ApiError {
     pub message: String,
     /// Every problem, when there are several (empty otherwise).
     pub errors: Vec<String>,
-}
-
-/// The JSON body of an error response.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: &'a str,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    errors: &'a [String],
 }
 
 impl ApiError {
@@ -94,8 +86,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            message: &self.message,
-            errors: &self.errors,
+            message: self.message,
+            errors: self.errors,
         };
         (self.status, Json(body)).into_response()
     }

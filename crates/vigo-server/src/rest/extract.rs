@@ -110,10 +110,7 @@ pub(crate) struct Paging {
     pub offset: u32,
 }
 
-/// Rows in a page unless `?limit=` says otherwise.
-pub(crate) const DEFAULT_LIMIT: u32 = 100;
-/// The largest `?limit=` accepted.
-pub(crate) const MAX_LIMIT: u32 = 1000;
+pub(crate) use vigo_api::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 impl Paging {
     /// The page a query asks for, checking the limit (1..=1000).

@@ -43,8 +43,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
+use vigo_api::routes;
 
 use crate::config::ServerConfig;
 use crate::ops::ConfigOps;
@@ -168,60 +169,53 @@ pub fn router(state: RestState) -> Router {
         rest: state,
         binary: bootstrap::BinaryCache::default(),
     });
-    let api = Router::new()
-        .route("/health", get(status::health))
-        .route("/version", get(status::version))
-        .route("/ca.pem", get(register::ca_pem))
-        .route("/register", post(register::register))
-        .route("/agent/binary", get(bootstrap::agent_binary))
-        .route("/envoys", get(envoys::list))
-        .route("/envoys/{id}", get(envoys::show))
-        .route("/envoys/{id}/revoke", post(envoys::revoke))
-        .route("/envoys/{id}/traits", get(envoys::traits))
-        .route("/envoys/{id}/runs", get(envoys::runs))
-        .route("/runs/{id}", get(envoys::run))
+    // Every path comes from `vigo_api::routes`, the one list vigocli builds URLs from.
+    Router::new()
+        .route(routes::HEALTH.path, get(status::health))
+        .route(routes::VERSION.path, get(status::version))
+        .route(routes::CA_PEM.path, get(register::ca_pem))
+        .route(routes::REGISTER.path, post(register::register))
+        .route(routes::AGENT_BINARY.path, get(bootstrap::agent_binary))
+        .route(routes::ENVOYS.path, get(envoys::list))
+        .route(routes::ENVOY.path, get(envoys::show))
+        .route(routes::ENVOY_REVOKE.path, post(envoys::revoke))
+        .route(routes::ENVOY_TRAITS.path, get(envoys::traits))
+        .route(routes::ENVOY_RUNS.path, get(envoys::runs))
+        .route(routes::RUN.path, get(envoys::run))
         .route(
-            "/tokens",
+            routes::TOKENS.path,
             get(enrollment::list_tokens).post(enrollment::create_token),
         )
+        .route(routes::TOKEN_DELETE.path, delete(enrollment::delete_token))
         .route(
-            "/tokens/{id}",
-            axum::routing::delete(enrollment::delete_token),
-        )
-        .route(
-            "/patterns",
+            routes::PATTERNS.path,
             get(enrollment::list_patterns).post(enrollment::put_pattern),
         )
         .route(
-            "/patterns/{pattern}",
-            axum::routing::delete(enrollment::delete_pattern),
+            routes::PATTERN_DELETE.path,
+            delete(enrollment::delete_pattern),
         )
-        .route("/config/validate", post(config::validate))
-        .route("/config/publish", post(config::publish))
-        .route("/config/rollback", post(config::rollback))
-        .route("/config/version", get(config::version))
-        .route("/config/history", get(config::history))
-        .route("/config/trace", get(config::trace))
-        .route("/secrets", get(secrets::list))
+        .route(routes::CONFIG_VALIDATE.path, post(config::validate))
+        .route(routes::CONFIG_PUBLISH.path, post(config::publish))
+        .route(routes::CONFIG_ROLLBACK.path, post(config::rollback))
+        .route(routes::CONFIG_VERSION.path, get(config::version))
+        .route(routes::CONFIG_HISTORY.path, get(config::history))
+        .route(routes::CONFIG_TRACE.path, get(config::trace))
+        .route(routes::SECRETS.path, get(secrets::list))
         .route(
-            "/secrets/{*path}",
+            routes::SECRET_SET.path,
             put(secrets::set).delete(secrets::delete),
         )
         .route(
-            "/api-tokens",
+            routes::API_TOKENS.path,
             get(api_tokens::list).post(api_tokens::create),
         )
-        .route(
-            "/api-tokens/{id}",
-            axum::routing::delete(api_tokens::revoke),
-        )
-        .route("/audit", get(audit::list))
-        .route("/server/bundle-key", get(server_keys::show))
-        .route("/server/rotate-bundle-key", post(server_keys::rotate));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/bootstrap", get(bootstrap::script))
-        .route("/metrics", get(metrics::render))
+        .route(routes::API_TOKEN_REVOKE.path, delete(api_tokens::revoke))
+        .route(routes::AUDIT.path, get(audit::list))
+        .route(routes::BUNDLE_KEY.path, get(server_keys::show))
+        .route(routes::ROTATE_BUNDLE_KEY.path, post(server_keys::rotate))
+        .route(routes::BOOTSTRAP.path, get(bootstrap::script))
+        .route(routes::METRICS.path, get(metrics::render))
         .fallback(status::not_found)
         .method_not_allowed_fallback(status::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::count_requests))

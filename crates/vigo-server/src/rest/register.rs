@@ -12,14 +12,10 @@
 //! `envoy.register_refused`), since it serves gRPC `Register` as well; the REST layer
 //! counts outcomes in `vigo_registrations_total{outcome}`.
 
-use std::fmt;
-use std::net::IpAddr;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::error::ApiError;
@@ -43,85 +39,21 @@ pub trait Registrar: Send + Sync {
     fn envoy_revoked(&self, _id: uuid::Uuid) {}
 }
 
-/// The JSON body of `POST /api/v1/register`. `Debug` hides the token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisterBody {
-    /// The agent's hostname.
-    pub hostname: String,
-    /// The one-time enrollment token (`vget_…`); absent for trusted enrollment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// A PKCS#10 CSR (PEM) for the agent's TLS key; only its key is used.
-    pub csr_pem: String,
-    /// The agent's ed25519 public key, 64 hex characters (32 bytes).
-    pub agent_public_key: String,
-    /// The host's addresses as the agent sees them.
-    #[serde(default)]
-    pub ip_addresses: Vec<IpAddr>,
-    /// The agent's version.
-    #[serde(default)]
-    pub agent_version: String,
-    /// Revoke the hostname's current envoy, if any, and register anew.
-    #[serde(default)]
-    pub force: bool,
-    /// The address the request came from (set by the server, not read from JSON).
-    #[serde(skip)]
-    pub peer_addr: Option<IpAddr>,
-}
+pub use vigo_api::register::{RegisterBody, RegisterReply};
 
-impl fmt::Debug for RegisterBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegisterBody")
-            .field("hostname", &self.hostname)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("agent_public_key", &self.agent_public_key)
-            .field("ip_addresses", &self.ip_addresses)
-            .field("agent_version", &self.agent_version)
-            .field("force", &self.force)
-            .field("peer_addr", &self.peer_addr)
-            .finish_non_exhaustive()
+/// The registration as the enrollment code takes it (the key decoded; an undecodable key
+/// becomes an empty one, which enrollment refuses).
+pub fn register_input(body: &RegisterBody) -> crate::enroll::RegisterInput {
+    crate::enroll::RegisterInput {
+        hostname: body.hostname.clone(),
+        token: body.token.clone(),
+        csr_pem: body.csr_pem.clone(),
+        agent_public_key: body.public_key_bytes().map(Vec::from).unwrap_or_default(),
+        ip_addresses: body.ip_addresses.iter().map(ToString::to_string).collect(),
+        agent_version: Some(body.agent_version.clone()).filter(|v| !v.is_empty()),
+        force: body.force,
+        peer: body.peer_addr,
     }
-}
-
-impl RegisterBody {
-    /// The agent's ed25519 public key, decoded.
-    pub fn public_key_bytes(&self) -> Option<[u8; 32]> {
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(&self.agent_public_key, &mut key).ok()?;
-        Some(key)
-    }
-
-    /// The registration as the enrollment code takes it (the key decoded; an
-    /// undecodable key becomes an empty one, which enrollment refuses).
-    pub fn to_input(&self) -> crate::enroll::RegisterInput {
-        crate::enroll::RegisterInput {
-            hostname: self.hostname.clone(),
-            token: self.token.clone(),
-            csr_pem: self.csr_pem.clone(),
-            agent_public_key: self.public_key_bytes().map(Vec::from).unwrap_or_default(),
-            ip_addresses: self.ip_addresses.iter().map(ToString::to_string).collect(),
-            agent_version: Some(self.agent_version.clone()).filter(|v| !v.is_empty()),
-            force: self.force,
-            peer: self.peer_addr,
-        }
-    }
-}
-
-/// The JSON answer of a successful `POST /api/v1/register`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisterReply {
-    /// The new envoy's id (UUID).
-    pub envoy_id: String,
-    /// The agent's client certificate (PEM), for mTLS on the gRPC port.
-    pub certificate_pem: String,
-    /// Our CA certificate (PEM), to verify the server.
-    pub ca_pem: String,
-    /// The ed25519 bundle-signing public key (hex), to pin.
-    pub server_signing_key: String,
-    /// That key's id.
-    pub server_signing_key_id: String,
-    /// Where to check in (`host:port`).
-    pub grpc_address: String,
 }
 
 /// `POST /api/v1/register`: enrolls an envoy (see the module documentation).
@@ -132,7 +64,7 @@ pub(crate) async fn register(
 ) -> Result<Json<RegisterReply>, ApiError> {
     body.peer_addr = peer.0.map(|a| a.ip());
     // The one validation of both paths, before any registrar sees the request.
-    if let Err(e) = body.to_input().check() {
+    if let Err(e) = register_input(&body).check() {
         return Err(ApiError::bad_request(e.to_string()));
     }
     if body.public_key_bytes().is_none() {

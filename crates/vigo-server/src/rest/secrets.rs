@@ -10,8 +10,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::json;
+use vigo_api::Paging as PageQuery;
 
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
@@ -65,18 +65,11 @@ pub(crate) async fn set(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/secrets` paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
-}
-
 /// `GET /api/v1/secrets`: the names of every stored secret, sorted.
 pub(crate) async fn list(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let page = Paging::from_query(q.limit, q.offset)?;
     let secrets = store(&app)?;

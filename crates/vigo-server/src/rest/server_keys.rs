@@ -10,48 +10,21 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use serde_json::json;
+use vigo_api::keys::{BundleKey, Rotated};
 
 use super::ApiState;
 use super::auth::{Admin, Authorized, FleetRead};
 use super::error::ApiError;
-use crate::pki::RotationInfo;
 use crate::store::Backend;
-
-/// The bundle-signing key in use and how it came to be.
-#[derive(Debug, Serialize)]
-pub(crate) struct BundleKeyView {
-    /// Its key id (what `SignedBundle.key_id` carries).
-    key_id: String,
-    /// Its raw 32 bytes, hex.
-    public_key: String,
-    /// Every rotation, oldest first.
-    rotations: Vec<RotationInfo>,
-}
-
-/// What a rotation did.
-#[derive(Debug, Serialize)]
-pub(crate) struct RotatedView {
-    /// The key rotated from.
-    old_key_id: String,
-    /// The key in use from now on.
-    new_key_id: String,
-    /// Its raw 32 bytes, hex.
-    public_key: String,
-    /// When (Unix seconds).
-    rotated_at: i64,
-    /// How many rotations the chain holds now.
-    rotations: usize,
-}
 
 /// `GET /api/v1/server/bundle-key`.
 pub(crate) async fn show(
     State(app): State<ApiState>,
     _auth: Authorized<FleetRead>,
-) -> Json<BundleKeyView> {
+) -> Json<BundleKey> {
     let keys = app.rest.pki.bundle_keys();
-    Json(BundleKeyView {
+    Json(BundleKey {
         key_id: keys.key_id(),
         public_key: hex::encode(keys.verifying_key().as_bytes()),
         rotations: keys.history(),
@@ -62,7 +35,7 @@ pub(crate) async fn show(
 pub(crate) async fn rotate(
     State(app): State<ApiState>,
     auth: Authorized<Admin>,
-) -> Result<Json<RotatedView>, ApiError> {
+) -> Result<Json<Rotated>, ApiError> {
     if app.rest.store.backend() == Backend::Postgres {
         return Err(ApiError::conflict(
             "rotating the bundle-signing key is refused with database.driver postgres: each \
@@ -93,7 +66,7 @@ pub(crate) async fn rotate(
         json!({ "old_key_id": rotated.old_key_id, "new_key_id": rotated.new_key_id }),
     )
     .await?;
-    Ok(Json(RotatedView {
+    Ok(Json(Rotated {
         public_key: hex::encode(keys.verifying_key().as_bytes()),
         rotations: keys.history().len(),
         old_key_id: rotated.old_key_id,

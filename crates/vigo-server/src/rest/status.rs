@@ -4,64 +4,47 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
-use serde::Serialize;
-use serde_json::{Value, json};
+use vigo_api::status::{CallerInfo, Health, HealthState, VersionReply};
 
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::ops::VersionInfo;
 
 /// `GET /api/v1/health`: 200 `{"status": "ok", "database": "ok"}`, or 503 when the
 /// database does not answer. Cheap enough for a load balancer's probe.
-pub(crate) async fn health(State(app): State<ApiState>) -> (StatusCode, Json<Value>) {
+pub(crate) async fn health(State(app): State<ApiState>) -> (StatusCode, Json<Health>) {
     match app.rest.store.version_history(1).await {
         Ok(_) => (
             StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
+            Json(Health {
+                status: HealthState::Ok,
+                database: HealthState::Ok,
+                message: None,
+            }),
         ),
         Err(e) => {
             tracing::warn!(target: "vigo::rest", "health: database: {e}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "unavailable",
-                    "database": "unavailable",
-                    "message": format!("the database does not answer: {e}"),
-                })),
+                Json(Health {
+                    status: HealthState::Unavailable,
+                    database: HealthState::Unavailable,
+                    message: Some(format!("the database does not answer: {e}")),
+                }),
             )
         }
     }
-}
-
-/// The answer of `GET /api/v1/version`.
-#[derive(Serialize)]
-pub(crate) struct VersionReply {
-    /// `vigosrv`'s version.
-    server_version: &'static str,
-    /// The live config version, `null` before the first publish.
-    config: Option<VersionInfo>,
-    /// Who is asking (lets `vigocli auth status` check a token).
-    caller: CallerInfo,
-}
-
-/// A caller as shown to itself.
-#[derive(Serialize)]
-struct CallerInfo {
-    name: String,
-    role: &'static str,
-    token_id: String,
 }
 
 /// `GET /api/v1/version` (any valid token): the server's version, the live config
 /// version and the caller.
 pub(crate) async fn version(State(app): State<ApiState>, caller: Caller) -> Json<VersionReply> {
     Json(VersionReply {
-        server_version: env!("CARGO_PKG_VERSION"),
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
         config: app.rest.ops.version(),
         caller: CallerInfo {
             name: caller.name,
-            role: caller.role.as_str(),
+            role: caller.role,
             token_id: caller.token_id,
         },
     })

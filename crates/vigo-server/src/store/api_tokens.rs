@@ -1,48 +1,12 @@
 //! REST API bearer tokens (`Authorization: Bearer vgot_…`): stored as the SHA-256 of the
 //! secret with a role; looked up by hash on every request.
 
-use std::fmt;
-
 use super::error::{corrupt, is_unique_violation, query_error};
 use super::{Result, Store, StoreError, TokenHash};
 
-/// What an API token may do; the role → permission table lives with the REST layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApiRole {
-    /// Everything.
-    Admin,
-    /// Read-only fleet views.
-    Viewer,
-    /// Compliance reports and documents only.
-    Compliance,
-}
-
-impl ApiRole {
-    /// The stored word: `admin`, `viewer` or `compliance`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiRole::Admin => "admin",
-            ApiRole::Viewer => "viewer",
-            ApiRole::Compliance => "compliance",
-        }
-    }
-
-    /// Parses the stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "admin" => Some(ApiRole::Admin),
-            "viewer" => Some(ApiRole::Viewer),
-            "compliance" => Some(ApiRole::Compliance),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ApiRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What an API token may do (the API's type; the role → permission table lives with the
+/// REST layer).
+pub use vigo_api::tokens::ApiRole;
 
 /// A token to create with [`Store::create_api_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,22 +19,8 @@ pub struct NewAuditEntry {
     pub detail: serde_json::Value,
 }
 
-/// An audit entry as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry {
-    /// Position in the log: increases with every append.
-    pub id: i64,
-    /// When (Unix seconds).
-    pub at: i64,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: Option<String>,
-    /// Details.
-    pub detail: serde_json::Value,
-}
+/// An audit entry as stored: the API's type, answered as it is.
+pub use vigo_api::audit::AuditEntry;
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {

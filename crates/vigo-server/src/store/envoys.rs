@@ -10,33 +10,8 @@ use vigo_lang::glob::Pattern;
 use super::error::{corrupt, is_unique_violation, query_error};
 use super::{Dialect, Result, Store, StoreError, parse_id};
 
-/// Whether an envoy may check in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EnvoyStatus {
-    /// Enrolled and allowed to check in.
-    Active,
-    /// Revoked by an operator or replaced by a forced re-registration; kept for history.
-    Revoked,
-}
-
-impl EnvoyStatus {
-    /// The stored (and REST) word: `active` or `revoked`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnvoyStatus::Active => "active",
-            EnvoyStatus::Revoked => "revoked",
-        }
-    }
-
-    /// Parses the stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "active" => Some(EnvoyStatus::Active),
-            "revoked" => Some(EnvoyStatus::Revoked),
-            _ => None,
-        }
-    }
-}
+/// Whether an envoy may check in (the API's type).
+pub use vigo_api::fleet::EnvoyStatus;
 
 /// What `Register` stores about a new envoy. The caller allocates the id, since the
 /// client certificate names it.

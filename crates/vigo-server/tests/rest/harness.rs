@@ -181,15 +181,12 @@ impl ConfigOps for TreeOps {
             version: version.version,
             ..BundleMeta::default()
         };
-        let t = Resolver::new(stack, meta).trace(hostname, environment);
-        Some(json!({
-            "hostname": t.hostname,
-            "matched": t.matched(),
-            "consulted": t.consulted.iter()
-                .map(|b| json!({"pattern": b.pattern, "matched": b.matched, "file": b.origin.file}))
-                .collect::<Vec<_>>(),
-            "crates": t.crates.iter().map(|c| json!({"name": c.name, "via": c.via})).collect::<Vec<_>>(),
-        }))
+        // The resolver's own JSON: the shape `vigo_api::config::Trace` types.
+        Some(
+            Resolver::new(stack, meta)
+                .trace(hostname, environment)
+                .to_json(),
+        )
     }
 }
 
