@@ -171,7 +171,7 @@ pub struct ApplyArgs {
 
 /// `vigo resource`: one resource through the same engine, guardrails and snapshots.
 /// `--help` is its own flag so that `vigo resource TYPE --help` can print the type's
-/// attributes ([`crate::resource_cmd::help_text`]).
+/// attributes, from the type's definition in `vigo_core::types`.
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct ResourceArgs {

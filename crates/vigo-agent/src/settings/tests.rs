@@ -168,7 +168,7 @@ fn config_errors_name_the_file_the_line_and_the_key() {
     insta::assert_snapshot!(config_error("- server\n"), @"/etc/vigo-envoy/config:1:1: expected a mapping of settings (`key: value` lines), found a list");
     insta::assert_snapshot!(
         config_error("server: a\nserver: b\n"),
-        @"/etc/vigo-envoy/config:2:1: duplicate mapping key: server"
+        @"/etc/vigo-envoy/config:2:1: duplicate mapping key `server` is not allowed here"
     );
 }
 
