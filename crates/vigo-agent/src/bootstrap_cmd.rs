@@ -27,9 +27,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::BootstrapArgs;
-use crate::enroll::rest::{RestRegister, ServerUrl, ca_fingerprint, fetch_ca, register_rest};
+use crate::enroll::rest::{ServerUrl, ca_fingerprint, fetch_ca, register_rest};
 use crate::enroll::{Enrollee, Enrollment, host_facts, save};
 use crate::settings::Settings;
+use vigo_api::register::RegisterBody;
 
 /// Runs `vigo bootstrap`.
 pub async fn run(settings: &Settings, args: &BootstrapArgs) -> Result<ExitCode> {
@@ -60,14 +61,20 @@ pub async fn run(settings: &Settings, args: &BootstrapArgs) -> Result<ExitCode> 
     let answer = register_rest(
         &url,
         ca.as_bytes(),
-        &RestRegister {
+        &RegisterBody {
             hostname: enrollee.hostname.clone(),
             token: args.token.clone(),
             csr_pem: enrollee.csr_pem.clone(),
             agent_public_key: hex::encode(enrollee.identity.public_key()),
-            ip_addresses: enrollee.ip_addresses.clone(),
+            // host_facts keeps only addresses that parse.
+            ip_addresses: enrollee
+                .ip_addresses
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect(),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             force: args.force,
+            peer_addr: None,
         },
     )
     .await?;

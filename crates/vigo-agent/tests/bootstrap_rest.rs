@@ -8,7 +8,8 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vigo_agent::enroll::rest::{RestRegister, ServerUrl, ca_fingerprint, fetch_ca, register_rest};
+use vigo_agent::enroll::rest::{ServerUrl, ca_fingerprint, fetch_ca, register_rest};
+use vigo_api::register::RegisterBody;
 
 struct Responder {
     port: u16,
@@ -124,15 +125,16 @@ async fn start() -> Responder {
     }
 }
 
-fn body(token: Option<&str>) -> RestRegister {
-    RestRegister {
+fn body(token: Option<&str>) -> RegisterBody {
+    RegisterBody {
         hostname: "web-01".into(),
         token: token.map(str::to_owned),
         csr_pem: "csr".into(),
         agent_public_key: "00".repeat(32),
-        ip_addresses: vec!["10.0.0.5".into()],
+        ip_addresses: vec!["10.0.0.5".parse().unwrap()],
         agent_version: "0.1.0".into(),
         force: false,
+        peer_addr: None,
     }
 }
 

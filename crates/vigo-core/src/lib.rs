@@ -6,6 +6,7 @@
 pub mod action;
 pub mod bundle;
 pub mod cron;
+pub mod docgen;
 pub mod duration;
 pub mod guardrails;
 pub mod pattern;

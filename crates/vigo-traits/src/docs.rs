@@ -120,13 +120,7 @@ fn rows_of(out: &mut String, path: &str, inner: Shape) {
 /// `text` with its generated region replaced by `generated`; `None` when the markers are
 /// missing or out of order.
 pub fn splice(text: &str, generated: &str) -> Option<String> {
-    let start = text.find(BEGIN)? + BEGIN.len();
-    let end = start + text[start..].find(END)?;
-    Some(format!(
-        "{}\n\n{generated}\n{}",
-        &text[..start],
-        &text[end..]
-    ))
+    vigo_core::docgen::splice(text, BEGIN, END, &format!("\n\n{generated}\n"))
 }
 
 #[cfg(test)]
@@ -136,18 +130,10 @@ mod tests {
     #[test]
     fn docs_are_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/traits.md");
-        let text = std::fs::read_to_string(&path).expect("docs/traits.md");
-        let want = splice(&text, &generate())
-            .unwrap_or_else(|| panic!("docs/traits.md lacks the markers\n{BEGIN}\n…\n{END}"));
-        if std::env::var_os("VIGO_REGENERATE_DOCS").is_some() {
-            std::fs::write(&path, &want).expect("write docs/traits.md");
-            return;
-        }
-        assert!(
-            text == want,
-            "docs/traits.md is stale: regenerate it with\n  \
-             VIGO_REGENERATE_DOCS=1 cargo nextest run -p vigo-traits docs_are_current"
-        );
+        vigo_core::docgen::check(&path, "vigo-traits", |text| {
+            splice(text, &generate()).ok_or_else(|| format!("lacks the markers\n{BEGIN}\n…\n{END}"))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]

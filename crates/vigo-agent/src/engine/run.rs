@@ -108,10 +108,12 @@ fn forget_if_touched(
 }
 
 /// File writes staged by consecutive independent `file` resources, waiting for one
-/// flush (see [`vigo_exec::atomic::commit`]).
+/// flush (see [`vigo_exec::atomic::commit`]). A resource of the run that finishes without
+/// a write while the batch is open waits in it too (`false`), so results and trace lines
+/// keep plan order.
 #[derive(Default)]
 struct Batch<'p> {
-    staged: Vec<(&'p PlannedResource, ResourceResult)>,
+    staged: Vec<(&'p PlannedResource, ResourceResult, bool)>,
     writes: Vec<PendingWrite>,
     paths: HashSet<PathBuf>,
 }
@@ -128,7 +130,7 @@ impl<'p> Batch<'p> {
             && !res
                 .depends_on
                 .iter()
-                .any(|d| self.staged.iter().any(|(s, _)| s.id == *d))
+                .any(|d| self.staged.iter().any(|(s, _, _)| s.id == *d))
             && target_path(res).is_some_and(|p| {
                 !self.paths.contains(p)
                     && !std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
@@ -138,7 +140,18 @@ impl<'p> Batch<'p> {
     fn push(&mut self, res: &'p PlannedResource, result: ResourceResult, write: PendingWrite) {
         self.paths.insert(write.path().to_path_buf());
         self.writes.push(write);
-        self.staged.push((res, result));
+        self.staged.push((res, result, true));
+    }
+
+    /// Whether writes are waiting (a finished resource must then wait behind them).
+    fn is_open(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// A resource that finished without a write while the batch is open: it is traced
+    /// after the writes staged before it.
+    fn queue(&mut self, res: &'p PlannedResource, result: ResourceResult) {
+        self.staged.push((res, result, false));
     }
 
     /// Commits the batch and finishes each of its resources, in plan order: a write
@@ -151,16 +164,22 @@ impl<'p> Batch<'p> {
         trace: &mut Trace,
     ) {
         if self.writes.is_empty() {
+            for (res, result, _) in self.staged.drain(..) {
+                progress.finish(res, result, opts, cache, trace);
+            }
             return;
         }
         let started = Instant::now();
         let committed = atomic::commit(std::mem::take(&mut self.writes));
-        // Each resource's time includes its share of the flush.
+        // Each written resource's time includes its share of the flush.
         let share = micros(started) / committed.len() as u64;
-        for ((res, mut result), outcome) in self.staged.drain(..).zip(committed) {
-            result.duration_micros += share;
-            if let Err(e) = outcome {
-                commit_failed(res, &mut result, e);
+        let mut outcomes = committed.into_iter();
+        for (res, mut result, wrote) in self.staged.drain(..) {
+            if wrote {
+                result.duration_micros += share;
+                if let Some(Err(e)) = outcomes.next() {
+                    commit_failed(res, &mut result, e);
+                }
             }
             progress.finish(res, result, opts, cache, trace);
         }
@@ -196,6 +215,7 @@ pub fn run(plan: &Plan, opts: &Options<'_>, trace: &mut Trace) -> RunReport {
             batch.flush(&mut progress, opts, &cache, trace);
         }
         match run_one(res, opts, &progress.failed, &progress.pending, &cache) {
+            Finished::Done(result) if batch.is_open() => batch.queue(res, result),
             Finished::Done(result) => progress.finish(res, result, opts, &cache, trace),
             Finished::Staged(result, write) => {
                 batch.push(res, result, write);
@@ -543,6 +563,31 @@ mod tests {
             again.results.iter().all(|r| r.action == Action::None),
             "idempotent: {:?}",
             actions(&again)
+        );
+    }
+
+    #[test]
+    fn results_keep_plan_order_when_an_unchanged_file_follows_a_staged_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let same = tmp.path().join("same");
+        fs::write(&same, "same\n").unwrap();
+        fs::set_permissions(&same, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let resources = vec![
+            file("c/new-a", &tmp.path().join("a"), "a\n"),
+            file("c/same", &same, "same\n"),
+            file("c/new-b", &tmp.path().join("b"), "b\n"),
+            resource("c/exec", "exec", json!({"command": "true"})),
+        ];
+        let report = apply(&Plan { resources }, false);
+        assert_eq!(
+            actions(&report),
+            vec![
+                ("c/new-a".to_owned(), Action::Created),
+                ("c/same".to_owned(), Action::None),
+                ("c/new-b".to_owned(), Action::Created),
+                ("c/exec".to_owned(), Action::Updated),
+            ],
+            "results are in plan order, not in the order writes were committed"
         );
     }
 

@@ -14,8 +14,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use vigo_api::error::ErrorBody;
+use vigo_api::register::{RegisterBody, RegisterReply};
+use vigo_api::routes;
 
 /// How long one HTTPS exchange (connect, TLS, request, answer) may take.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -231,10 +233,6 @@ async fn https(
 
 /// The `message` of an error answer, or the body as text.
 fn error_message(status: u16, body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: String,
-    }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => e.message,
         Err(_) => {
@@ -254,7 +252,14 @@ pub async fn fetch_ca(url: &ServerUrl, pinned_ca: Option<&[u8]>) -> Result<Strin
         Some(ca) => pinned_config(ca)?,
         None => first_use_config()?,
     };
-    let (status, body) = https(url, config, "GET", "/api/v1/ca.pem", None).await?;
+    let (status, body) = https(
+        url,
+        config,
+        routes::CA_PEM.method.as_str(),
+        routes::CA_PEM.path,
+        None,
+    )
+    .await?;
     if status != 200 {
         bail!("{}", error_message(status, &body));
     }
@@ -263,57 +268,18 @@ pub async fn fetch_ca(url: &ServerUrl, pinned_ca: Option<&[u8]>) -> Result<Strin
     Ok(pem)
 }
 
-/// The JSON body of `POST /api/v1/register`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RestRegister {
-    /// The hostname.
-    pub hostname: String,
-    /// The enrollment token, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// The CSR for the TLS client certificate.
-    pub csr_pem: String,
-    /// Hex of the 32-byte ed25519 agent key.
-    pub agent_public_key: String,
-    /// The machine's IP addresses.
-    pub ip_addresses: Vec<String>,
-    /// The agent version.
-    pub agent_version: String,
-    /// Revoke an existing enrollment of this hostname.
-    pub force: bool,
-}
-
-/// The JSON answer of an accepted `POST /api/v1/register`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RestRegistered {
-    /// The envoy UUID.
-    pub envoy_id: String,
-    /// The signed client certificate.
-    pub certificate_pem: String,
-    /// The CA to pin.
-    pub ca_pem: String,
-    /// Hex of the 32-byte bundle-signing key.
-    pub server_signing_key: String,
-    /// Its key id.
-    #[serde(default)]
-    pub server_signing_key_id: String,
-    /// The gRPC address the server advertises.
-    #[serde(default)]
-    pub grpc_address: String,
-}
-
 /// `POST /api/v1/register`, verified against `ca_pem`; a refusal is the server's message.
 pub async fn register_rest(
     url: &ServerUrl,
     ca_pem: &[u8],
-    body: &RestRegister,
-) -> Result<RestRegistered> {
+    body: &RegisterBody,
+) -> Result<RegisterReply> {
     let json = serde_json::to_vec(body)?;
     let (status, answer) = https(
         url,
         pinned_config(ca_pem)?,
-        "POST",
-        "/api/v1/register",
+        routes::REGISTER.method.as_str(),
+        routes::REGISTER.path,
         Some(json),
     )
     .await?;

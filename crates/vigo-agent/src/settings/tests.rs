@@ -220,23 +220,14 @@ const BEGIN: &str =
     "<!-- settings-table:begin (generated from crates/vigo-agent/src/settings/table.rs) -->\n";
 const END: &str = "<!-- settings-table:end -->";
 
-/// docs/agent.md's settings table is the one the table generates (`VIGO_UPDATE_DOCS=1`
-/// rewrites it).
+/// docs/agent.md's settings table is the one the table generates
+/// (`VIGO_REGENERATE_DOCS=1 cargo nextest run -p vigo-agent docs_are_current` rewrites it).
 #[test]
-fn docs_settings_table_is_current() {
+fn docs_are_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/agent.md");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    let start = doc.find(BEGIN).expect("begin marker in docs/agent.md") + BEGIN.len();
-    let end = start + doc[start..].find(END).expect("end marker in docs/agent.md");
-    let want = markdown_table();
-    if std::env::var_os("VIGO_UPDATE_DOCS").is_some() {
-        let updated = format!("{}{want}{}", &doc[..start], &doc[end..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        &doc[start..end],
-        want,
-        "docs/agent.md's settings table is stale: run VIGO_UPDATE_DOCS=1 cargo nextest run -p vigo-agent docs_settings_table"
-    );
+    vigo_core::docgen::check(&path, "vigo-agent", |text| {
+        vigo_core::docgen::splice(text, BEGIN, END, &markdown_table())
+            .ok_or_else(|| format!("lacks the markers {BEGIN:?} … {END:?}"))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
 }

@@ -155,18 +155,10 @@ mod tests {
     /// `VIGO_REGENERATE_DOCS=1 cargo nextest run -p vigo-core docs_are_current`.
     #[test]
     fn docs_are_current() {
-        let current = std::fs::read_to_string(DOC).expect("docs/resources.md");
-        let generated = regenerate(&current).expect("docs/resources.md markers");
-        if std::env::var_os("VIGO_REGENERATE_DOCS").is_some() {
-            std::fs::write(DOC, &generated).expect("write docs/resources.md");
-            return;
-        }
-        assert!(
-            current == generated,
-            "docs/resources.md is stale: regenerate it with \
-             `VIGO_REGENERATE_DOCS=1 cargo nextest run -p vigo-core docs_are_current` \
-             and commit the result"
-        );
+        crate::docgen::check(std::path::Path::new(DOC), "vigo-core", |text| {
+            regenerate(text).map_err(|e| e.to_string())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
