@@ -118,6 +118,11 @@ impl ActionCounts {
         u64::from(self.created) + u64::from(self.updated) + u64::from(self.deleted)
     }
 
+    /// All resources of the run.
+    pub fn total(&self) -> u64 {
+        self.by_action().iter().map(|(_, n)| u64::from(*n)).sum()
+    }
+
     /// Each action with its count, in the order of the fields.
     pub fn by_action(&self) -> [(&'static str, u32); 7] {
         [

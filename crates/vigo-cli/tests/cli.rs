@@ -212,7 +212,7 @@ impl Server {
     /// Writes traits and one run for `envoy_id` into the server's store (what the gRPC
     /// reports do); answers the run id.
     fn seed_run_and_traits(&self, envoy_id: &str, traits: &Value) -> String {
-        use vigo_server::store::{ActionCounts, EnvoyTraits, ResourceResult, Run, Store};
+        use vigo_server::store::{EnvoyTraits, ResourceResult, Run, Store};
         let id = uuid::Uuid::parse_str(envoy_id).unwrap();
         let run_id = uuid::Uuid::now_v7();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -254,7 +254,7 @@ impl Server {
                 duration_micros: 2_000_000,
                 policy_version: Some("20260101T000000Z".into()),
                 dry_run: false,
-                counts: ActionCounts::tally(&results),
+                counts: vigo_server::store::tally(&results),
             };
             store.record_run(&run, &results).await.unwrap();
         });

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use vigo_core::Action;
 use vigo_server::rest;
-use vigo_server::store::{ActionCounts, EnvoyTraits, ResourceResult, Run, TokenHash};
+use vigo_server::store::{EnvoyTraits, ResourceResult, Run, TokenHash};
 
 use harness::{ADMIN_SECRET, AGENT_BYTES, Server, message, rest_now, write};
 
@@ -397,7 +397,7 @@ async fn enrollment_tokens_register_envoys_shown_listed_revoked_and_audited() {
         duration_micros: 2_000_000,
         policy_version: Some("20260101T000000Z".into()),
         dry_run: false,
-        counts: ActionCounts::tally(&results),
+        counts: vigo_server::store::tally(&results),
     };
     s.store.record_run(&run, &results).await.unwrap();
     let (_, runs) = s

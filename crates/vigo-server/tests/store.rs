@@ -549,9 +549,9 @@ mod scenarios {
                 duration_micros: 1000 + i as u64,
             })
             .collect();
-        let counts = ActionCounts::tally(&results);
+        let counts = vigo_server::store::tally(&results);
         assert_eq!(counts.total(), 1203);
-        assert_eq!(counts.get(Action::Error), 171);
+        assert_eq!(counts.error, 171);
 
         let older = new_run(envoy.id, NOW + 60, ActionCounts::default());
         let run = new_run(envoy.id, NOW + 120, counts);

@@ -270,47 +270,16 @@ impl<'de> Deserialize<'de> for SecretText {
 mod tests {
     use super::*;
 
-    fn d(text: &str) -> Result<u64, String> {
-        text.parse::<ConfigDuration>()
-            .map(|d| d.get().as_millis() as u64)
-    }
-
     #[test]
-    fn durations_in_go_form() {
-        assert_eq!(d("30s"), Ok(30_000));
-        assert_eq!(d("5m"), Ok(300_000));
-        assert_eq!(d("24h"), Ok(86_400_000));
-        assert_eq!(d("1h30m"), Ok(5_400_000));
-        assert_eq!(d("250ms"), Ok(250));
-        assert_eq!(d("2d"), Ok(172_800_000));
-        assert_eq!(d("0"), Ok(0));
-        assert_eq!(d("0s"), Ok(0));
-        assert_eq!(d("90"), Ok(90_000));
-        for bad in [
-            "",
-            "5x",
-            "m5",
-            "1.5h",
-            "-1s",
-            "5 m",
-            "h",
-            "99999999999999999999h",
-        ] {
-            let e = d(bad).unwrap_err();
-            assert!(e.contains("expected a duration like"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn durations_print_shortest() {
-        for (text, shown) in [
-            ("90s", "1m30s"),
-            ("24h", "24h"),
-            ("0", "0s"),
-            ("1500ms", "1s500ms"),
-        ] {
-            assert_eq!(text.parse::<ConfigDuration>().unwrap().to_string(), shown);
-        }
+    fn durations_are_vigo_cores_grammar() {
+        // The grammar itself is tested in vigo_core::duration; this pins the delegation.
+        let d: ConfigDuration = "1h30m".parse().unwrap();
+        assert_eq!(d.get(), std::time::Duration::from_secs(5_400));
+        assert_eq!(d.to_string(), "1h30m");
+        assert_eq!(
+            "5x".parse::<ConfigDuration>().unwrap_err(),
+            vigo_core::duration::parse("5x").unwrap_err().to_string()
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ use vigo_proto::v1::{
 use crate::enroll::{EnrollError, RegisterInput};
 use crate::publish::{Live, SignedBlock};
 use crate::state::AppState;
-use crate::store::{ActionCounts, NewAuditEntry, Recorded, ResourceResult, Run, StoreError};
+use crate::store::{NewAuditEntry, Recorded, ResourceResult, Run, StoreError};
 use auth::Verified;
 
 /// How often a held `AgentStream` gets a keepalive frame.
@@ -339,7 +339,7 @@ impl Agent for AgentService {
             duration_micros: body.duration_micros,
             policy_version: version,
             dry_run: body.dry_run,
-            counts: ActionCounts::tally(&results),
+            counts: crate::store::tally(&results),
         };
         match self.state.store.record_run(&run, &results).await {
             Ok(Recorded::New) => {

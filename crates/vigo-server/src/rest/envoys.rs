@@ -16,7 +16,7 @@ use super::auth::{Admin, Authorized, FleetRead, ReportRead};
 use super::error::ApiError;
 use super::extract::{Paging, Path, Query};
 use crate::enroll::MAX_HOSTNAME_LEN;
-use crate::store::{ActionCounts, Envoy, EnvoyFilter, EnvoyStatus, Page, ResourceResult, Run};
+use crate::store::{Envoy, EnvoyFilter, EnvoyStatus, Page, ResourceResult, Run};
 
 /// An envoy as the API shows it (with its certificate only in the single-envoy view).
 fn envoy_view(e: Envoy, with_cert: bool) -> api::Envoy {
@@ -154,15 +154,6 @@ fn lookup(mut doc: Value, path: &str) -> Option<Value> {
 
 /// A run as the API shows it.
 fn run_view(r: Run) -> api::Run {
-    let ActionCounts {
-        none,
-        created,
-        updated,
-        deleted,
-        skipped,
-        blocked,
-        error,
-    } = r.counts;
     api::Run {
         id: r.id.to_string(),
         envoy_id: r.envoy_id.to_string(),
@@ -171,15 +162,7 @@ fn run_view(r: Run) -> api::Run {
         duration_micros: r.duration_micros,
         policy_version: r.policy_version,
         dry_run: r.dry_run,
-        counts: api::ActionCounts {
-            none,
-            created,
-            updated,
-            deleted,
-            skipped,
-            blocked,
-            error,
-        },
+        counts: r.counts,
     }
 }
 

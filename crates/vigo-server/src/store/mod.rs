@@ -95,7 +95,7 @@ pub use envoys::{
 };
 pub use error::{Result, StoreError, TokenRejection};
 pub use nonces::NonceRecord;
-pub use runs::{ActionCounts, Recorded, ResourceResult, ResultsPage, Run};
+pub use runs::{ActionCounts, Recorded, ResourceResult, ResultsPage, Run, tally};
 pub use token_hash::TokenHash;
 pub use versions::{ConfigVersion, VersionSummary};
 

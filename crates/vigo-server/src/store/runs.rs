@@ -33,64 +33,25 @@ pub struct Run {
     pub counts: ActionCounts,
 }
 
-/// Number of resources per action in one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ActionCounts {
-    /// Already in the desired state.
-    pub none: u32,
-    /// Created.
-    pub created: u32,
-    /// Updated.
-    pub updated: u32,
-    /// Deleted.
-    pub deleted: u32,
-    /// Skipped by a guard.
-    pub skipped: u32,
-    /// Blocked by an infrastructure problem.
-    pub blocked: u32,
-    /// Failed.
-    pub error: u32,
-}
+/// How many resources of a run ended with each action: the REST API's type, stored as is.
+pub use vigo_api::fleet::ActionCounts;
 
-impl ActionCounts {
-    /// Counts the actions of `results`.
-    pub fn tally(results: &[ResourceResult]) -> Self {
-        let mut counts = ActionCounts::default();
-        for r in results {
-            *counts.slot(r.action) += 1;
-        }
-        counts
+/// Counts the actions of `results`.
+pub fn tally(results: &[ResourceResult]) -> ActionCounts {
+    let mut counts = ActionCounts::default();
+    for r in results {
+        let slot = match r.action {
+            Action::None => &mut counts.none,
+            Action::Created => &mut counts.created,
+            Action::Updated => &mut counts.updated,
+            Action::Deleted => &mut counts.deleted,
+            Action::Skipped => &mut counts.skipped,
+            Action::Blocked => &mut counts.blocked,
+            Action::Error => &mut counts.error,
+        };
+        *slot += 1;
     }
-
-    /// The count for one action.
-    pub fn get(&self, action: Action) -> u32 {
-        match action {
-            Action::None => self.none,
-            Action::Created => self.created,
-            Action::Updated => self.updated,
-            Action::Deleted => self.deleted,
-            Action::Skipped => self.skipped,
-            Action::Blocked => self.blocked,
-            Action::Error => self.error,
-        }
-    }
-
-    /// All resources of the run.
-    pub fn total(&self) -> u64 {
-        Action::ALL.iter().map(|a| u64::from(self.get(*a))).sum()
-    }
-
-    fn slot(&mut self, action: Action) -> &mut u32 {
-        match action {
-            Action::None => &mut self.none,
-            Action::Created => &mut self.created,
-            Action::Updated => &mut self.updated,
-            Action::Deleted => &mut self.deleted,
-            Action::Skipped => &mut self.skipped,
-            Action::Blocked => &mut self.blocked,
-            Action::Error => &mut self.error,
-        }
-    }
+    counts
 }
 
 /// What one resource did in a run.
