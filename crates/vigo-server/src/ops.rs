@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -33,8 +34,45 @@ pub enum PublishError {
     #[error("no published version {0} (see the history)")]
     UnknownVersion(String),
     /// Reading the tree or storing the version failed.
-    #[error("{0}")]
-    Internal(String),
+    #[error(transparent)]
+    Internal(InternalError),
+}
+
+impl PublishError {
+    /// A failure of the server itself while `context`, keeping its cause.
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        PublishError::Internal(InternalError {
+            context: context.into(),
+            source: Arc::new(source),
+        })
+    }
+}
+
+/// A failure of the server itself (a task, the store, reading a stored tree): what it was
+/// doing, with the cause kept as the error's source (a log shows the whole chain).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{context}")]
+pub struct InternalError {
+    context: String,
+    #[source]
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl PartialEq for InternalError {
+    fn eq(&self, other: &Self) -> bool {
+        self.context == other.context && self.source.to_string() == other.source.to_string()
+    }
+}
+
+impl Eq for InternalError {}
+
+impl Serialize for InternalError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}: {}", self.context, self.source))
+    }
 }
 
 /// What the REST API asks of the live configuration.
@@ -56,4 +94,31 @@ pub trait ConfigOps: Send + Sync {
     /// How `hostname` resolves against the live version (JSON: the match blocks consulted,
     /// the winner, roles, crates, vars with their origin, resources).
     fn trace(&self, hostname: &str, environment: Option<&str>) -> Option<serde_json::Value>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_keeps_its_cause_as_the_source() {
+        let cause = std::io::Error::other("disk on fire");
+        let e = PublishError::internal("validating", cause);
+        assert_eq!(e.to_string(), "validating");
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("disk on fire"),
+            "the cause is the source, not flattened into the text"
+        );
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"Internal": "validating: disk on fire"})
+        );
+        assert_eq!(
+            e,
+            PublishError::internal("validating", std::io::Error::other("disk on fire"))
+        );
+    }
 }

@@ -287,12 +287,7 @@ impl Publisher {
     /// Loads the latest stored version when it is newer than the live one (another
     /// replica published it). Returns whether the live version changed.
     pub async fn sync_from_store(&self) -> Result<bool, PublishError> {
-        let Some(stored) = self
-            .store
-            .latest_version()
-            .await
-            .map_err(|e| internal(&e))?
-        else {
+        let Some(stored) = self.store.latest_version().await.map_err(internal)? else {
             return Ok(false);
         };
         if self
@@ -306,7 +301,7 @@ impl Publisher {
             SourceTree::from_files(stored.tree.iter().map(|(p, t)| (p.as_str(), t.as_str())));
         let stack = tokio::task::spawn_blocking(move || vigo_lang::load(&tree))
             .await
-            .map_err(|e| PublishError::Internal(format!("loading stored version: {e}")))?
+            .map_err(|e| PublishError::internal("loading stored version", e))?
             .map_err(|errors| PublishError::Invalid(problems(&errors)))?;
         let stack = Arc::new(stack);
         let info = VersionInfo {
@@ -340,7 +335,7 @@ impl Publisher {
             Ok((tree, stack))
         })
         .await
-        .map_err(|e| PublishError::Internal(format!("validating: {e}")))?
+        .map_err(|e| PublishError::internal("validating", e))?
     }
 
     /// Validates the tree on disk and makes it the live version, published by `actor`.
@@ -373,7 +368,7 @@ impl Publisher {
             .store
             .config_version(version)
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(internal)?
             .ok_or_else(|| PublishError::UnknownVersion(version.to_owned()))?;
         let secrets = self.secrets.clone();
         let (tree, stack) = tokio::task::spawn_blocking(move || {
@@ -383,7 +378,7 @@ impl Publisher {
             Ok::<_, PublishError>((tree, stack))
         })
         .await
-        .map_err(|e| PublishError::Internal(format!("validating: {e}")))??;
+        .map_err(|e| PublishError::internal("validating", e))??;
         self.install(
             actor,
             tree,
@@ -418,7 +413,7 @@ impl Publisher {
             .store
             .latest_version()
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(internal)?
             .map(|v| v.version);
         let mut attempts = 0;
         let stored = loop {
@@ -438,7 +433,7 @@ impl Publisher {
                     attempts += 1;
                     latest = Some(l);
                 }
-                Err(e) => return Err(internal(&e)),
+                Err(e) => return Err(internal(e)),
             }
         };
         let info = VersionInfo {
@@ -505,11 +500,7 @@ impl ConfigOps for Publisher {
 
     fn history(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, PublishError>> {
         Box::pin(async move {
-            let rows = self
-                .store
-                .version_history(limit)
-                .await
-                .map_err(|e| internal(&e))?;
+            let rows = self.store.version_history(limit).await.map_err(internal)?;
             Ok(rows
                 .into_iter()
                 .map(|v| VersionInfo {
@@ -635,8 +626,8 @@ pub fn parse_version(version: &str) -> Option<i64> {
         .map(|t| t.assume_utc().unix_timestamp())
 }
 
-fn internal(e: &StoreError) -> PublishError {
-    PublishError::Internal(e.to_string())
+fn internal(e: StoreError) -> PublishError {
+    PublishError::internal("the configuration store", e)
 }
 
 /// Reads a lock, ignoring poisoning: every writer here replaces a value in one step.

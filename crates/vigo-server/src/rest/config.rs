@@ -50,7 +50,9 @@ pub(crate) async fn publish(
                 PublishError::UnknownVersion(v) => {
                     json!({ "reason": "unknown_version", "version": v })
                 }
-                PublishError::Internal(msg) => json!({ "reason": "internal", "error": msg }),
+                PublishError::Internal(e) => {
+                    json!({ "reason": "internal", "error": super::error::error_chain(e) })
+                }
             };
             app.audit_refusal(
                 Principal::Known(actor.to_owned()),

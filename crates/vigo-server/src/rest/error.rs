@@ -68,13 +68,7 @@ impl ApiError {
     /// 500: the server failed. The full cause goes to the server log; the client gets
     /// `what` and the top-level reason.
     pub fn internal(what: &str, cause: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = error_chain(cause);
         tracing::error!(target: "vigo::rest", "{what}: {chain}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -134,6 +128,18 @@ impl From<PublishError> for ApiError {
             PublishError::Internal(_) => ApiError::internal("reading the configuration", &e),
         }
     }
+}
+
+/// An error and its causes, `outer: inner: …`.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
 }
 
 /// Why the REST listener could not start or stopped with an error.

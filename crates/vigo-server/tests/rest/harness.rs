@@ -53,7 +53,7 @@ impl TreeOps {
         {
             return Err(PublishError::Unchanged(live.version.clone()));
         }
-        let internal = |e: vigo_server::store::StoreError| PublishError::Internal(e.to_string());
+        let internal = |e: vigo_server::store::StoreError| PublishError::internal("the store", e);
         let latest = self.store.version_history(1).await.map_err(internal)?;
         let mut at = rest_now();
         while latest
@@ -96,7 +96,7 @@ impl TreeOps {
 
     fn check(&self) -> Result<(SourceTree, vigo_lang::model::Stack), PublishError> {
         let tree = SourceTree::read_dir(&self.stacks)
-            .map_err(|e| PublishError::Internal(e.to_string()))?;
+            .map_err(|e| PublishError::internal("the test publisher", e))?;
         let stack = vigo_lang::load(&tree).map_err(|errors| {
             PublishError::Invalid(
                 errors
@@ -142,12 +142,12 @@ impl ConfigOps for TreeOps {
                 .store
                 .config_version(version)
                 .await
-                .map_err(|e| PublishError::Internal(e.to_string()))?
+                .map_err(|e| PublishError::internal("the test publisher", e))?
                 .ok_or_else(|| PublishError::UnknownVersion(version.to_owned()))?;
             let tree =
                 SourceTree::from_files(stored.tree.iter().map(|(p, t)| (p.as_str(), t.as_str())));
-            let stack =
-                vigo_lang::load(&tree).map_err(|e| PublishError::Internal(e.to_string()))?;
+            let stack = vigo_lang::load(&tree)
+                .map_err(|e| PublishError::internal("the test publisher", e))?;
             self.install(tree, stack, actor).await
         })
     }
@@ -162,7 +162,7 @@ impl ConfigOps for TreeOps {
                 .store
                 .version_history(limit)
                 .await
-                .map_err(|e| PublishError::Internal(e.to_string()))?;
+                .map_err(|e| PublishError::internal("the test publisher", e))?;
             Ok(rows
                 .into_iter()
                 .map(|r| VersionInfo {
