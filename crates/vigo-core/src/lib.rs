@@ -9,6 +9,7 @@ pub mod cron;
 pub mod docgen;
 pub mod duration;
 pub mod guardrails;
+pub mod log_level;
 pub mod pattern;
 pub mod renewal;
 pub mod rotation;

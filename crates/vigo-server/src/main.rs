@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigo_lang::source::ReadOptions;
 use vigo_server::clock::Clock;
-use vigo_server::config::{LogFormat, LogLevel, ServerConfig};
+use vigo_server::config::{LogFormat, ServerConfig};
 use vigo_server::listen::activation::Listeners;
 use vigo_server::publish::{check_tree, read_stacks};
 use vigo_server::{datadir, serve};
@@ -111,13 +111,7 @@ fn validate(config: Option<&Path>, dir: Option<PathBuf>) -> ExitCode {
 }
 
 fn init_logging(config: &ServerConfig) {
-    let level = match config.logging.level {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
+    let level = config.logging.level.as_str();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,10 +1,7 @@
 //! The kinds of value a setting holds, and how each is shown (`--help`, `vigo status`,
 //! docs/agent.md) and read from the config file.
 
-use std::fmt;
 use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
 
 /// A value a setting can hold.
 pub trait SettingValue: Sized + Clone {
@@ -77,42 +74,8 @@ impl SettingValue for LogLevel {
     }
 }
 
-/// How much the agent logs (`--log-level`, `log_level`): `trace` everything (the
-/// libraries' events too), `debug` the agent's debug events, `info` (the default)
-/// notices, warnings and errors, `warn` warnings and errors, `error` errors only.
-///
-/// (The variants carry no doc comments: clap would show them as per-value help and
-/// switch `--help` to its long layout.)
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Trace,
-    Debug,
-    #[default]
-    Info,
-    Warn,
-    Error,
-}
-
-impl LogLevel {
-    /// The level's name, as the flag and the config file spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How much the agent logs (`--log-level`, `log_level`): the workspace's one set of levels.
+pub use vigo_core::log_level::LogLevel;
 
 /// Whether a config-file field is unset (not written by `to_yaml`).
 pub trait Unset {

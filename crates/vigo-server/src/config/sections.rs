@@ -332,22 +332,8 @@ impl Default for EnrollmentSection {
     }
 }
 
-/// `logging.level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Everything.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal operation (default).
-    #[default]
-    Info,
-    /// Problems that did not stop anything.
-    Warn,
-    /// Failures.
-    Error,
-}
+/// `logging.level`: the workspace's one set of levels.
+pub use vigo_core::log_level::LogLevel;
 
 /// `logging.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
