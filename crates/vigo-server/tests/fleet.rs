@@ -15,38 +15,43 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigo_server::clock::TEST_CLOCK_FILE_ENV;
-use vigo_testkit::{Listen, Listeners, SandboxRoot, Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listen, Listeners, SandboxRoot, TestClock, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
 
-/// The agent binary, built beside `vigosrv` by the workspace build.
+/// The agent binary, built beside `vigosrv` (with its `test-clock` feature) when the
+/// workspace's tests are built.
 fn vigo_binary() -> PathBuf {
     let p = Path::new(env!("CARGO_BIN_EXE_vigosrv")).with_file_name("vigo");
     assert!(
         p.is_file(),
-        "{} is missing: build the whole workspace (cargo build --workspace) first",
+        "{} is missing: build the workspace's tests (cargo nextest run --workspace --no-run) first",
         p.display()
     );
     p
 }
 
 /// The real `vigosrv` on `dir` (whose server.yaml names `listeners`' ports), on
-/// loopback, inheriting `listeners`.
-fn start_server(dir: &Path, listeners: Listeners) -> Vigosrv {
-    Vigosrv::start(VigosrvOptions::loopback(
-        env!("CARGO_BIN_EXE_vigosrv"),
-        dir,
-        listeners,
-    ))
+/// loopback, inheriting `listeners`, its clock moved by `clock`.
+fn start_server(dir: &Path, listeners: Listeners, clock: &mut TestClock) -> Vigosrv {
+    let (key, file) = clock.server_env(dir);
+    Vigosrv::start(
+        VigosrvOptions::loopback(env!("CARGO_BIN_EXE_vigosrv"), dir, listeners).env(key, file),
+    )
     .expect("start vigosrv")
 }
 
 /// The real `vigosrv` inside the network namespace at `netns`, binding `host`:`api` and
-/// `grpc` itself (nothing else runs in that namespace), its clock shifted by the
-/// seconds in [`clock_file`]`(dir)`.
-fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: &str, host: &str) -> Vigosrv {
+/// `grpc` itself (nothing else runs in that namespace), its clock moved by `clock`.
+fn start_server_in(
+    dir: &Path,
+    (api, grpc): (u16, u16),
+    netns: &str,
+    host: &str,
+    clock: &mut TestClock,
+) -> Vigosrv {
+    let (key, file) = clock.server_env(dir);
     Vigosrv::start(VigosrvOptions {
         binary: env!("CARGO_BIN_EXE_vigosrv").into(),
         dir: dir.to_path_buf(),
@@ -56,15 +61,9 @@ fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: &str, host: &str) -> 
             grpc_port: grpc,
         },
         netns: Some(netns.to_owned()),
-        env: vec![(TEST_CLOCK_FILE_ENV.into(), clock_file(dir).into())],
+        env: vec![(key.into(), file.into())],
     })
     .expect("start vigosrv")
-}
-
-/// The file whose number of seconds the server started by [`start_server_in`] on `dir`
-/// adds to its clock (vigosrv is built with the `test-clock` feature for these tests).
-fn clock_file(dir: &Path) -> PathBuf {
-    dir.join("test-clock-offset")
 }
 
 /// REST calls as the local admin that fail the test unless answered 2xx.
@@ -105,12 +104,16 @@ fn write_stack(dir: &Path, greeting: &str, with_secret: bool) {
     std::fs::write(dir.join("stacks/configcrates/app.vgo"), app).unwrap();
 }
 
-fn envoy(name: &str) -> SandboxRoot {
-    SandboxRoot::builder()
+/// An envoy in its own Debian root, its agent's clock moved by `clock`.
+fn envoy(name: &str, clock: &mut TestClock) -> SandboxRoot {
+    let root = SandboxRoot::builder()
         .hostname(name)
         .with_binary(vigo_binary(), VIGO)
+        .env(TestClock::agent_env())
         .build()
-        .expect("sandbox root")
+        .expect("sandbox root");
+    clock.attach(&root);
+    root
 }
 
 /// An envoy in its own Debian root and its own network namespace.
@@ -156,7 +159,8 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     )
     .unwrap();
     write_stack(dir, "hello", false);
-    let server = start_server_in(dir, api, grpc, &hub, &addr);
+    let mut clock = TestClock::new();
+    let server = start_server_in(dir, (api, grpc), &hub, &addr, &mut clock);
 
     // The operator: a secret, an approved pattern, one token per envoy plus spares.
     let (code, _) = server.curl(
@@ -249,7 +253,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
         .unwrap()
         .to_owned();
     // Two seconds later by the server's clock (no waiting): the token has expired.
-    std::fs::write(clock_file(dir), "2").unwrap();
+    clock.set(2).unwrap();
     let out = bootstrap(&extra, &server, &short);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
@@ -301,7 +305,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let stop_dir = dir.to_path_buf();
     server.stop().unwrap();
     // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
-    let server = start_server_in(&stop_dir, api, grpc, &hub, &addr);
+    let server = start_server_in(&stop_dir, (api, grpc), &hub, &addr, &mut clock);
     let out = sh(&envoys[1], &format!("{VIGO} run"));
     assert_eq!(
         out.code,
@@ -407,7 +411,8 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let (api, grpc) = (listeners.api_port(), listeners.grpc_port());
     server_yaml(&dir, &listeners, "20s");
     write_stack(&dir, "hello", false);
-    let server = start_server(&dir, listeners);
+    let mut clock = TestClock::new();
+    let server = start_server(&dir, listeners, &mut clock);
     server.admin(
         "POST",
         "/api/v1/patterns",
@@ -417,7 +422,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
         .as_str()
         .unwrap()
         .to_owned();
-    let root = envoy("envoy-1");
+    let root = envoy("envoy-1", &mut clock);
     assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
@@ -447,7 +452,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     );
 
     // Back online: the queue drains first, in order, exactly once.
-    let server = start_server(&dir, Listeners::rebind(api, grpc).unwrap());
+    let server = start_server(&dir, Listeners::rebind(api, grpc).unwrap(), &mut clock);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     let ids = run_ids(&server, "envoy-1");
@@ -472,14 +477,11 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let _ = std::fs::remove_file(dir_b.join("server.log"));
     let listeners_b = Listeners::loopback().unwrap();
     let grpc_b = listeners_b.grpc_port();
-    // A max age of 3 s, and a version of its own so the agent takes the fallback's
-    // bundle (an unchanged version is answered `no_change` and the agent keeps the
-    // primary's 20 s one): issued at most 1 s before it is received (in steps of half
-    // the max age), it is fresh then, and expired once more than 3 whole seconds have
-    // passed since (ages are counted in whole seconds: 4.1 s is always enough).
-    server_yaml(&dir_b, &listeners_b, "3s");
+    // A version of its own, so the agent takes the fallback's bundle (an unchanged
+    // version is answered `no_change` and the agent keeps the primary's).
+    server_yaml(&dir_b, &listeners_b, "20s");
     write_stack(&dir_b, "hello again", false);
-    let fallback = start_server(&dir_b, listeners_b);
+    let fallback = start_server(&dir_b, listeners_b, &mut clock);
     fallback.admin("POST", "/api/v1/config/publish", None);
     let config = root.read_file("/etc/vigo-envoy/config").unwrap();
     root.write_file(
@@ -504,9 +506,9 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     fallback.stop().unwrap();
 
     // With every server gone past the bundle's max age, convergence stops and says why.
-    // The expiry is judged by the agent's own clock, which this process cannot move:
-    // the one wait left is past the 3 s max age (was 21 s past a 20 s one).
-    std::thread::sleep(Duration::from_millis(4_100));
+    // The expiry is judged by the agent's own clock: a minute later (no waiting) the 20 s
+    // bundle has expired.
+    clock.set(60).unwrap();
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("expired"), "{}", out.stdout);
@@ -542,7 +544,7 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
         envoys.replace("\"envoy-*\"", "\"*\""),
     )
     .unwrap();
-    let server = start_server_in(dir, 8443, 1530, &server_ns, &addr);
+    let server = start_server_in(dir, (8443, 1530), &server_ns, &addr, &mut TestClock::new());
     server.admin("POST", "/api/v1/patterns", Some(r#"{"pattern": "*"}"#));
     let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
         .as_str()
@@ -612,7 +614,8 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         ));
     }
     std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
-    let server = start_server(dir, listeners);
+    let mut clock = TestClock::new();
+    let server = start_server(dir, listeners, &mut clock);
     server.admin(
         "POST",
         "/api/v1/patterns",
@@ -622,7 +625,7 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         .as_str()
         .unwrap()
         .to_owned();
-    let root = envoy("envoy-1");
+    let root = envoy("envoy-1", &mut clock);
     assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
 
     // The daemon starts converging; once it is inside the pass, a manual run asks for the
