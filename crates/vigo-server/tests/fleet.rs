@@ -522,6 +522,86 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     );
 }
 
+/// The client certificate's serial and PEM as the server holds them.
+fn server_cert(server: &Vigosrv, hostname: &str) -> (String, String) {
+    let envoy = server.admin("GET", &format!("/api/v1/envoys/{hostname}"), None);
+    let field = |k: &str| {
+        envoy[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k}: {envoy}"))
+            .to_owned()
+    };
+    (field("cert_serial"), field("cert_pem"))
+}
+
+#[test]
+fn client_certificate_renewal_once_a_third_of_its_lifetime_remains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let listeners = Listeners::loopback().unwrap();
+    // Certificates of one hour (the shortest allowed), bundles that never expire: the
+    // certificate's renewal point, 40 minutes on, is what the moved clocks pass.
+    std::fs::write(
+        dir.join("server.yaml"),
+        format!(
+            "server:\n{}  hostname: localhost\ncheckin:\n  interval: 30s\n  bundle_max_age: 0\nenrollment:\n  client_cert_validity: 1h\n",
+            listeners.yaml()
+        ),
+    )
+    .unwrap();
+    write_stack(dir, "hello", false);
+    let mut clock = TestClock::new();
+    let server = start_server(dir, listeners, &mut clock);
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*"}"#),
+    );
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = envoy("envoy-1", &mut clock);
+    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let (serial, pem) = server_cert(&server, "envoy-1");
+    assert_eq!(root.read_file("/etc/vigo-envoy/cert.pem").unwrap(), pem);
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(!status.stdout.contains("renewal due"), "{}", status.stdout);
+
+    // 41 minutes later on both clocks (no waiting): under a third of the lifetime is
+    // left. The new certificate's start is backdated an hour by the server, so it is
+    // already valid by the real clock that TLS checks.
+    clock.set(41 * 60).unwrap();
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(status.stdout.contains("(renewal due)"), "{}", status.stdout);
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let (renewed_serial, renewed_pem) = server_cert(&server, "envoy-1");
+    assert_ne!(
+        renewed_serial, serial,
+        "the server recorded a new certificate"
+    );
+    assert_eq!(
+        root.read_file("/etc/vigo-envoy/cert.pem").unwrap(),
+        renewed_pem,
+        "the agent installed the certificate the server recorded"
+    );
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(!status.stdout.contains("renewal due"), "{}", status.stdout);
+
+    // It keeps checking in with the new certificate: a changed file is repaired and
+    // reported, and nothing is renewed again.
+    let before = run_ids(&server, "envoy-1");
+    root.write_file("/etc/app/greeting", "tampered\n").unwrap();
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(!out.stdout.contains("queued"), "{}", out.stdout);
+    assert_eq!(run_ids(&server, "envoy-1").len(), before.len() + 1);
+    assert_eq!(server_cert(&server, "envoy-1").0, renewed_serial);
+}
+
 #[test]
 fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
     let pair = vigo_testkit::NetnsPair::new().expect("network namespace pair");
