@@ -20,13 +20,19 @@ use vigo_testkit::{Listen, Listeners, SandboxRoot, TestClock, Vigosrv, VigosrvOp
 const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
 
+/// How to build the agent these tests need: with its `test-clock` feature, which the
+/// workspace's test build enables (a plain `cargo build` leaves it off).
+const BUILD_AGENT: &str =
+    "cargo nextest run --workspace --no-run, or cargo build -p vigo-agent --features test-clock";
+
 /// The agent binary, built beside `vigosrv` (with its `test-clock` feature) when the
 /// workspace's tests are built.
 fn vigo_binary() -> PathBuf {
     let p = Path::new(env!("CARGO_BIN_EXE_vigosrv")).with_file_name("vigo");
+    assert!(p.is_file(), "{} is missing: {BUILD_AGENT}", p.display());
     assert!(
-        p.is_file(),
-        "{} is missing: build the workspace's tests (cargo nextest run --workspace --no-run) first",
+        TestClock::moves(&p).expect("read the agent binary"),
+        "{} was built without its test-clock feature: {BUILD_AGENT}",
         p.display()
     );
     p

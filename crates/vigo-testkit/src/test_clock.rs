@@ -59,6 +59,15 @@ impl TestClock {
         Ok(())
     }
 
+    /// Whether the `vigo` or `vigosrv` executable at `binary` was built with its
+    /// `test-clock` feature, so that this clock moves it: only such a build refers to
+    /// the variable's name, which an ordinary build does not contain at all.
+    pub fn moves(binary: &Path) -> Result<bool, Error> {
+        let bytes = std::fs::read(binary).map_err(Error::io("reading the executable", binary))?;
+        let name = TEST_CLOCK_FILE_ENV.as_bytes();
+        Ok(bytes.windows(name.len()).any(|w| w == name))
+    }
+
     fn add(&mut self, file: PathBuf) {
         if !self.files.contains(&file) {
             self.files.push(file);
@@ -69,6 +78,17 @@ impl TestClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_executable_naming_the_variable_is_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+        std::fs::write(&with, format!("\x7fELF..{TEST_CLOCK_FILE_ENV}..")).unwrap();
+        std::fs::write(&without, "\x7fELF....").unwrap();
+        assert!(TestClock::moves(&with).unwrap());
+        assert!(!TestClock::moves(&without).unwrap());
+        assert!(TestClock::moves(&dir.path().join("missing")).is_err());
+    }
 
     #[test]
     fn set_writes_one_offset_that_each_process_reads_back() {
