@@ -72,6 +72,28 @@ fn start_server_in(
     .expect("start vigosrv")
 }
 
+/// The real `vigosrv` on `dir` (see [`start_server`]) and `envoy-1` (see [`envoy`])
+/// enrolled with it, both clocks moved by `clock`.
+fn enrolled_envoy(
+    dir: &Path,
+    listeners: Listeners,
+    clock: &mut TestClock,
+) -> (Vigosrv, SandboxRoot) {
+    let server = start_server(dir, listeners, clock);
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*"}"#),
+    );
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = envoy("envoy-1", clock);
+    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    (server, root)
+}
+
 /// REST calls as the local admin that fail the test unless answered 2xx.
 trait Admin {
     fn token(&self) -> String;
@@ -418,18 +440,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     server_yaml(&dir, &listeners, "20s");
     write_stack(&dir, "hello", false);
     let mut clock = TestClock::new();
-    let server = start_server(&dir, listeners, &mut clock);
-    server.admin(
-        "POST",
-        "/api/v1/patterns",
-        Some(r#"{"pattern": "envoy-*"}"#),
-    );
-    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let root = envoy("envoy-1", &mut clock);
-    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let (server, root) = enrolled_envoy(&dir, listeners, &mut clock);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert_eq!(run_ids(&server, "envoy-1").len(), 1);
@@ -557,18 +568,7 @@ fn client_certificate_renewal_once_a_third_of_its_lifetime_remains() {
     .unwrap();
     write_stack(dir, "hello", false);
     let mut clock = TestClock::new();
-    let server = start_server(dir, listeners, &mut clock);
-    server.admin(
-        "POST",
-        "/api/v1/patterns",
-        Some(r#"{"pattern": "envoy-*"}"#),
-    );
-    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let root = envoy("envoy-1", &mut clock);
-    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let (server, root) = enrolled_envoy(dir, listeners, &mut clock);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     let (serial, pem) = server_cert(&server, "envoy-1");
@@ -701,18 +701,7 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
     }
     std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
     let mut clock = TestClock::new();
-    let server = start_server(dir, listeners, &mut clock);
-    server.admin(
-        "POST",
-        "/api/v1/patterns",
-        Some(r#"{"pattern": "envoy-*"}"#),
-    );
-    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let root = envoy("envoy-1", &mut clock);
-    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let (server, root) = enrolled_envoy(dir, listeners, &mut clock);
 
     // The daemon starts converging; once it is inside the pass, a manual run asks for the
     // machine.
