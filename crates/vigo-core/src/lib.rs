@@ -1,6 +1,7 @@
 //! The shared vocabulary of Vigo: resources, actions, bundles, canonical encoding and
 //! ed25519 signing, key-rotation announcements, certificate renewal timing, guardrails,
-//! secret markers, the patterns of the partial-file types, the cron schedule grammar.
+//! secret markers, the patterns of the partial-file types, the cron schedule grammar, the
+//! clock offset file of test builds.
 //! Agent, server and CLI all speak these types.
 
 pub mod action;
@@ -16,6 +17,7 @@ pub mod rotation;
 pub mod secret;
 pub mod signing;
 pub mod suggest;
+pub mod test_clock;
 pub mod types;
 
 pub use action::Action;

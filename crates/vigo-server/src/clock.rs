@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-/// With the `test-clock` feature: the file holding the offset, in seconds, that the
-/// process's clock adds to the system time.
-pub const TEST_CLOCK_FILE_ENV: &str = "VIGO_TEST_CLOCK_FILE";
+/// With the `test-clock` feature: the variable naming the file that holds the offset, in
+/// seconds, that the process's clock adds to the system time ([`vigo_core::test_clock`]).
+pub use vigo_core::test_clock::TEST_CLOCK_FILE_ENV;
 
 /// Where "now" comes from. Cheap to clone; clones share a manual clock's time.
 #[derive(Clone, Default)]
@@ -69,10 +69,7 @@ impl Clock {
             Source::Manual(nanos) => from_unix_nanos(nanos.load(Ordering::SeqCst)),
             #[cfg(feature = "test-clock")]
             Source::OffsetFile(path) => {
-                let offset = std::fs::read_to_string(path)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                    .unwrap_or(0);
+                let offset = vigo_core::test_clock::offset_seconds(path);
                 OffsetDateTime::now_utc()
                     .checked_add(time::Duration::seconds(offset))
                     .unwrap_or_else(OffsetDateTime::now_utc)

@@ -15,38 +15,49 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigo_server::clock::TEST_CLOCK_FILE_ENV;
-use vigo_testkit::{Listen, Listeners, SandboxRoot, Vigosrv, VigosrvOptions};
+use vigo_testkit::{Listen, Listeners, SandboxRoot, TestClock, Vigosrv, VigosrvOptions};
 
 const VIGO: &str = "/usr/local/sbin/vigo";
 const SECRET: &str = "pa55-Sekret-e2e-7f3a";
 
-/// The agent binary, built beside `vigosrv` by the workspace build.
+/// How to build the agent these tests need: with its `test-clock` feature, which the
+/// workspace's test build enables (a plain `cargo build` leaves it off).
+const BUILD_AGENT: &str =
+    "cargo nextest run --workspace --no-run, or cargo build -p vigo-agent --features test-clock";
+
+/// The agent binary, built beside `vigosrv` (with its `test-clock` feature) when the
+/// workspace's tests are built.
 fn vigo_binary() -> PathBuf {
     let p = Path::new(env!("CARGO_BIN_EXE_vigosrv")).with_file_name("vigo");
+    assert!(p.is_file(), "{} is missing: {BUILD_AGENT}", p.display());
     assert!(
-        p.is_file(),
-        "{} is missing: build the whole workspace (cargo build --workspace) first",
+        TestClock::moves(&p).expect("read the agent binary"),
+        "{} was built without its test-clock feature: {BUILD_AGENT}",
         p.display()
     );
     p
 }
 
 /// The real `vigosrv` on `dir` (whose server.yaml names `listeners`' ports), on
-/// loopback, inheriting `listeners`.
-fn start_server(dir: &Path, listeners: Listeners) -> Vigosrv {
-    Vigosrv::start(VigosrvOptions::loopback(
-        env!("CARGO_BIN_EXE_vigosrv"),
-        dir,
-        listeners,
-    ))
+/// loopback, inheriting `listeners`, its clock moved by `clock`.
+fn start_server(dir: &Path, listeners: Listeners, clock: &mut TestClock) -> Vigosrv {
+    let (key, file) = clock.server_env(dir);
+    Vigosrv::start(
+        VigosrvOptions::loopback(env!("CARGO_BIN_EXE_vigosrv"), dir, listeners).env(key, file),
+    )
     .expect("start vigosrv")
 }
 
 /// The real `vigosrv` inside the network namespace at `netns`, binding `host`:`api` and
-/// `grpc` itself (nothing else runs in that namespace), its clock shifted by the
-/// seconds in [`clock_file`]`(dir)`.
-fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: &str, host: &str) -> Vigosrv {
+/// `grpc` itself (nothing else runs in that namespace), its clock moved by `clock`.
+fn start_server_in(
+    dir: &Path,
+    (api, grpc): (u16, u16),
+    netns: &str,
+    host: &str,
+    clock: &mut TestClock,
+) -> Vigosrv {
+    let (key, file) = clock.server_env(dir);
     Vigosrv::start(VigosrvOptions {
         binary: env!("CARGO_BIN_EXE_vigosrv").into(),
         dir: dir.to_path_buf(),
@@ -56,15 +67,31 @@ fn start_server_in(dir: &Path, api: u16, grpc: u16, netns: &str, host: &str) -> 
             grpc_port: grpc,
         },
         netns: Some(netns.to_owned()),
-        env: vec![(TEST_CLOCK_FILE_ENV.into(), clock_file(dir).into())],
+        env: vec![(key.into(), file.into())],
     })
     .expect("start vigosrv")
 }
 
-/// The file whose number of seconds the server started by [`start_server_in`] on `dir`
-/// adds to its clock (vigosrv is built with the `test-clock` feature for these tests).
-fn clock_file(dir: &Path) -> PathBuf {
-    dir.join("test-clock-offset")
+/// The real `vigosrv` on `dir` (see [`start_server`]) and `envoy-1` (see [`envoy`])
+/// enrolled with it, both clocks moved by `clock`.
+fn enrolled_envoy(
+    dir: &Path,
+    listeners: Listeners,
+    clock: &mut TestClock,
+) -> (Vigosrv, SandboxRoot) {
+    let server = start_server(dir, listeners, clock);
+    server.admin(
+        "POST",
+        "/api/v1/patterns",
+        Some(r#"{"pattern": "envoy-*"}"#),
+    );
+    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = envoy("envoy-1", clock);
+    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    (server, root)
 }
 
 /// REST calls as the local admin that fail the test unless answered 2xx.
@@ -105,12 +132,16 @@ fn write_stack(dir: &Path, greeting: &str, with_secret: bool) {
     std::fs::write(dir.join("stacks/configcrates/app.vgo"), app).unwrap();
 }
 
-fn envoy(name: &str) -> SandboxRoot {
-    SandboxRoot::builder()
+/// An envoy in its own Debian root, its agent's clock moved by `clock`.
+fn envoy(name: &str, clock: &mut TestClock) -> SandboxRoot {
+    let root = SandboxRoot::builder()
         .hostname(name)
         .with_binary(vigo_binary(), VIGO)
+        .env(TestClock::agent_env())
         .build()
-        .expect("sandbox root")
+        .expect("sandbox root");
+    clock.attach(&root);
+    root
 }
 
 /// An envoy in its own Debian root and its own network namespace.
@@ -156,7 +187,8 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     )
     .unwrap();
     write_stack(dir, "hello", false);
-    let server = start_server_in(dir, api, grpc, &hub, &addr);
+    let mut clock = TestClock::new();
+    let server = start_server_in(dir, (api, grpc), &hub, &addr, &mut clock);
 
     // The operator: a secret, an approved pattern, one token per envoy plus spares.
     let (code, _) = server.curl(
@@ -249,7 +281,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
         .unwrap()
         .to_owned();
     // Two seconds later by the server's clock (no waiting): the token has expired.
-    std::fs::write(clock_file(dir), "2").unwrap();
+    clock.set(2).unwrap();
     let out = bootstrap(&extra, &server, &short);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
@@ -301,7 +333,7 @@ fn fleet_bootstrap_converge_publish_revoke_and_secrets() {
     let stop_dir = dir.to_path_buf();
     server.stop().unwrap();
     // (A restart keeps every enrollment and the signing key: envoy-2 converges again.)
-    let server = start_server_in(&stop_dir, api, grpc, &hub, &addr);
+    let server = start_server_in(&stop_dir, (api, grpc), &hub, &addr, &mut clock);
     let out = sh(&envoys[1], &format!("{VIGO} run"));
     assert_eq!(
         out.code,
@@ -407,18 +439,8 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let (api, grpc) = (listeners.api_port(), listeners.grpc_port());
     server_yaml(&dir, &listeners, "20s");
     write_stack(&dir, "hello", false);
-    let server = start_server(&dir, listeners);
-    server.admin(
-        "POST",
-        "/api/v1/patterns",
-        Some(r#"{"pattern": "envoy-*"}"#),
-    );
-    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let root = envoy("envoy-1");
-    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let mut clock = TestClock::new();
+    let (server, root) = enrolled_envoy(&dir, listeners, &mut clock);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert_eq!(run_ids(&server, "envoy-1").len(), 1);
@@ -447,7 +469,7 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     );
 
     // Back online: the queue drains first, in order, exactly once.
-    let server = start_server(&dir, Listeners::rebind(api, grpc).unwrap());
+    let server = start_server(&dir, Listeners::rebind(api, grpc).unwrap(), &mut clock);
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     let ids = run_ids(&server, "envoy-1");
@@ -472,14 +494,11 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     let _ = std::fs::remove_file(dir_b.join("server.log"));
     let listeners_b = Listeners::loopback().unwrap();
     let grpc_b = listeners_b.grpc_port();
-    // A max age of 3 s, and a version of its own so the agent takes the fallback's
-    // bundle (an unchanged version is answered `no_change` and the agent keeps the
-    // primary's 20 s one): issued at most 1 s before it is received (in steps of half
-    // the max age), it is fresh then, and expired once more than 3 whole seconds have
-    // passed since (ages are counted in whole seconds: 4.1 s is always enough).
-    server_yaml(&dir_b, &listeners_b, "3s");
+    // A version of its own, so the agent takes the fallback's bundle (an unchanged
+    // version is answered `no_change` and the agent keeps the primary's).
+    server_yaml(&dir_b, &listeners_b, "20s");
     write_stack(&dir_b, "hello again", false);
-    let fallback = start_server(&dir_b, listeners_b);
+    let fallback = start_server(&dir_b, listeners_b, &mut clock);
     fallback.admin("POST", "/api/v1/config/publish", None);
     let config = root.read_file("/etc/vigo-envoy/config").unwrap();
     root.write_file(
@@ -504,9 +523,9 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
     fallback.stop().unwrap();
 
     // With every server gone past the bundle's max age, convergence stops and says why.
-    // The expiry is judged by the agent's own clock, which this process cannot move:
-    // the one wait left is past the 3 s max age (was 21 s past a 20 s one).
-    std::thread::sleep(Duration::from_millis(4_100));
+    // The expiry is judged by the agent's own clock: a minute later (no waiting) the 20 s
+    // bundle has expired.
+    clock.set(60).unwrap();
     let out = sh(&root, &format!("{VIGO} run"));
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("expired"), "{}", out.stdout);
@@ -518,6 +537,75 @@ fn offline_repair_queue_drain_expiry_and_fallback() {
         "{}",
         status.stdout
     );
+}
+
+/// The client certificate's serial and PEM as the server holds them.
+fn server_cert(server: &Vigosrv, hostname: &str) -> (String, String) {
+    let envoy = server.admin("GET", &format!("/api/v1/envoys/{hostname}"), None);
+    let field = |k: &str| {
+        envoy[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k}: {envoy}"))
+            .to_owned()
+    };
+    (field("cert_serial"), field("cert_pem"))
+}
+
+#[test]
+fn client_certificate_renewal_once_a_third_of_its_lifetime_remains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let listeners = Listeners::loopback().unwrap();
+    // Certificates of one hour (the shortest allowed), bundles that never expire: the
+    // certificate's renewal point, 40 minutes on, is what the moved clocks pass.
+    std::fs::write(
+        dir.join("server.yaml"),
+        format!(
+            "server:\n{}  hostname: localhost\ncheckin:\n  interval: 30s\n  bundle_max_age: 0\nenrollment:\n  client_cert_validity: 1h\n",
+            listeners.yaml()
+        ),
+    )
+    .unwrap();
+    write_stack(dir, "hello", false);
+    let mut clock = TestClock::new();
+    let (server, root) = enrolled_envoy(dir, listeners, &mut clock);
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let (serial, pem) = server_cert(&server, "envoy-1");
+    assert_eq!(root.read_file("/etc/vigo-envoy/cert.pem").unwrap(), pem);
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(!status.stdout.contains("renewal due"), "{}", status.stdout);
+
+    // 41 minutes later on both clocks (no waiting): under a third of the lifetime is
+    // left. The new certificate's start is backdated an hour by the server, so it is
+    // already valid by the real clock that TLS checks.
+    clock.set(41 * 60).unwrap();
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(status.stdout.contains("(renewal due)"), "{}", status.stdout);
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let (renewed_serial, renewed_pem) = server_cert(&server, "envoy-1");
+    assert_ne!(
+        renewed_serial, serial,
+        "the server recorded a new certificate"
+    );
+    assert_eq!(
+        root.read_file("/etc/vigo-envoy/cert.pem").unwrap(),
+        renewed_pem,
+        "the agent installed the certificate the server recorded"
+    );
+    let status = sh(&root, &format!("{VIGO} status"));
+    assert!(!status.stdout.contains("renewal due"), "{}", status.stdout);
+
+    // It keeps checking in with the new certificate: a changed file is repaired and
+    // reported, and nothing is renewed again.
+    let before = run_ids(&server, "envoy-1");
+    root.write_file("/etc/app/greeting", "tampered\n").unwrap();
+    let out = sh(&root, &format!("{VIGO} run"));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(!out.stdout.contains("queued"), "{}", out.stdout);
+    assert_eq!(run_ids(&server, "envoy-1").len(), before.len() + 1);
+    assert_eq!(server_cert(&server, "envoy-1").0, renewed_serial);
 }
 
 #[test]
@@ -542,7 +630,7 @@ fn bootstrap_install_service_converges_on_its_own_in_a_booted_container() {
         envoys.replace("\"envoy-*\"", "\"*\""),
     )
     .unwrap();
-    let server = start_server_in(dir, 8443, 1530, &server_ns, &addr);
+    let server = start_server_in(dir, (8443, 1530), &server_ns, &addr, &mut TestClock::new());
     server.admin("POST", "/api/v1/patterns", Some(r#"{"pattern": "*"}"#));
     let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
         .as_str()
@@ -612,18 +700,8 @@ fn vigo_run_preempts_a_converging_daemon_between_resources() {
         ));
     }
     std::fs::write(dir.join("stacks/configcrates/slow.vgo"), slow).unwrap();
-    let server = start_server(dir, listeners);
-    server.admin(
-        "POST",
-        "/api/v1/patterns",
-        Some(r#"{"pattern": "envoy-*"}"#),
-    );
-    let token = server.admin("POST", "/api/v1/tokens", Some(r#"{"expires_in": "1h"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let root = envoy("envoy-1");
-    assert_eq!(bootstrap(&root, &server, &token).code, Some(0));
+    let mut clock = TestClock::new();
+    let (server, root) = enrolled_envoy(dir, listeners, &mut clock);
 
     // The daemon starts converging; once it is inside the pass, a manual run asks for the
     // machine.

@@ -25,6 +25,7 @@ mod netns;
 mod output;
 mod ports;
 mod sandbox;
+mod test_clock;
 mod vigosrv;
 
 pub use base::{BaseKind, SUITE, base_root, cache_dir};
@@ -35,4 +36,5 @@ pub use netns::{Netns, NetnsPair, NetnsStar, Side};
 pub use output::Output;
 pub use ports::{Listeners, RefusedPort};
 pub use sandbox::{SandboxBuilder, SandboxRoot};
+pub use test_clock::TestClock;
 pub use vigosrv::{Listen, Vigosrv, VigosrvOptions, binary_beside};

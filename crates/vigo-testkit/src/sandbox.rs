@@ -33,6 +33,7 @@ pub struct SandboxBuilder {
     hostname: String,
     timeout: Duration,
     netns: Option<String>,
+    env: Vec<String>,
 }
 
 /// A disposable Debian root; torn down on drop.
@@ -46,6 +47,7 @@ pub struct SandboxRoot {
     timeout: Duration,
     footprint: Footprint,
     in_netns: bool,
+    env: Vec<String>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -74,6 +76,13 @@ impl SandboxBuilder {
     /// [`crate::NetnsStar`]) instead of the host's network.
     pub fn network_namespace(mut self, path: impl Into<String>) -> Self {
         self.netns = Some(path.into());
+        self
+    }
+
+    /// Adds `key=value` to the (otherwise clean) environment of every command run in the
+    /// sandbox, e.g. [`crate::TestClock::agent_env`].
+    pub fn env(mut self, (key, value): (&str, &str)) -> Self {
+        self.env.push(format!("{key}={value}"));
         self
     }
 
@@ -170,6 +179,7 @@ impl SandboxBuilder {
             timeout: self.timeout,
             footprint,
             in_netns: self.netns.is_some(),
+            env: self.env,
         })
     }
 }
@@ -294,6 +304,7 @@ impl SandboxRoot {
             hostname: "sandbox".into(),
             timeout: Duration::from_secs(600),
             netns: None,
+            env: Vec::new(),
         }
     }
 
@@ -314,6 +325,7 @@ impl SandboxRoot {
         }
         full.extend(["--", "chroot", &merged].iter().map(|s| (*s).to_owned()));
         full.extend(clean_env_argv());
+        full.extend(self.env.iter().cloned());
         full.extend(argv.iter().map(|s| (*s).to_owned()));
         CommandSpec::new(full).timeout(self.timeout)
     }
