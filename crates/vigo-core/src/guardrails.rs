@@ -39,33 +39,46 @@ pub const PROTECTED_PACKAGES: &[&str] = &["vigo", "vigosrv", "vigocli"];
 #[error("{0}")]
 pub struct Violation(pub String);
 
+/// The protected path `path` is, or lies under. `//` and `/./` are normalised so they
+/// cannot slip past the list; a path with `..` is refused outright. Allocates nothing and
+/// compares an already normal absolute path as text: this runs for every path-writing
+/// resource of every run.
 fn is_protected_path(path: &str) -> Option<&'static str> {
     let clean = path.trim_end_matches('/');
-    // Normalise `//` and `/./` so they cannot be used to slip past the list.
-    let parts: Vec<&str> = clean
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    if parts.contains(&"..") {
+    // The common case, an absolute path already normal, is compared as text.
+    if clean
+        .strip_prefix('/')
+        .is_some_and(|rest| rest.split('/').all(|p| !matches!(p, "" | "." | "..")))
+    {
+        return PROTECTED_PATHS.iter().copied().find(|p| {
+            clean
+                .strip_prefix(p)
+                .is_some_and(|below| below.is_empty() || below.starts_with('/'))
+        });
+    }
+    let parts = || path.split('/').filter(|p| !p.is_empty() && *p != ".");
+    if parts().any(|p| p == "..") {
         return Some("(a path with `..`)");
     }
-    let normal = format!("/{}", parts.join("/"));
-    PROTECTED_PATHS
-        .iter()
-        .copied()
-        .find(|p| normal == *p || normal.starts_with(&format!("{p}/")))
+    PROTECTED_PATHS.iter().copied().find(|protected| {
+        let mut have = parts();
+        protected
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .all(|want| have.next() == Some(want))
+    })
 }
 
-fn strings<'a>(attrs: &'a Map<String, Value>, key: &str) -> Vec<&'a str> {
-    match attrs.get(key) {
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
+/// The strings of a list attribute: a comma-separated string or an array of strings.
+fn strings<'a>(attrs: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = &'a str> {
+    let (text, items) = match attrs.get(key) {
+        Some(Value::String(s)) => (Some(s.as_str()), None),
+        Some(Value::Array(items)) => (None, Some(items)),
+        _ => (None, None),
+    };
+    text.into_iter()
+        .flat_map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()))
+        .chain(items.into_iter().flatten().filter_map(Value::as_str))
 }
 
 fn service_name(unit: &str) -> &str {
@@ -139,24 +152,20 @@ pub fn check(
     };
     // The path-writing types and their path attribute come from the type definitions.
     if let Some((_, key)) = crate::types::path_types().find(|(t, _)| *t == type_name)
-        && let Some(p) = strings(attrs, key)
-            .iter()
-            .find_map(|p| is_protected_path(p))
+        && let Some(p) = strings(attrs, key).find_map(is_protected_path)
     {
         return refuse(format!("targets protected path {p}"));
     }
     match type_name {
         "service" => {
-            let units = strings(attrs, "service");
+            let mut units = strings(attrs, "service");
             let state = attrs.get("state").and_then(Value::as_str).unwrap_or("");
             let disabling = matches!(attrs.get("enabled"), Some(Value::Bool(false)))
                 || attrs
                     .get("enabled")
                     .and_then(Value::as_str)
                     .is_some_and(|e| matches!(e, "false" | "no"));
-            if let Some(u) = units
-                .iter()
-                .find(|u| PROTECTED_SERVICES.contains(&service_name(u)))
+            if let Some(u) = units.find(|u| PROTECTED_SERVICES.contains(&service_name(u)))
                 && (state == "stopped" || disabling)
             {
                 return refuse(format!("would stop or disable protected service {u}"));
@@ -165,9 +174,7 @@ pub fn check(
         "package" => {
             let state = attrs.get("state").and_then(Value::as_str).unwrap_or("");
             if matches!(state, "absent" | "removed")
-                && let Some(p) = strings(attrs, "package")
-                    .iter()
-                    .find(|p| PROTECTED_PACKAGES.contains(p))
+                && let Some(p) = strings(attrs, "package").find(|p| PROTECTED_PACKAGES.contains(p))
             {
                 return refuse(format!("would remove protected package {p}"));
             }
@@ -244,6 +251,17 @@ mod tests {
             "a prefix is not a parent"
         );
         assert!(check_json("file", json!({"target_path": "/etc/motd"})).is_ok());
+        assert!(
+            check_json("directory", json!({"target_path": "/etc/"})).is_ok(),
+            "a parent of a protected path is not protected"
+        );
+        assert!(
+            check_json("file", json!({"target_path": "/usr/local/sbin/vigosrv"}))
+                .unwrap_err()
+                .0
+                .ends_with("protected path /usr/local/sbin/vigosrv"),
+            "the longer name is not taken for its prefix"
+        );
     }
 
     #[test]

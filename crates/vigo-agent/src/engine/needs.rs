@@ -46,7 +46,8 @@ pub fn trait_needs(bundle: &PolicyBundle) -> TraitNeeds {
             whens.push(&r.when);
         }
     }
-    for w in whens {
+    // Most resources have no `when:`; an empty one reads nothing.
+    for w in whens.into_iter().filter(|w| !w.is_empty()) {
         all |= scan_template(w, &mut set);
         for b in BUILTINS {
             if let Some(collector) = b.reads

@@ -17,7 +17,7 @@
 //! Rendering templates and evaluating `when:` belong to the language; the planner reaches
 //! them through [`Evaluator`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -102,6 +102,8 @@ fn render_value(
     input: &PlanInput<'_>,
 ) -> Result<bool, String> {
     match v {
+        // Plain text (no template action, no secret marker) renders to itself: keep it.
+        Value::String(s) if !s.contains("{{") && !secret::has_marker(s) => Ok(false),
         Value::String(s) => {
             let r = input.render_str(name, s, data)?;
             *s = r.text;
@@ -402,36 +404,39 @@ const PATH_TYPES: &[&str] = &[
 /// `present`) managing any of its ancestor directories, so `/etc/app/app.conf` is written
 /// after `/etc/app` exists, whatever order the stack lists them in.
 fn autorequire_parent_dirs(resources: &mut [PlannedResource]) {
-    let path_of = |r: &PlannedResource| -> Option<String> {
+    fn path_of(r: &PlannedResource) -> Option<&str> {
         if !PATH_TYPES.contains(&r.type_name.as_str()) {
             return None;
         }
         let p = r.attributes.get("target_path")?.as_str()?;
-        Some(p.trim_end_matches('/').to_owned())
-    };
+        Some(p.trim_end_matches('/'))
+    }
     let dirs: HashMap<String, String> = resources
         .iter()
         .filter(|r| {
             r.type_name == "directory"
                 && r.attributes.get("state").and_then(Value::as_str) != Some("absent")
         })
-        .filter_map(|r| Some((path_of(r)?, r.id.clone())))
+        .filter_map(|r| Some((path_of(r)?.to_owned(), r.id.clone())))
         .collect();
     if dirs.is_empty() {
         return;
     }
     for r in resources.iter_mut() {
         let Some(path) = path_of(r) else { continue };
-        let mut ancestor = std::path::Path::new(&path).parent();
+        let mut found = Vec::new();
+        let mut ancestor = std::path::Path::new(path).parent();
         while let Some(dir) = ancestor {
             if let Some(id) = dir.to_str().and_then(|d| dirs.get(d))
                 && *id != r.id
                 && !r.depends_on.contains(id)
+                && !found.contains(&id)
             {
-                r.depends_on.push(id.clone());
+                found.push(id);
             }
             ancestor = dir.parent();
         }
+        r.depends_on.extend(found.into_iter().cloned());
     }
 }
 
@@ -471,13 +476,13 @@ fn order(resources: Vec<PlannedResource>) -> Vec<PlannedResource> {
     let placed: std::collections::HashSet<usize> = out_idx.iter().copied().collect();
     let cyclic: Vec<usize> = (0..n).filter(|i| !placed.contains(i)).collect();
     let cycle_ids: Vec<String> = cyclic.iter().map(|i| resources[*i].id.clone()).collect();
-    let mut slots: BTreeMap<usize, PlannedResource> = resources.into_iter().enumerate().collect();
+    let mut slots: Vec<Option<PlannedResource>> = resources.into_iter().map(Some).collect();
     let mut out: Vec<PlannedResource> = out_idx
         .into_iter()
-        .filter_map(|i| slots.remove(&i))
+        .filter_map(|i| slots[i].take())
         .collect();
     for i in cyclic {
-        if let Some(mut r) = slots.remove(&i) {
+        if let Some(mut r) = slots[i].take() {
             r.error
                 .get_or_insert_with(|| format!("dependency cycle among {}", cycle_ids.join(", ")));
             out.push(r);
