@@ -606,20 +606,8 @@ fn status_text(status: &Status) -> String {
     text
 }
 
-/// An error and its causes on one line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
+/// An error and its causes on one line ([`vigo_core::error::chain`]).
+pub use vigo_core::error::chain as error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod cron;
 pub mod docgen;
 pub mod duration;
+pub mod error;
 pub mod guardrails;
 pub mod log_level;
 pub mod pattern;

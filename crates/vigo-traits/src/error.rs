@@ -73,16 +73,4 @@ impl TraitError {
     pub fn malformed(msg: impl Into<String>) -> Self {
         TraitError::Malformed(msg.into())
     }
-
-    /// The error and its causes, `: `-separated (`/proc/meminfo: No such file …`).
-    pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            out.push_str(": ");
-            out.push_str(&c.to_string());
-            cause = c.source();
-        }
-        out
-    }
 }

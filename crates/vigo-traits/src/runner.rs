@@ -96,7 +96,9 @@ pub fn run(collectors: &[Collector], ctx: &Ctx) -> Report {
                 match result {
                     Ok(v) => report.values.merge(v),
                     Err(e) => {
-                        report.errors.insert(name.to_owned(), e.chain());
+                        report
+                            .errors
+                            .insert(name.to_owned(), vigo_core::error::chain(&e));
                     }
                 }
             }

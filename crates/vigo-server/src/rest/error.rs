@@ -130,17 +130,8 @@ impl From<PublishError> for ApiError {
     }
 }
 
-/// An error and its causes, `outer: inner: …`.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    chain
-}
+/// An error and its causes, `outer: inner: …` ([`vigo_core::error::chain`]).
+pub(crate) use vigo_core::error::chain as error_chain;
 
 /// Why the REST listener could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
