@@ -18,6 +18,7 @@ pub mod rotation;
 pub mod secret;
 pub mod signing;
 pub mod suggest;
+pub mod task;
 pub mod test_clock;
 pub mod types;
 
