@@ -516,6 +516,11 @@ impl Client {
         .await
     }
 
+    /// The envoy id this client signs requests as.
+    pub fn envoy_id(&self) -> &str {
+        &self.envoy_id
+    }
+
     /// Opens the held-open `AgentStream`: frames sent on the returned sender are signed and
     /// sent; the server's frames arrive on the returned stream.
     pub async fn open_stream(

@@ -15,8 +15,9 @@
 //! - **SIGTERM/SIGINT**: the current cycle stops between resources, reports (or queues)
 //!   what ran, and the daemon exits 0 (`--once`: 1 when the cycle did not finish).
 //! - **AgentStream**: held open on its own connection, re-opened with backoff when it
-//!   drops; `ForcePush` starts a cycle now; `TaskDispatch` is answered with a refusal
-//!   (ad-hoc tasks are not built into this agent yet).
+//!   drops; `ForcePush` starts a cycle now; a `TaskDispatch` runs on a blocking thread
+//!   only once its signature, address, validity and id check out ([`crate::tasks`]),
+//!   and is answered with a `TaskResult` (its output, or why it was refused).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::Notify;
-use vigo_proto::v1::{AgentFrame, Keepalive, TaskResult, agent_frame, server_frame};
+use vigo_proto::v1::{AgentFrame, Keepalive, agent_frame, server_frame};
 
 use crate::client::Client;
 use crate::clock::now_unix;
@@ -33,6 +34,7 @@ use crate::converge::{ConvergeError, Converger, CycleOutcome, Delivery};
 use crate::preempt::{self, Turn, Wait};
 use crate::settings::Settings;
 use crate::settings::state_root;
+use crate::tasks::TaskRunner;
 
 /// The first retry delay after a failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -194,8 +196,10 @@ pub async fn run(
             });
         }
         if !stream_started && let Some(client) = converger.client() {
+            let tasks = TaskRunner::new(client.envoy_id(), &converger.pinned_key_path(), &root);
             tokio::spawn(hold_stream(
                 client.sibling(),
+                tasks,
                 Arc::clone(&force_push),
                 Arc::clone(&stop),
             ));
@@ -250,7 +254,12 @@ async fn sleep_or_wake(delay: Duration, stopped: &Notify, force_push: &Notify) {
 }
 
 /// Keeps an `AgentStream` open, re-opening it with backoff when it fails.
-async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<AtomicBool>) {
+async fn hold_stream(
+    mut client: Client,
+    tasks: TaskRunner,
+    force_push: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+) {
     let mut backoff = Backoff::new(BACKOFF_BASE);
     let cap = Duration::from_secs(300);
     while !stop.load(Ordering::SeqCst) {
@@ -264,18 +273,27 @@ async fn hold_stream(mut client: Client, force_push: Arc<Notify>, stop: Arc<Atom
                             Ok(Some(frame)) => match frame.frame {
                                 Some(server_frame::Frame::ForcePush(_)) => force_push.notify_one(),
                                 Some(server_frame::Frame::TaskDispatch(task)) => {
-                                    let answer = AgentFrame {
-                                        frame: Some(agent_frame::Frame::TaskResult(TaskResult {
-                                            task_id: task.task_id,
-                                            exit_code: -1,
-                                            stderr: b"this agent does not run ad-hoc tasks yet".to_vec(),
-                                            traceparent: task.traceparent,
-                                            ..Default::default()
-                                        })),
-                                    };
-                                    if tx.send(answer).await.is_err() {
-                                        break;
-                                    }
+                                    let tasks = tasks.clone();
+                                    let tx = tx.clone();
+                                    tokio::spawn(async move {
+                                        let result = tokio::task::spawn_blocking(move || {
+                                            tasks.handle(&task, now_unix())
+                                        })
+                                        .await;
+                                        match result {
+                                            Ok(result) => {
+                                                let answer = AgentFrame {
+                                                    frame: Some(agent_frame::Frame::TaskResult(result)),
+                                                };
+                                                // A closed stream loses the answer; the server
+                                                // shows the task as unanswered.
+                                                if tx.send(answer).await.is_err() {
+                                                    tracing::warn!("task result not sent: the stream closed");
+                                                }
+                                            }
+                                            Err(e) => tracing::error!("task runner failed: {e}"),
+                                        }
+                                    });
                                 }
                                 Some(server_frame::Frame::Keepalive(_)) | None => {}
                             },

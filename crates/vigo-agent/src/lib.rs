@@ -30,4 +30,5 @@ pub mod settings;
 pub mod snapshots_cmd;
 pub mod state;
 pub mod status_cmd;
+pub mod tasks;
 pub mod traits_cmd;

@@ -38,7 +38,13 @@ pub struct CommandSpec {
     pub nice: i32,
     /// Wall-clock limit for the whole process group.
     pub timeout: Duration,
+    /// The most bytes kept of stdout and of stderr each; the rest is read and dropped
+    /// (the child never blocks on a full pipe) and the output marked truncated.
+    pub max_output: usize,
 }
+
+/// The default bound on each captured stream.
+pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024 * 1024;
 
 impl CommandSpec {
     /// A command with the given argv, no stdin, a 300 s timeout.
@@ -55,6 +61,7 @@ impl CommandSpec {
             credentials: None,
             nice: 0,
             timeout: Duration::from_secs(300),
+            max_output: DEFAULT_MAX_OUTPUT,
         }
     }
 
@@ -66,6 +73,12 @@ impl CommandSpec {
     /// Sets the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the bound on each captured stream.
+    pub fn max_output(mut self, bytes: usize) -> Self {
+        self.max_output = bytes;
         self
     }
 
@@ -114,6 +127,10 @@ pub struct CommandOutput {
     pub stdout: Vec<u8>,
     /// Captured standard error.
     pub stderr: Vec<u8>,
+    /// Standard output went past [`CommandSpec::max_output`]; `stdout` holds its start.
+    pub stdout_truncated: bool,
+    /// Standard error went past [`CommandSpec::max_output`]; `stderr` holds its start.
+    pub stderr_truncated: bool,
     /// The timeout expired and the process group was killed.
     pub timed_out: bool,
     /// Wall-clock duration.
@@ -204,8 +221,8 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
                 let _ = pipe.write_all(&bytes);
             })
         });
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
+    let stdout = drain(child.stdout.take(), spec.max_output);
+    let stderr = drain(child.stderr.take(), spec.max_output);
 
     let deadline = started + spec.timeout;
     let mut timed_out = false;
@@ -243,11 +260,15 @@ pub fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
     if let Some(w) = stdin_writer {
         let _ = w.join();
     }
+    let (stdout, stdout_truncated) = stdout.recv().unwrap_or_default();
+    let (stderr, stderr_truncated) = stderr.recv().unwrap_or_default();
     Ok(CommandOutput {
         code: status.code(),
         signal: status.signal(),
-        stdout: stdout.recv().unwrap_or_default(),
-        stderr: stderr.recv().unwrap_or_default(),
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
         timed_out,
         duration: started.elapsed(),
     })
@@ -349,14 +370,20 @@ fn poll_interval(elapsed: Duration) -> Duration {
 }
 
 /// Reads a pipe to its end on a thread; the receiver yields the bytes.
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
+/// Reads `pipe` to its end on a thread, keeping at most `max` bytes (and whether more came).
+fn drain<R: Read + Send + 'static>(pipe: Option<R>, max: usize) -> mpsc::Receiver<(Vec<u8>, bool)> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
+        let mut truncated = false;
+        if let Some(p) = pipe {
+            let mut p = p.take(u64::try_from(max).unwrap_or(u64::MAX));
             let _ = p.read_to_end(&mut buf);
+            // Keep reading (and dropping) so the child never blocks on a full pipe.
+            truncated =
+                std::io::copy(&mut p.into_inner(), &mut std::io::sink()).is_ok_and(|n| n > 0);
         }
-        let _ = tx.send(buf);
+        let _ = tx.send((buf, truncated));
     });
     rx
 }
@@ -364,6 +391,21 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_past_the_bound_is_cut_and_marked_while_the_child_runs_to_its_end() {
+        // 1 MiB through a 1 KiB bound: the child must not block on a full pipe.
+        let out = run(
+            &CommandSpec::shell("head -c 1048576 /dev/zero; echo tail >&2; exit 4")
+                .max_output(1024),
+        )
+        .unwrap();
+        assert_eq!(out.code, Some(4));
+        assert_eq!(out.stdout.len(), 1024);
+        assert!(out.stdout_truncated);
+        assert_eq!(out.stderr_str(), "tail\n");
+        assert!(!out.stderr_truncated);
+    }
 
     #[test]
     fn captures_output_and_exit_code() {

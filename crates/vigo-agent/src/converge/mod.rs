@@ -257,6 +257,11 @@ impl Converger {
         self.client.as_ref()
     }
 
+    /// Where the pinned bundle-signing key lives (tasks read it from there each time).
+    pub fn pinned_key_path(&self) -> std::path::PathBuf {
+        self.settings.data_dir.join(SERVER_PUB)
+    }
+
     /// The state store.
     pub fn store(&self) -> &StateStore {
         &self.store

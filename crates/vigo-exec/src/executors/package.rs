@@ -682,6 +682,8 @@ mod tests {
             signal: None,
             stdout: vec![],
             stderr: b"E: Failed to fetch http://deb.debian.org/... Temporary failure resolving 'deb.debian.org'\n".to_vec(),
+            stdout_truncated: false,
+            stderr_truncated: false,
             timed_out: false,
             duration: Duration::ZERO,
         };
