@@ -219,6 +219,7 @@ pub async fn build_state(mut config: ServerConfig, clock: Clock) -> Result<AppSt
         enroller,
         refusals,
         replay: ReplayLedger::spawn(store_for_ledger, clock.clone()),
+        streams: Arc::new(crate::streams::Streams::default()),
         clock,
     })
 }

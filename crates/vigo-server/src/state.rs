@@ -15,6 +15,7 @@ use crate::refusals::RefusalAudit;
 use crate::replay::ReplayLedger;
 use crate::secrets::LocalSecrets;
 use crate::store::Store;
+use crate::streams::Streams;
 
 /// The shared state of a running server.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct AppState {
     pub refusals: Arc<RefusalAudit>,
     /// The durable replay ledger every signed request passes.
     pub replay: Arc<ReplayLedger>,
+    /// The held `AgentStream`s by envoy: where tasks and force-pushes go.
+    pub streams: Arc<Streams>,
     /// Where every part of the server reads the time (see [`crate::clock`]).
     pub clock: Clock,
 }

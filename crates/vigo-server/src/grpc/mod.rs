@@ -439,8 +439,8 @@ impl Agent for AgentService {
         let envoy = Uuid::parse_str(&cn)
             .ok()
             .and_then(|id| self.state.fleet.get(id).map(|e| (id, e)));
-        match envoy {
-            Some((_, e)) if e.status == crate::store::EnvoyStatus::Active => {}
+        let envoy_id = match envoy {
+            Some((id, e)) if e.status == crate::store::EnvoyStatus::Active => id,
             Some((id, _)) => {
                 return Err(Status::permission_denied(format!("envoy {id} is revoked")));
             }
@@ -449,14 +449,16 @@ impl Agent for AgentService {
                     "envoy {cn} is not enrolled on this server"
                 )));
             }
-        }
+        };
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(16);
+        let streams = Arc::clone(&self.state.streams);
         let fleet = Arc::clone(&self.state.fleet);
         let ledger = Arc::clone(&self.state.replay);
         let clock = self.state.clock.clone();
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
+            let _held = streams.hold(envoy_id, tx.clone());
             let mut tick = tokio::time::interval(STREAM_KEEPALIVE);
             loop {
                 tokio::select! {
@@ -470,7 +472,8 @@ impl Agent for AgentService {
                             Ok((who, f)) => {
                                 fleet.mark_seen(who.envoy_id, now, None);
                                 if let Some(agent_frame::Frame::TaskResult(r)) = f.frame {
-                                    tracing::info!(envoy = %who.envoy_id, task = %r.task_id, exit = r.exit_code, "task result");
+                                    tracing::info!(envoy = %who.envoy_id, task = %r.task_id, exit = r.exit_code, refused = %r.refused, "task result");
+                                    streams.record_result(who.envoy_id, r);
                                 }
                             }
                             Err(status) => {
