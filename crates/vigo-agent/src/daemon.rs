@@ -196,7 +196,12 @@ pub async fn run(
             });
         }
         if !stream_started && let Some(client) = converger.client() {
-            let tasks = TaskRunner::new(client.envoy_id(), &converger.pinned_key_path(), &root);
+            let tasks = TaskRunner::new(
+                client.envoy_id(),
+                &converger.pinned_key_path(),
+                &root,
+                converger.clock(),
+            );
             tokio::spawn(hold_stream(
                 client.sibling(),
                 tasks,
@@ -277,7 +282,7 @@ async fn hold_stream(
                                     let tx = tx.clone();
                                     tokio::spawn(async move {
                                         let result = tokio::task::spawn_blocking(move || {
-                                            tasks.handle(&task, now_unix())
+                                            tasks.handle(&task)
                                         })
                                         .await;
                                         match result {

@@ -19,6 +19,7 @@ use vigo_core::task::{self, MAX_CLOCK_SKEW_SECS, MAX_VALIDITY_SECS, TaskRefusal}
 use vigo_exec::command::{self, CommandSpec};
 use vigo_proto::v1::{TaskDispatch, TaskResult, TaskSpec};
 
+use crate::clock::SharedClock;
 use crate::enroll::load_pinned_key;
 
 /// The most bytes of stdout and of stderr a task result carries.
@@ -30,22 +31,24 @@ pub struct TaskRunner {
     envoy_id: String,
     pinned_path: PathBuf,
     seen_dir: PathBuf,
+    clock: SharedClock,
 }
 
 impl TaskRunner {
     /// A runner for `envoy_id` that reads the pinned key at `pinned_path` for each task
     /// (so a key rotation followed at check-in applies at once) and remembers task ids
-    /// under `state_root/tasks`.
-    pub fn new(envoy_id: &str, pinned_path: &Path, state_root: &Path) -> Self {
+    /// under `state_root/tasks`; validity windows are judged by `clock`.
+    pub fn new(envoy_id: &str, pinned_path: &Path, state_root: &Path, clock: SharedClock) -> Self {
         Self {
             envoy_id: envoy_id.to_owned(),
             pinned_path: pinned_path.to_path_buf(),
             seen_dir: state_root.join("tasks"),
+            clock,
         }
     }
 
     /// Verifies, runs and answers one dispatch (blocking: call it off the async runtime).
-    pub fn handle(&self, dispatch: &TaskDispatch, now_unix: i64) -> TaskResult {
+    pub fn handle(&self, dispatch: &TaskDispatch) -> TaskResult {
         let refused = |why: String| TaskResult {
             task_id: dispatch.task_id.clone(),
             exit_code: -1,
@@ -53,7 +56,7 @@ impl TaskRunner {
             traceparent: dispatch.traceparent.clone(),
             ..Default::default()
         };
-        let spec = match self.accept(dispatch, now_unix) {
+        let spec = match self.accept(dispatch) {
             Ok(spec) => spec,
             Err(why) => {
                 tracing::warn!(task = %dispatch.task_id, "{why}");
@@ -73,7 +76,7 @@ impl TaskRunner {
     }
 
     /// The verified task, or why it is refused.
-    fn accept(&self, dispatch: &TaskDispatch, now_unix: i64) -> Result<TaskSpec, String> {
+    fn accept(&self, dispatch: &TaskDispatch) -> Result<TaskSpec, String> {
         let signed = dispatch
             .signed
             .as_ref()
@@ -87,15 +90,19 @@ impl TaskRunner {
                 )
             })?;
         let mut remember_error = None;
-        let spec = task::verify(signed, &pinned, &self.envoy_id, now_unix, |id| {
-            match self.remember(id) {
+        let spec = task::verify(
+            signed,
+            &pinned,
+            &self.envoy_id,
+            self.clock.now_unix(),
+            |id| match self.remember(id) {
                 Ok(first) => !first,
                 Err(e) => {
                     remember_error = Some(e);
                     true
                 }
-            }
-        });
+            },
+        );
         if let Some(e) = remember_error {
             return Err(format!(
                 "refused: the task id cannot be recorded in {}: {e}",
@@ -196,14 +203,15 @@ mod tests {
     use vigo_proto::v1::SignedTask;
 
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
     const ME: &str = "0b0c3b5e-7d2b-4b8e-8f53-6c2f9a3e1d10";
 
     struct Fixture {
-        _dir: tempfile::TempDir,
+        dir: tempfile::TempDir,
         runner: TaskRunner,
         key: SigningKey,
-        now: i64,
+        clock: ManualClock,
     }
 
     fn fixture() -> Fixture {
@@ -211,42 +219,51 @@ mod tests {
         let key = SigningKey::from_bytes(&[9; 32]);
         let pinned = dir.path().join("server.pub");
         crate::enroll::pin_server_key(&pinned, &key.verifying_key()).unwrap();
-        let runner = TaskRunner::new(ME, &pinned, dir.path());
+        let clock = ManualClock::at(crate::clock::now_unix());
+        let runner = TaskRunner::new(ME, &pinned, dir.path(), std::sync::Arc::new(clock.clone()));
         Fixture {
-            _dir: dir,
+            dir,
             runner,
             key,
-            now: crate::clock::now_unix(),
+            clock,
         }
     }
 
-    fn dispatch(f: &Fixture, id: &str, command: &str) -> TaskDispatch {
-        let spec = TaskSpec {
-            task_id: id.into(),
-            envoy_id: ME.into(),
-            issued_unix: f.now,
-            expires_unix: f.now + 120,
-            command: command.into(),
-            timeout_secs: 10,
-            params: [("who".to_string(), "world".to_string())].into(),
-            ..Default::default()
-        };
-        TaskDispatch {
-            task_id: id.into(),
-            signed: Some(task::sign(&spec, &f.key)),
-            ..Default::default()
+    impl Fixture {
+        /// A task for this envoy, valid for two minutes from now.
+        fn spec(&self, id: &str, command: &str) -> TaskSpec {
+            let now = self.clock.now_unix();
+            TaskSpec {
+                task_id: id.into(),
+                envoy_id: ME.into(),
+                issued_unix: now,
+                expires_unix: now + 120,
+                command: command.into(),
+                timeout_secs: 10,
+                params: [("who".to_string(), "world".to_string())].into(),
+                ..Default::default()
+            }
+        }
+
+        /// `spec` signed by the pinned key, as the server dispatches it.
+        fn dispatch(&self, spec: &TaskSpec) -> TaskDispatch {
+            TaskDispatch {
+                task_id: spec.task_id.clone(),
+                signed: Some(task::sign(spec, &self.key)),
+                ..Default::default()
+            }
         }
     }
 
     #[test]
     fn a_signed_task_runs_once_and_its_replay_is_refused() {
         let f = fixture();
-        let d = dispatch(&f, "t1", "echo hello $VIGO_PARAM_WHO; exit 3");
-        let r = f.runner.handle(&d, f.now);
+        let d = f.dispatch(&f.spec("t1", "echo hello $VIGO_PARAM_WHO; exit 3"));
+        let r = f.runner.handle(&d);
         assert_eq!(r.refused, "");
         assert_eq!(r.exit_code, 3);
         assert_eq!(r.stdout, b"hello world\n");
-        let again = f.runner.handle(&d, f.now);
+        let again = f.runner.handle(&d);
         assert_eq!(
             again.refused,
             "refused: task t1 was already received by this envoy (replay)"
@@ -257,7 +274,7 @@ mod tests {
     #[test]
     fn unsigned_and_forged_tasks_never_run_and_do_not_burn_the_id() {
         let f = fixture();
-        let marker = f._dir.path().join("ran");
+        let marker = f.dir.path().join("ran");
         let command = format!("touch {}", marker.display());
         let unsigned = TaskDispatch {
             task_id: "t2".into(),
@@ -265,33 +282,25 @@ mod tests {
             timeout_secs: 10,
             ..Default::default()
         };
-        assert!(
-            f.runner
-                .handle(&unsigned, f.now)
-                .refused
-                .contains("not signed")
-        );
-        let mut forged = dispatch(&f, "t2", &command);
+        assert!(f.runner.handle(&unsigned).refused.contains("not signed"));
+        let real = f.dispatch(&f.spec("t2", &command));
         let other = SigningKey::from_bytes(&[1; 32]);
-        let good = forged.signed.take().unwrap();
-        forged.signed = Some(SignedTask {
-            signature: task::sign(&TaskSpec::default(), &other).signature,
-            ..good
-        });
+        let forged = TaskDispatch {
+            signed: Some(SignedTask {
+                signature: task::sign(&TaskSpec::default(), &other).signature,
+                ..real.signed.clone().unwrap()
+            }),
+            ..real.clone()
+        };
         assert!(
             f.runner
-                .handle(&forged, f.now)
+                .handle(&forged)
                 .refused
                 .contains("bad task signature")
         );
         assert!(!marker.exists(), "nothing ran");
         // The real task with that id still runs.
-        assert_eq!(
-            f.runner
-                .handle(&dispatch(&f, "t2", &command), f.now)
-                .refused,
-            ""
-        );
+        assert_eq!(f.runner.handle(&real).refused, "");
         assert!(marker.exists());
     }
 
@@ -300,7 +309,7 @@ mod tests {
         let f = fixture();
         let r = f
             .runner
-            .handle(&dispatch(&f, "t3", "systemctl stop vigo-envoy"), f.now);
+            .handle(&f.dispatch(&f.spec("t3", "systemctl stop vigo-envoy")));
         assert_eq!(
             r.refused,
             "refused by the agent's guardrail: `systemctl stop` of a Vigo service"
@@ -310,21 +319,22 @@ mod tests {
     #[test]
     fn an_expired_task_is_refused_with_how_long_ago() {
         let f = fixture();
-        let r = f.runner.handle(&dispatch(&f, "t4", "true"), f.now + 200);
-        assert_eq!(r.refused, "refused: the task expired 80s ago");
+        let d = f.dispatch(&f.spec("t4", "true"));
+        f.clock.advance(200);
+        assert_eq!(
+            f.runner.handle(&d).refused,
+            "refused: the task expired 80s ago"
+        );
     }
 
     #[test]
     fn output_is_bounded_and_a_timeout_is_said() {
         let f = fixture();
-        let mut d = dispatch(&f, "t5", "head -c 200000 /dev/zero; sleep 30");
-        let mut spec = TaskSpec::default();
-        if let Some(s) = &d.signed {
-            spec = prost::Message::decode(s.payload.as_slice()).unwrap();
-        }
-        spec.timeout_secs = 1;
-        d.signed = Some(task::sign(&spec, &f.key));
-        let r = f.runner.handle(&d, f.now);
+        let spec = TaskSpec {
+            timeout_secs: 1,
+            ..f.spec("t5", "head -c 200000 /dev/zero; sleep 30")
+        };
+        let r = f.runner.handle(&f.dispatch(&spec));
         assert_eq!(r.stdout.len(), MAX_TASK_OUTPUT);
         assert!(r.stdout_truncated);
         assert!(String::from_utf8_lossy(&r.stderr).contains("[vigo: timed out after 1s]"));

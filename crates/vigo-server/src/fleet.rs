@@ -348,7 +348,9 @@ fn entry_of(envoy: &Envoy) -> Option<EnvoyEntry> {
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, taking over a poisoned lock (the data it guards stays consistent: every
+/// update is a single insert or remove).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

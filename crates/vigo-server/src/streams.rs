@@ -19,6 +19,8 @@ use uuid::Uuid;
 use vigo_core::task::MAX_CLOCK_SKEW_SECS;
 use vigo_proto::v1::{ForcePush, ServerFrame, TaskDispatch, TaskResult, TaskSpec, server_frame};
 
+use crate::fleet::lock;
+
 /// The most task results kept in memory.
 pub const MAX_KEPT_RESULTS: usize = 10_000;
 
@@ -61,7 +63,7 @@ pub struct Held<'a> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let mut held = self.streams.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = lock(&self.streams.held);
         if held.get(&self.envoy).is_some_and(|(id, _)| *id == self.id) {
             held.remove(&self.envoy);
         }
@@ -72,7 +74,7 @@ impl Streams {
     /// Registers `tx` as `envoy`'s stream until the returned guard drops.
     pub fn hold(&self, envoy: Uuid, tx: FrameSender) -> Held<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock_held().insert(envoy, (id, tx));
+        lock(&self.held).insert(envoy, (id, tx));
         Held {
             streams: self,
             envoy,
@@ -82,12 +84,12 @@ impl Streams {
 
     /// How many envoys hold a stream now.
     pub fn connected(&self) -> usize {
-        self.lock_held().len()
+        lock(&self.held).len()
     }
 
     /// Whether `envoy` holds a stream now.
     pub fn is_connected(&self, envoy: Uuid) -> bool {
-        self.lock_held().contains_key(&envoy)
+        lock(&self.held).contains_key(&envoy)
     }
 
     /// Asks `envoy` to check in now.
@@ -100,9 +102,9 @@ impl Streams {
         )
     }
 
-    /// Signs `command` for `envoy` and sends it down its stream. `now_unix` is the
-    /// server's clock; the signature expires after the timeout plus the allowed skew.
-    pub fn dispatch_command(
+    /// Addresses `task` to `envoy`, signs it and sends it down its stream. `now_unix` is
+    /// the server's clock; the signature expires after the timeout plus the allowed skew.
+    pub fn dispatch_task(
         &self,
         envoy: Uuid,
         task: TaskSpec,
@@ -129,7 +131,7 @@ impl Streams {
 
     /// Records a result an envoy sent (the latest per task and envoy), bounded.
     pub fn record_result(&self, envoy: Uuid, result: TaskResult) {
-        let mut r = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = lock(&self.results);
         let key = (result.task_id.clone(), envoy);
         if r.by_task.insert(key.clone(), result).is_none() {
             r.order.push_back(key);
@@ -143,13 +145,14 @@ impl Streams {
 
     /// The result `envoy` sent for `task_id`, if it came.
     pub fn result(&self, task_id: &str, envoy: Uuid) -> Option<TaskResult> {
-        let r = self.results.lock().unwrap_or_else(|p| p.into_inner());
-        r.by_task.get(&(task_id.to_owned(), envoy)).cloned()
+        lock(&self.results)
+            .by_task
+            .get(&(task_id.to_owned(), envoy))
+            .cloned()
     }
 
     fn send(&self, envoy: Uuid, frame: server_frame::Frame) -> Result<(), SendError> {
-        let tx = self
-            .lock_held()
+        let tx = lock(&self.held)
             .get(&envoy)
             .map(|(_, tx)| tx.clone())
             .ok_or(SendError::NotConnected(envoy))?;
@@ -158,10 +161,6 @@ impl Streams {
                 mpsc::error::TrySendError::Full(_) => SendError::Busy(envoy),
                 mpsc::error::TrySendError::Closed(_) => SendError::NotConnected(envoy),
             })
-    }
-
-    fn lock_held(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (u64, FrameSender)>> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -185,6 +184,41 @@ mod tests {
         assert_eq!(
             streams.force_push(envoy, ""),
             Err(SendError::NotConnected(envoy))
+        );
+    }
+
+    #[test]
+    fn a_dispatched_task_verifies_for_its_envoy_only_and_expires_after_its_timeout() {
+        let streams = Streams::default();
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let envoy = Uuid::new_v4();
+        let (tx, mut rx) = mpsc::channel(1);
+        let _held = streams.hold(envoy, tx);
+        let task = TaskSpec {
+            task_id: "t1".into(),
+            command: "uptime".into(),
+            timeout_secs: 60,
+            ..Default::default()
+        };
+        streams.dispatch_task(envoy, task, &key, 1_000).unwrap();
+        let Some(server_frame::Frame::TaskDispatch(d)) = rx.try_recv().unwrap().unwrap().frame
+        else {
+            panic!("not a task dispatch");
+        };
+        let signed = d.signed.expect("signed");
+        let pinned = key.verifying_key();
+        let me = envoy.to_string();
+        let spec = vigo_core::task::verify(&signed, &pinned, &me, 1_000, |_| false).unwrap();
+        assert_eq!(
+            (spec.issued_unix, spec.expires_unix),
+            (1_000, 1_000 + 60 + 300)
+        );
+        assert!(vigo_core::task::verify(&signed, &pinned, "another", 1_000, |_| false).is_err());
+        assert!(vigo_core::task::verify(&signed, &pinned, &me, 1_361, |_| false).is_err());
+        let stranger = Uuid::new_v4();
+        assert_eq!(
+            streams.dispatch_task(stranger, TaskSpec::default(), &key, 1_000),
+            Err(SendError::NotConnected(stranger))
         );
     }
 

@@ -236,6 +236,11 @@ impl Converger {
         self
     }
 
+    /// This converger's clock (the daemon's tasks read the time by it too).
+    pub fn clock(&self) -> SharedClock {
+        std::sync::Arc::clone(&self.clock)
+    }
+
     /// The time by this converger's clock (Unix seconds).
     pub fn now_unix(&self) -> i64 {
         self.clock.now_unix()
